@@ -1,0 +1,21 @@
+"""Airflow provider that runs SQLMesh and dbt side by side as one platform.
+
+Layers, in the order data flows: ``config`` (the user's YAML into validated
+models) -> ``graph`` (one engine-neutral graph of stages and models) -> ``factory``
+(Airflow rendering) -> ``operators``/``hooks``/``sensors`` -> ``engines`` (SQLMesh, dbt).
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__", "build_dag"]
+
+
+def __getattr__(name: str):
+    # Lazy so that `import airflow_provider_dualengine` (provider discovery) stays cheap.
+    if name == "build_dag":
+        from airflow_provider_dualengine.factory import build_dag
+
+        return build_dag
+    raise AttributeError(name)

@@ -1,0 +1,1 @@
+"""`dualengine` command line."""

@@ -1,0 +1,182 @@
+"""`dualengine.yml` (the project's settings) and the loaded, cross-checked project.
+
+A project directory holds `dualengine.yml`, a SQLMesh project, a dbt project and the
+`config/` YAML files. `load_project` reads them all and reports every problem at once.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from airflow_provider_dualengine.config.dependency_graph import DependencyGraphSpec
+from airflow_provider_dualengine.config.environments import EnvironmentSpec, EnvironmentsSpec
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+from airflow_provider_dualengine.config.names import Identifier
+from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document
+
+SETTINGS_FILE = "dualengine.yml"
+PROJECT_DIR_ENV = "DUALENGINE_PROJECT_DIR"
+
+
+class WarehouseSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    conn_id: Identifier = "dualengine_warehouse"
+    type: Literal["duckdb", "postgres"] = "duckdb"
+    # Airflow pool serialising writers; DuckDB allows one writing process per file.
+    pool: Identifier | None = None
+
+    @property
+    def writer_pool(self) -> str | None:
+        if self.pool:
+            return self.pool
+        return self.conn_id if self.type == "duckdb" else None
+
+
+class SQLMeshSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = "sqlmesh"
+    gateway: Identifier | None = None
+
+
+class DbtSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = "dbt"
+    profile: Identifier
+    schema_: Identifier = Field(default="analytics", alias="schema")
+    manifest: str = "target/manifest.json"
+
+
+class ProjectSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Identifier
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    sqlmesh: SQLMeshSettings = Field(default_factory=SQLMeshSettings)
+    dbt: DbtSettings
+    dependency_graph: str = "config/dependency_graph.yml"
+    environments: str = "config/dual_engine_environments.yml"
+    default_environment: Identifier
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    """What one named environment means for each engine."""
+
+    name: str
+    sqlmesh_environment: str
+    sqlmesh_gateway: str | None
+    sqlmesh_view_suffix: str
+    dbt_target: str
+    dbt_schema: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """A validated project with absolute paths; what every later layer receives."""
+
+    root: Path
+    settings: ProjectSettings
+    graph_spec: DependencyGraphSpec
+    environments: dict[str, EnvironmentSpec]
+    files: dict[str, Path]
+
+    @property
+    def sqlmesh_path(self) -> Path:
+        return (self.root / self.settings.sqlmesh.path).resolve()
+
+    @property
+    def dbt_path(self) -> Path:
+        return (self.root / self.settings.dbt.path).resolve()
+
+    @property
+    def dbt_project_name(self) -> str:
+        import yaml
+
+        return yaml.safe_load((self.dbt_path / "dbt_project.yml").read_text(encoding="utf-8"))["name"]
+
+    @property
+    def dbt_manifest_path(self) -> Path:
+        return (self.dbt_path / self.settings.dbt.manifest).resolve()
+
+    def environment(self, name: str | None = None) -> ResolvedEnvironment:
+        name = name or self.settings.default_environment
+        if name not in self.environments:
+            raise DualEngineConfigError(
+                [
+                    ConfigIssue(
+                        self.files["environments"],
+                        "environments",
+                        f"unknown environment '{name}'",
+                        f"use one of: {', '.join(sorted(self.environments))}",
+                    )
+                ]
+            )
+        spec = self.environments[name]
+        suffix = spec.sqlmesh.environment_suffix
+        return ResolvedEnvironment(
+            name=name,
+            sqlmesh_environment=spec.sqlmesh.name,
+            sqlmesh_gateway=spec.sqlmesh.gateway or self.settings.sqlmesh.gateway,
+            sqlmesh_view_suffix=spec.sqlmesh.view_schema_suffix,
+            dbt_target=spec.dbt.target,
+            dbt_schema=spec.dbt.schema_ or f"{self.settings.dbt.schema_}{suffix}",
+        )
+
+
+def resolve_project_dir(project_dir: str | os.PathLike[str] | None) -> Path:
+    """The explicit argument, else $DUALENGINE_PROJECT_DIR."""
+    chosen = project_dir or os.environ.get(PROJECT_DIR_ENV)
+    if not chosen:
+        raise DualEngineConfigError(
+            [ConfigIssue(None, "project_dir", "no project directory given", f"pass project_dir or set ${PROJECT_DIR_ENV}")]
+        )
+    return Path(chosen).expanduser().resolve()
+
+
+def load_project(project_dir: str | os.PathLike[str] | None = None) -> Project:
+    """Read and validate `dualengine.yml` and the files it points to.
+
+    Raises DualEngineConfigError listing every problem found (file, key, what, fix).
+    Checks that need the engines' model lists live in the graph layer.
+    """
+    root = resolve_project_dir(project_dir)
+    settings_file = root / SETTINGS_FILE
+    data, issues = read_yaml(settings_file)
+    if issues:
+        if not settings_file.is_file():
+            issues = [ConfigIssue(settings_file, "", "not a dual-engine project: dualengine.yml not found", f"create {SETTINGS_FILE} in the project directory, or point to the right directory")]
+        raise DualEngineConfigError(issues)
+    settings, issues = validate_document(ProjectSettings, data, settings_file)
+    if settings is None:
+        raise DualEngineConfigError(issues)
+
+    files = {"settings": settings_file, "dependency_graph": (root / settings.dependency_graph).resolve(), "environments": (root / settings.environments).resolve()}
+    graph_data, graph_issues = read_yaml(files["dependency_graph"])
+    graph_spec = None
+    if not graph_issues:
+        graph_spec, graph_issues = validate_document(DependencyGraphSpec, graph_data, files["dependency_graph"])
+    env_data, env_issues = read_yaml(files["environments"])
+    env_spec = None
+    if not env_issues:
+        env_spec, env_issues = validate_document(EnvironmentsSpec, env_data, files["environments"])
+    issues = graph_issues + env_issues
+
+    for label, folder, marker in (("sqlmesh.path", settings.sqlmesh.path, None), ("dbt.path", settings.dbt.path, "dbt_project.yml")):
+        path = (root / folder).resolve()
+        if not path.is_dir() or (marker and not (path / marker).is_file()):
+            what = f"{path} is not a directory" if not path.is_dir() else f"{path} has no {marker}"
+            issues.append(ConfigIssue(settings_file, label, what, "point it at the engine's project folder, relative to dualengine.yml"))
+    if env_spec is not None and settings.default_environment not in env_spec.environments:
+        issues.append(ConfigIssue(settings_file, "default_environment", f"'{settings.default_environment}' is not defined in {files['environments'].name}", f"use one of: {', '.join(sorted(env_spec.environments))}"))
+    if issues:
+        raise DualEngineConfigError(issues)
+    assert graph_spec is not None and env_spec is not None
+    return Project(root=root, settings=settings, graph_spec=graph_spec, environments=env_spec.environments, files=files)

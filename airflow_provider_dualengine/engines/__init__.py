@@ -1,0 +1,1 @@
+"""Engine-specific code: one sub-package per engine (SQLMesh, dbt)."""

@@ -1,0 +1,42 @@
+"""What each engine reports about its models, in engine-neutral form.
+
+Catalogs are cheap to build (no SQLMesh Context, no dbt invocation) because the DAG
+factory needs them at parse time.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class CatalogModel:
+    engine: str
+    name: str  # SQLMesh: schema.table; dbt: model name
+    path: Path | None = None
+    unique_id: str | None = None  # dbt node id, used to address Cosmos tasks
+    kind: str | None = None
+    schema: str | None = None
+
+
+@dataclass
+class ModelCatalog:
+    engine: str
+    source: Path
+    models: dict[str, CatalogModel] = field(default_factory=dict)
+
+    def resolve(self, name: str) -> tuple[CatalogModel | None, str]:
+        """Find a model by full name or by a unique last part; else (None, reason)."""
+        if name in self.models:
+            return self.models[name], ""
+        by_short = [m for full, m in self.models.items() if full.rsplit(".", 1)[-1] == name]
+        if len(by_short) == 1:
+            return by_short[0], ""
+        if len(by_short) > 1:
+            names = ", ".join(sorted(m.name for m in by_short))
+            return None, f"'{name}' is ambiguous in the {self.engine} project: {names}; use the full name"
+        close = difflib.get_close_matches(name, list(self.models), n=3, cutoff=0.6)
+        maybe = f"; did you mean {', '.join(close)}?" if close else ""
+        return None, f"model '{name}' does not exist in the {self.engine} project ({self.source}){maybe}"

@@ -1,0 +1,1 @@
+"""dbt engine: manifest reading and compiling, Cosmos rendering."""

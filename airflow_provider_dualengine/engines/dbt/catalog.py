@@ -1,0 +1,36 @@
+"""List a dbt project's models from its manifest.json (dbt never runs at parse time)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
+
+
+class ManifestMissing(FileNotFoundError):
+    pass
+
+
+def read_manifest(manifest_path: Path) -> dict:
+    if not manifest_path.is_file():
+        raise ManifestMissing(str(manifest_path))
+    return json.loads(manifest_path.read_text(encoding="utf-8"))
+
+
+def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
+    manifest = read_manifest(manifest_path)
+    project_name = manifest.get("metadata", {}).get("project_name")
+    catalog = ModelCatalog(engine="dbt", source=manifest_path)
+    for unique_id, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") != "model" or node.get("package_name") != project_name:
+            continue
+        catalog.models[node["name"]] = CatalogModel(
+            engine="dbt",
+            name=node["name"],
+            path=Path(node.get("original_file_path", "")),
+            unique_id=unique_id,
+            kind=node.get("config", {}).get("materialized"),
+            schema=node.get("schema"),
+        )
+    return catalog

@@ -1,0 +1,53 @@
+"""A stage's dbt models as a Cosmos DbtTaskGroup, rendered from the manifest.
+
+Cosmos owns dbt rendering; we only decide which models, which profile (built from the
+Airflow warehouse connection, never a profiles.yml with secrets), which target schema,
+and which SQLMesh environment the dbt sources read (`sqlmesh_schema_suffix`).
+"""
+
+from __future__ import annotations
+
+from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
+from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+
+from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.graph.model import ModelNode
+
+SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"
+
+
+def profile_config(ctx: RenderContext) -> ProfileConfig:
+    profile_args = {"schema": ctx.environment.dbt_schema, "threads": 1}
+    if ctx.project.settings.warehouse.type == "postgres":
+        from cosmos.profiles import PostgresUserPasswordProfileMapping as Mapping
+    else:
+        from cosmos.profiles import DuckDBUserPasswordProfileMapping as Mapping
+    return ProfileConfig(
+        profile_name=ctx.project.settings.dbt.profile,
+        target_name=ctx.environment.dbt_target,
+        profile_mapping=Mapping(conn_id=ctx.conn_id, profile_args=profile_args),
+    )
+
+
+def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> DbtTaskGroup:
+    project = ctx.project
+    return DbtTaskGroup(
+        group_id="dbt",
+        project_config=ProjectConfig(
+            dbt_project_path=project.dbt_path,
+            manifest_path=project.dbt_manifest_path,
+            project_name=project.dbt_project_name,
+            install_dbt_deps=False,
+            dbt_vars={SQLMESH_SUFFIX_VAR: ctx.environment.sqlmesh_view_suffix},
+        ),
+        profile_config=profile_config(ctx),
+        # BUILDABLE: a test reading models of two stages (relationships) runs with the later
+        # model, never in the earlier stage where its other parent does not exist yet.
+        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER, test_indirect_selection=TestIndirectSelection.BUILDABLE),
+        render_config=RenderConfig(
+            load_method=LoadMode.DBT_MANIFEST,
+            select=[m.name for m in models],
+            test_behavior=TestBehavior.AFTER_EACH,
+        ),
+        operator_args=ctx.pool_args(),
+    )

@@ -1,0 +1,1 @@
+"""SQLMesh engine: model discovery, Context construction, plan summaries."""

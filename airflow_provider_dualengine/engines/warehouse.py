@@ -1,0 +1,45 @@
+"""Read-only questions to the warehouse (row counts, relations) for summaries and checks.
+
+Identifiers are always quoted; values never reach SQL text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@contextmanager
+def warehouse_cursor(conn: Any) -> Iterator[Any]:
+    """A DB-API cursor on the warehouse behind an Airflow connection, closed on exit."""
+    if connection_kind(conn) == "duckdb":
+        import duckdb
+
+        # Same settings as SQLMesh and dbt-duckdb use: one process may not open a file twice differently.
+        db = duckdb.connect(duckdb_path(conn))
+    else:
+        import psycopg2
+
+        db = psycopg2.connect(host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password, dbname=conn.schema)
+    try:
+        yield db.cursor()
+    finally:
+        db.close()
+
+
+def row_count(cursor: Any, schema: str, table: str) -> int:
+    cursor.execute(f"SELECT count(*) FROM {quote_ident(schema)}.{quote_ident(table)}")
+    return int(cursor.fetchone()[0])
+
+
+def relations_in_schema(cursor: Any, schema: str) -> list[str]:
+    placeholder = "?" if "duckdb" in type(cursor).__module__ else "%s"
+    cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder} ORDER BY 1", [schema])
+    return [row[0] for row in cursor.fetchall()]

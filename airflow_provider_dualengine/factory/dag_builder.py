@@ -1,0 +1,104 @@
+"""build_dag(): the dependency_graph YAML -> an Airflow DAG of one TaskGroup per stage.
+
+The factory speaks only to the unified graph; each engine renders its own models
+(`engines/<engine>/render.py`). Nothing here loads a SQLMesh Context or runs dbt, so
+parsing stays fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import pendulum
+from airflow.sdk import DAG, Asset, TaskGroup
+
+from airflow_provider_dualengine.config.errors import DualEngineConfigError
+from airflow_provider_dualengine.config.project import load_project
+from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.graph import Engine, UnifiedGraph, build_graph
+from airflow_provider_dualengine.sensors.external_input import ExternalInputSensor
+
+
+def _renderers() -> dict[Engine, Callable[..., Any]]:
+    from airflow_provider_dualengine.engines.dbt.render import render_dbt_models
+    from airflow_provider_dualengine.engines.sqlmesh.render import render_sqlmesh_models
+
+    return {Engine.SQLMESH: render_sqlmesh_models, Engine.DBT: render_dbt_models}
+
+
+def build_dag(
+    project_dir: str | os.PathLike[str] | None = None,
+    *,
+    environment: str | None = None,
+    dag_id: str | None = None,
+    schedule: Any = None,
+    start_date: Any = None,
+    schedule_on_inputs: bool = False,
+    **dag_kwargs: Any,
+) -> DAG:
+    """Build the DAG for a dual-engine project.
+
+    :param project_dir: folder holding `dualengine.yml` (default: $DUALENGINE_PROJECT_DIR).
+    :param environment: a name from `dual_engine_environments.yml` (default: the project's).
+    :param schedule_on_inputs: schedule on the external inputs' Assets instead of `schedule`.
+    Raises DualEngineConfigError (one readable message: file, key, problem, fix).
+    """
+    try:
+        project = load_project(project_dir)
+        env = project.environment(environment)
+        graph = build_graph(project)
+    except DualEngineConfigError as exc:
+        raise DualEngineConfigError(exc.issues) from None  # short traceback in the UI
+    ctx = RenderContext(project=project, environment=env)
+    if schedule_on_inputs:
+        assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]
+        schedule = assets or schedule
+    dag = DAG(
+        dag_id=dag_id or f"dualengine_{project.settings.name}_{env.name}",
+        schedule=schedule,
+        start_date=start_date or pendulum.datetime(2024, 1, 1, tz="UTC"),
+        catchup=False,
+        max_active_runs=1,
+        tags=["dualengine", "sqlmesh", "dbt", env.name],
+        doc_md=_doc(project.root, graph, env.name),
+        **dag_kwargs,
+    )
+    with dag:
+        _render(graph, ctx)
+    return dag
+
+
+def _render(graph: UnifiedGraph, ctx: RenderContext) -> None:
+    renderers = _renderers()
+    inputs = {}
+    for name in {n for s in graph.stages.values() for n in s.external_inputs}:
+        spec = graph.external_inputs[name]
+        inputs[name] = ExternalInputSensor(
+            task_id=name,
+            paths=spec.paths,
+            base_dir=str(ctx.project.root),
+            poke_interval=spec.poke_interval_seconds,
+            timeout=spec.timeout_seconds,
+            inlets=[Asset(spec.asset)] if spec.asset else [],
+            doc_md=spec.description or None,
+        )
+    groups: dict[str, TaskGroup] = {}
+    for stage in graph.stages.values():
+        with TaskGroup(group_id=stage.name, tooltip=stage.description) as group:
+            for engine in stage.engines():
+                renderers[engine](stage.models[engine], ctx)
+        groups[stage.name] = group
+        for upstream in stage.upstream_stages:
+            groups[upstream] >> group
+        for name in stage.external_inputs:
+            inputs[name] >> group
+
+
+def _doc(root, graph: UnifiedGraph, env: str) -> str:
+    lines = [f"Dual-engine pipeline for `{root}` in environment **{env}**.", ""]
+    for stage in graph.stages.values():
+        parts = [f"{e.value}: {', '.join(m.name for m in stage.models[e])}" for e in stage.engines()]
+        lines.append(f"- **{stage.name}** ({'; '.join(parts)}) after {', '.join(stage.upstream_stages + stage.external_inputs) or 'nothing'}")
+    return "\n".join(lines)

@@ -1,0 +1,25 @@
+"""What every engine renderer needs to know, resolved once per DAG."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
+
+
+@dataclass(frozen=True)
+class RenderContext:
+    project: Project
+    environment: ResolvedEnvironment
+
+    @property
+    def conn_id(self) -> str:
+        return self.project.settings.warehouse.conn_id
+
+    @property
+    def writer_pool(self) -> str | None:
+        """One-slot pool for warehouses that allow one writer (DuckDB); None otherwise."""
+        return self.project.settings.warehouse.writer_pool
+
+    def pool_args(self) -> dict[str, str]:
+        return {"pool": self.writer_pool} if self.writer_pool else {}

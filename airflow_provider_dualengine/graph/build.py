@@ -1,0 +1,93 @@
+"""Join the validated config with what each engine's project contains.
+
+Every reference is checked here: `depends_on` names, cycles between stages, models
+that are missing from their engine, and models placed in two stages.
+"""
+
+from __future__ import annotations
+
+from graphlib import CycleError, TopologicalSorter
+
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+from airflow_provider_dualengine.config.project import Project
+from airflow_provider_dualengine.engines.catalog import ModelCatalog
+from airflow_provider_dualengine.engines.dbt.catalog import ManifestMissing, dbt_catalog_from_manifest
+from airflow_provider_dualengine.engines.sqlmesh.catalog import scan_sqlmesh_project
+from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
+
+
+def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[ConfigIssue]]:
+    catalogs = {Engine.SQLMESH: scan_sqlmesh_project(project.sqlmesh_path)}
+    try:
+        catalogs[Engine.DBT] = dbt_catalog_from_manifest(project.dbt_manifest_path)
+    except ManifestMissing:
+        return catalogs, [
+            ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {project.dbt_manifest_path}", f"run `dualengine compile {project.root}` (it runs `dbt parse` once; DAG parsing never runs dbt)")
+        ]
+    return catalogs, []
+
+
+def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = None) -> UnifiedGraph:
+    """Return the unified graph or raise DualEngineConfigError with every problem."""
+    issues: list[ConfigIssue] = []
+    if catalogs is None:
+        catalogs, issues = load_catalogs(project)
+    spec = project.graph_spec
+    file = project.files["dependency_graph"]
+    stage_names = set(spec.dependency_graph)
+    inputs = set(spec.external_inputs)
+
+    for name in stage_names & inputs:
+        issues.append(ConfigIssue(file, f"external_inputs.{name}", f"'{name}' is both a stage and an external input", "rename one of them"))
+
+    placed: dict[tuple[Engine, str], str] = {}
+    stages: dict[str, StageNode] = {}
+    for stage_name, stage in spec.dependency_graph.items():
+        for index, dep in enumerate(stage.depends_on):
+            if dep not in stage_names and dep not in inputs:
+                issues.append(ConfigIssue(file, f"dependency_graph.{stage_name}.depends_on[{index}]", f"'{dep}' is neither a stage nor a declared external input", f"use one of the stages ({', '.join(sorted(stage_names - {stage_name}))}) or declare it under external_inputs"))
+        models: dict[Engine, tuple[ModelNode, ...]] = {}
+        for engine in Engine:
+            names = stage.models_for(engine.value)
+            list_key = "models" if stage.engine.value != "both" else f"{engine.value}_models"
+            resolved = []
+            for index, name in enumerate(names):
+                key = f"dependency_graph.{stage_name}.{list_key}[{index}]"
+                catalog = catalogs.get(engine)
+                if catalog is None:
+                    continue  # the missing catalog was already reported once
+                found, reason = catalog.resolve(name)
+                if found is None:
+                    issues.append(ConfigIssue(file, key, reason, f"list a model defined in the {engine.value} project, or add the model"))
+                    continue
+                previous = placed.get((engine, found.name))
+                if previous is not None:
+                    issues.append(ConfigIssue(file, key, f"{engine.value} model '{found.name}' is already in stage '{previous}'", "a model runs in exactly one stage; remove one entry"))
+                    continue
+                placed[(engine, found.name)] = stage_name
+                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind))
+            if resolved:
+                models[engine] = tuple(resolved)
+        stages[stage_name] = StageNode(
+            name=stage_name,
+            models=models,
+            upstream_stages=tuple(d for d in stage.depends_on if d in stage_names),
+            external_inputs=tuple(d for d in stage.depends_on if d in inputs and d not in stage_names),
+            description=stage.description,
+        )
+
+    order = _stage_order(stages, file, issues)
+    if issues:
+        raise DualEngineConfigError(issues)
+    return UnifiedGraph(stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs))
+
+
+def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) -> list[str]:
+    sorter = TopologicalSorter({name: set(stage.upstream_stages) for name, stage in stages.items()})
+    try:
+        return list(sorter.static_order())
+    except CycleError as exc:
+        cycle = exc.args[1]
+        path = " -> ".join(reversed(cycle))
+        issues.append(ConfigIssue(file, f"dependency_graph.{cycle[0]}.depends_on", f"stages form a cycle: {path}", "remove one of these depends_on entries so stages run in one direction"))
+        return list(stages)

@@ -1,0 +1,47 @@
+"""Plain data objects between the config layer and the Airflow layer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from airflow_provider_dualengine.config.dependency_graph import ExternalInput
+
+
+class Engine(str, Enum):
+    SQLMESH = "sqlmesh"
+    DBT = "dbt"
+
+
+@dataclass(frozen=True)
+class ModelNode:
+    engine: Engine
+    name: str
+    unique_id: str | None = None
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class StageNode:
+    name: str
+    models: dict[Engine, tuple[ModelNode, ...]]
+    upstream_stages: tuple[str, ...] = ()
+    external_inputs: tuple[str, ...] = ()
+    description: str = ""
+
+    def engines(self) -> list[Engine]:
+        return [engine for engine in Engine if self.models.get(engine)]
+
+
+@dataclass
+class UnifiedGraph:
+    """Stages in a valid execution order, plus the inputs that come from outside."""
+
+    stages: dict[str, StageNode] = field(default_factory=dict)
+    external_inputs: dict[str, ExternalInput] = field(default_factory=dict)
+
+    def models(self, engine: Engine | None = None) -> list[ModelNode]:
+        return [m for stage in self.stages.values() for e, ms in stage.models.items() if engine in (None, e) for m in ms]
+
+    def stage_of(self, engine: Engine, name: str) -> str | None:
+        return next((s.name for s in self.stages.values() for m in s.models.get(engine, ()) if m.name == name), None)

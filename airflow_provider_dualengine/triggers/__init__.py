@@ -1,0 +1,1 @@
+"""Deferrable triggers (SQLMesh interval freshness lands here; see the issues)."""
