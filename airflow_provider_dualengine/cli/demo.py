@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from airflow_provider_dualengine.cli.local_airflow import configure_environment, ensure_pool, migrate_metadata_db, register_duckdb_warehouse
@@ -15,12 +19,12 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     home_path = Path(home).resolve()
     configure_environment(home_path, Path(dags_folder))
 
-    from airflow_provider_dualengine.config.project import PROJECT_DIR_ENV, load_project
+    from airflow_provider_dualengine.config.project import ENVIRONMENT_ENV, PROJECT_DIR_ENV, load_project
     from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
 
-    import os
-
     os.environ[PROJECT_DIR_ENV] = str(Path(project_dir).resolve())
+    if environment:
+        os.environ[ENVIRONMENT_ENV] = environment
     project = load_project(project_dir)
     settings = project.settings
     warehouse = home_path / "warehouse" / f"{settings.name}.duckdb"
@@ -38,20 +42,21 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
         ensure_pool(settings.warehouse.writer_pool)
     env = project.environment(environment)
     graph = build_graph(project)
-    bag = DagBag(dag_folder=str(Path(dags_folder).resolve()))
+    run_log = home_path / "demo-run.log"
+    print(f"Running the DAG with dag.test(); Airflow, SQLMesh and dbt output go to {run_log} ...", flush=True)
+    run_started = time.monotonic()
+    with _output_to(run_log):
+        bag = DagBag(dag_folder=str(Path(dags_folder).resolve()))
+        dag = next((d for d in bag.dags.values() if "dualengine" in d.tags and env.name in d.tags), None)
+        run = dag.test() if dag is not None and not bag.import_errors else None
+    run_seconds = time.monotonic() - run_started
     if bag.import_errors:
         for path, error in bag.import_errors.items():
             print(f"DAG import error in {path}:\n{error}")
         return 1
-    dag = next((d for d in bag.dags.values() if "dualengine" in d.tags and env.name in d.tags), None)
-    if dag is None:
+    if dag is None or run is None:
         print(f"no dual-engine DAG for environment '{env.name}' in {dags_folder}")
         return 1
-
-    print(f"Running DAG '{dag.dag_id}' with dag.test() ...", flush=True)
-    run_started = time.monotonic()
-    run = dag.test()
-    run_seconds = time.monotonic() - run_started
 
     states = Counter(str(ti.state) for ti in run.get_task_instances())
     print()
@@ -61,7 +66,8 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     for stage in graph.stages.values():
         parts = "; ".join(f"{e.value}: {', '.join(m.name for m in stage.models[e])}" for e in stage.engines())
         print(f"  {stage.name}: {parts}")
-    print(f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh, {len(graph.models(Engine.DBT))} dbt; tasks: {dict(states)}")
+    dbt_runs = sum(1 for ti in run.get_task_instances() if ti.task_id.endswith(".run") and str(ti.state) == "success")
+    print(f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh (planned into '{env.sqlmesh_environment}'), {len(graph.models(Engine.DBT))} dbt ({dbt_runs} built with their tests); tasks: {dict(states)}")
     if str(run.state) == "success":
         _print_marts(project, env, graph, settings.warehouse.conn_id)
     else:
@@ -70,6 +76,26 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     print(f"  wall time: dag.test() {run_seconds:.1f} s, whole demo {time.monotonic() - started:.1f} s")
     print("=" * 72)
     return 0 if str(run.state) == "success" else 1
+
+
+@contextmanager
+def _output_to(path: Path) -> Iterator[None]:
+    """Send this process's stdout/stderr (including engine subprocess output) to a file."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with path.open("w") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
 
 
 def _step(label: str, action) -> None:

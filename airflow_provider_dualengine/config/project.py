@@ -21,6 +21,7 @@ from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_do
 
 SETTINGS_FILE = "dualengine.yml"
 PROJECT_DIR_ENV = "DUALENGINE_PROJECT_DIR"
+ENVIRONMENT_ENV = "DUALENGINE_ENVIRONMENT"
 
 
 class WarehouseSettings(BaseModel):
@@ -107,7 +108,8 @@ class Project:
         return (self.dbt_path / self.settings.dbt.manifest).resolve()
 
     def environment(self, name: str | None = None) -> ResolvedEnvironment:
-        name = name or self.settings.default_environment
+        """The named environment, else $DUALENGINE_ENVIRONMENT, else the project's default."""
+        name = name or os.environ.get(ENVIRONMENT_ENV) or self.settings.default_environment
         if name not in self.environments:
             raise DualEngineConfigError(
                 [

@@ -50,7 +50,8 @@ def build_dag(
         env = project.environment(environment)
         graph = build_graph(project)
     except DualEngineConfigError as exc:
-        raise DualEngineConfigError(exc.issues) from None  # short traceback in the UI
+        # Re-raised here without its chain so the UI's import error is the message, not a traceback wall.
+        raise DualEngineConfigError(exc.issues) from None
     ctx = RenderContext(project=project, environment=env)
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]

@@ -1,0 +1,69 @@
+"""Test-wide setup: a private Airflow home (configured before airflow is imported),
+the example project, and its dbt manifest compiled once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_PROJECT = REPO_ROOT / "transforms"
+DAGS_FOLDER = REPO_ROOT / "dags"
+
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="dualengine-tests-airflow-"))
+
+from airflow_provider_dualengine.cli.local_airflow import configure_environment  # noqa: E402
+
+configure_environment(_AIRFLOW_HOME, DAGS_FOLDER)
+os.environ.pop("DUALENGINE_PROJECT_DIR", None)
+os.environ.pop("DUALENGINE_ENVIRONMENT", None)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_home() -> Path:
+    return _AIRFLOW_HOME
+
+
+@pytest.fixture(scope="session")
+def example_project() -> Path:
+    """The example project with a freshly compiled dbt manifest."""
+    from airflow_provider_dualengine.config import load_project
+    from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
+
+    compile_manifest(load_project(EXAMPLE_PROJECT))
+    return EXAMPLE_PROJECT
+
+
+@pytest.fixture
+def project_copy(example_project: Path, tmp_path: Path) -> Path:
+    """A writable copy of the example project (manifest included) to break on purpose."""
+    target = tmp_path / "transforms"
+    shutil.copytree(example_project, target, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache"))
+    return target
+
+
+@pytest.fixture(scope="session")
+def metadata_db(airflow_home: Path) -> Path:
+    from airflow_provider_dualengine.cli.local_airflow import migrate_metadata_db
+
+    migrate_metadata_db()
+    return airflow_home / "airflow.db"
+
+
+@pytest.fixture
+def duckdb_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh DuckDB file exposed as the `dualengine_warehouse` Airflow connection."""
+    from airflow_provider_dualengine.cli.local_airflow import register_duckdb_warehouse
+
+    path = tmp_path / "warehouse" / "shop.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", "")
+    register_duckdb_warehouse("dualengine_warehouse", path)
+    return path

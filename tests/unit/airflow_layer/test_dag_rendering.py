@@ -1,0 +1,141 @@
+"""The example DAG as Airflow sees it: groups per stage, edges, pools, no SQLMesh at parse time."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import DAGS_FOLDER
+
+DAG_FILE = DAGS_FOLDER / "dualengine_example.py"
+
+
+@pytest.fixture(scope="module")
+def dagbag(example_project: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_FOLDER))
+
+
+@pytest.fixture(scope="module")
+def dag(dagbag):
+    return dagbag.dags["dualengine_shop_development"]
+
+
+def test_dags_folder_has_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert "dualengine_shop_development" in dagbag.dag_ids
+
+
+def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
+    groups = dag.task_group.children
+    assert {"source_data", "stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt"} <= set(groups)
+    plan_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.plan_apply")
+    assert plan_1.upstream_task_ids == {"source_data"}
+    plan_2 = dag.get_task("stage_2_mixed.sqlmesh.plan_apply")
+    assert plan_2.upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.plan_apply"}
+    assert plan_2.select_models == ["intermediate.customer_lifetime"]
+    assert plan_2.environment == "dev"
+    # dbt models of stage 2 wait for stage 1 too, and sit beside the SQLMesh task
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.plan_apply"}
+    # stage 3 waits for both engines of stage 2 (the leaves of its group)
+    upstream = dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids
+    assert "stage_2_mixed.sqlmesh.plan_apply" in upstream
+    assert "stage_2_mixed.dbt.stg_customers.test" in upstream
+
+
+def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
+    stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt."))
+    assert stage_3 == [
+        "stage_3_dbt.dbt.customer_order_summary.run",
+        "stage_3_dbt.dbt.customer_order_summary.test",
+        "stage_3_dbt.dbt.customer_value.run",
+        "stage_3_dbt.dbt.customer_value.test",
+    ]
+
+
+def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
+    writers = [t for t in dag.tasks if t.task_id != "source_data"]
+    assert writers
+    assert {t.pool for t in writers} == {"dualengine_warehouse"}
+    assert dag.get_task("source_data").pool == "default_pool"
+
+
+def test_dbt_reads_the_sqlmesh_environment_of_the_dag(dag) -> None:
+    task = dag.get_task("stage_2_mixed.dbt.stg_customers.run")
+    assert task.vars == {"sqlmesh_schema_suffix": "__dev"}
+    assert task.profile_config.target_name == "dev"
+    assert task.profile_config.profile_mapping.profile_args["schema"] == "analytics_dev"
+
+
+def test_production_environment_targets_prod(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, environment="production")
+    assert dag.dag_id == "dualengine_shop_production"
+    assert dag.get_task("stage_1_sqlmesh.sqlmesh.plan_apply").environment == "prod"
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_schema_suffix": ""}
+
+
+def test_parsing_the_dag_file_never_loads_sqlmesh(example_project: Path) -> None:
+    """A full SQLMesh Context costs seconds: the DAG file must not even import sqlmesh."""
+    probe = (
+        "import json, runpy, sys, time; t = time.perf_counter();"
+        f"runpy.run_path({str(DAG_FILE)!r});"
+        "print(json.dumps({'sqlmesh': sorted(m for m in sys.modules if m.startswith('sqlmesh'))[:5], 'dbt_ran': 'dbt.cli.main' in sys.modules}))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(result.stdout.strip().splitlines()[-1])
+    assert loaded == {"sqlmesh": [], "dbt_ran": False}
+
+
+BROKEN_CASES = {
+    "unknown engine": ("engine: both", "engine: spark", "dependency_graph.stage_2_mixed.engine"),
+    "unknown depends_on": ("depends_on: [stage_2_mixed]", "depends_on: [stage_9]", "'stage_9' is neither a stage nor a declared external input"),
+    "cycle": ("depends_on: [source_data]", "depends_on: [stage_3_dbt]", "stages form a cycle"),
+    "missing model": ("dbt_models: [stg_customers,", "dbt_models: [stg_nothing,", "model 'stg_nothing' does not exist in the dbt project"),
+    "duplicate stage": ("\n  stage_3_dbt:\n", "\n  stage_2_mixed:\n", "duplicate key 'stage_2_mixed'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CASES))
+def test_broken_graph_is_one_readable_import_error(case: str, project_copy: Path, tmp_path: Path) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+
+    old, new, expected = BROKEN_CASES[case]
+    graph_file = project_copy / "config" / "dependency_graph.yml"
+    graph_file.write_text(graph_file.read_text().replace(old, new, 1))
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "pipeline.py").write_text(DAG_FILE.read_text().replace('os.environ.get("DUALENGINE_PROJECT_DIR")', repr(str(project_copy))))
+
+    bag = DagBag(dag_folder=str(dags))
+    assert bag.dag_ids == []
+    [message] = bag.import_errors.values()
+    assert expected in message
+    assert "dependency_graph.yml" in message
+    assert "DualEngineConfigError: 1 problem in the dual-engine project configuration" in message
+    assert "pydantic" not in message and len(message.splitlines()) <= 12
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CASES))
+def test_validate_cli_fails_with_the_same_error(case: str, project_copy: Path, capsys) -> None:
+    from airflow_provider_dualengine.cli.main import main
+
+    old, new, expected = BROKEN_CASES[case]
+    graph_file = project_copy / "config" / "dependency_graph.yml"
+    graph_file.write_text(graph_file.read_text().replace(old, new, 1))
+    assert main(["validate", str(project_copy)]) == 1
+    err = capsys.readouterr().err
+    assert expected in err and str(graph_file) in err
+
+
+def test_validate_console_script_on_the_example(example_project: Path) -> None:
+    exe = Path(sys.executable).with_name("dualengine")
+    result = subprocess.run([str(exe), "validate", str(example_project)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "5 SQLMesh models, 4 dbt models in 3 stages" in result.stdout
