@@ -21,6 +21,23 @@ def get_provider_info() -> dict[str, Any]:
         "versions": [__version__],
         "integrations": [{"integration-name": _INTEGRATION, "tags": ["software"]}],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.hooks.sqlmesh"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh"]}],
+        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh", "airflow_provider_dualengine.operators.sqlmesh_model"]}],
+        "connection-types": [
+            {
+                "connection-type": "sqlmesh",
+                "hook-class-name": "airflow_provider_dualengine.hooks.sqlmesh.SQLMeshHook",
+                "hook-name": "SQLMesh",
+                "ui-field-behaviour": {
+                    "hidden-fields": [],
+                    "relabeling": {"host": "Host (Postgres) or DuckDB file path", "schema": "Database (Postgres)", "login": "User", "password": "Password"},
+                    "placeholders": {"host": "/opt/airflow/warehouse/shop.duckdb", "port": "5432", "schema": "analytics"},
+                },
+                "conn-fields": {
+                    "engine": {"label": "Warehouse engine", "schema": {"type": ["string", "null"], "enum": ["duckdb", "postgres"], "default": "duckdb"}},
+                    "project_path": {"label": "SQLMesh project path", "schema": {"type": ["string", "null"]}, "description": "Folder holding the SQLMesh config; operators may override it."},
+                    "gateway": {"label": "Gateway", "schema": {"type": ["string", "null"]}, "description": "Gateway in the project's config whose connection these credentials replace."},
+                },
+            }
+        ],
         "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.sensors.external_input"]}],
     }

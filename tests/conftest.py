@@ -34,17 +34,17 @@ def airflow_home() -> Path:
 
 @pytest.fixture(scope="session")
 def example_project() -> Path:
-    """The example project with a freshly compiled dbt manifest."""
+    """The example project, compiled (SQLMesh models described, dbt manifest written)."""
+    from airflow_provider_dualengine.compiled import compile_project
     from airflow_provider_dualengine.config import load_project
-    from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
 
-    compile_manifest(load_project(EXAMPLE_PROJECT))
+    compile_project(load_project(EXAMPLE_PROJECT))
     return EXAMPLE_PROJECT
 
 
 @pytest.fixture
 def project_copy(example_project: Path, tmp_path: Path) -> Path:
-    """A writable copy of the example project (manifest included) to break on purpose."""
+    """A writable copy of the compiled example project to break on purpose."""
     target = tmp_path / "transforms"
     shutil.copytree(example_project, target, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache"))
     return target

@@ -20,7 +20,7 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     configure_environment(home_path, Path(dags_folder))
 
     from airflow_provider_dualengine.config.project import ENVIRONMENT_ENV, PROJECT_DIR_ENV, load_project
-    from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
+    from airflow_provider_dualengine.compiled import compile_project
 
     os.environ[PROJECT_DIR_ENV] = str(Path(project_dir).resolve())
     if environment:
@@ -32,7 +32,7 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     register_duckdb_warehouse(settings.warehouse.conn_id, warehouse)
 
     _step("Airflow metadata DB", migrate_metadata_db)
-    _step("dbt manifest (dbt parse)", lambda: compile_manifest(project, environment))
+    _step("Compile (SQLMesh models + dbt parse)", lambda: compile_project(project, environment))
 
     from airflow.dag_processing.dagbag import DagBag
 

@@ -26,11 +26,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
+    from airflow_provider_dualengine.compiled import compile_project
     from airflow_provider_dualengine.config.project import load_project
-    from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
 
     project = load_project(args.project_dir)
-    path = compile_manifest(project, args.environment)
+    path = compile_project(project, args.environment)
     print(f"wrote {path}")
     return 0
 
@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("--environment", "-e")
     validate.set_defaults(func=_validate)
 
-    compile_ = sub.add_parser("compile", help="write the dbt manifest that DAG parsing reads")
+    compile_ = sub.add_parser("compile", help="load both engines once and write the artifact DAG parsing reads")
     compile_.add_argument("project_dir")
     compile_.add_argument("--environment", "-e")
     compile_.set_defaults(func=_compile)

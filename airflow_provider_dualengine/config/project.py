@@ -65,6 +65,8 @@ class ProjectSettings(BaseModel):
     dependency_graph: str = "config/dependency_graph.yml"
     environments: str = "config/dual_engine_environments.yml"
     default_environment: Identifier
+    # Written by `dualengine compile`, read at DAG parse time.
+    compiled: str = "target/dualengine.json"
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,10 @@ class Project:
     @property
     def dbt_path(self) -> Path:
         return (self.root / self.settings.dbt.path).resolve()
+
+    @property
+    def artifact_path(self) -> Path:
+        return (self.root / self.settings.compiled).resolve()
 
     @property
     def dbt_project_name(self) -> str:

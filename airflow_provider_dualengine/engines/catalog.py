@@ -19,6 +19,9 @@ class CatalogModel:
     unique_id: str | None = None  # dbt node id, used to address Cosmos tasks
     kind: str | None = None
     schema: str | None = None
+    depends_on: tuple[str, ...] = ()  # same-engine upstream models
+    cron: str | None = None
+    columns: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass

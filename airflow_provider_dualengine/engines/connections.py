@@ -1,30 +1,62 @@
 """Warehouse settings taken from an Airflow connection, per engine.
 
-Credentials live in Airflow (connections or a secrets backend); these helpers turn
-a connection into each engine's own connection object at task run time only.
+Credentials live in Airflow (connections or a secrets backend); these helpers turn a
+connection into each engine's connection object and into Asset URIs, at task run time
+only. Accepted: `duckdb` (file in `host`), `postgres`, and our `sqlmesh` type, whose
+`engine` extra says which of the two it is.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 
 class UnsupportedWarehouse(ValueError):
     pass
 
 
+def conn_extra(conn: Any, key: str) -> Any:
+    """An extra field, stored plain (`engine`) or with the UI prefix (`extra__sqlmesh__engine`)."""
+    extra = conn.extra_dejson or {}
+    return extra.get(key, extra.get(f"extra__{conn.conn_type}__{key}"))
+
+
 def connection_kind(conn: Any) -> str:
     kind = (conn.conn_type or "").lower()
+    if kind == "sqlmesh":
+        kind = (conn_extra(conn, "engine") or "duckdb").lower()
     if kind in {"postgres", "postgresql"}:
         return "postgres"
     if kind == "duckdb":
         return "duckdb"
-    raise UnsupportedWarehouse(f"connection '{conn.conn_id}' has type '{conn.conn_type}'; supported: duckdb, postgres")
+    raise UnsupportedWarehouse(f"connection '{conn.conn_id}' has type '{conn.conn_type}'; supported: duckdb, postgres, sqlmesh")
 
 
 def duckdb_path(conn: Any) -> str:
     """DuckDB connections keep the database file in `host` (the Cosmos/duckdb provider convention)."""
-    path = conn.host or (conn.extra_dejson or {}).get("path")
+    path = conn.host or conn_extra(conn, "path")
     if not path:
         raise UnsupportedWarehouse(f"DuckDB connection '{conn.conn_id}' has no database file in its host field")
     return path
+
+
+def postgres_params(conn: Any) -> dict[str, Any]:
+    if not conn.host or not conn.schema:
+        raise UnsupportedWarehouse(f"Postgres connection '{conn.conn_id}' needs host and schema (the database name)")
+    return {"host": conn.host, "port": int(conn.port or 5432), "user": conn.login, "password": conn.password or "", "database": conn.schema}
+
+
+def table_asset_uri(conn: Any, schema: str, table: str) -> str:
+    """The Asset URI Cosmos (via OpenLineage) gives the same table, so both engines share one lineage.
+
+    duckdb:///<file>/<db>/<schema>/<table> and postgres://<host>:<port>/<db>/<schema>/<table>.
+    """
+    if connection_kind(conn) == "duckdb":
+        path = duckdb_path(conn)
+        namespace, database = f"duckdb://{path}", Path(path).stem
+    else:
+        params = postgres_params(conn)
+        namespace, database = f"postgres://{params['host']}:{params['port']}", params["database"]
+    return namespace + "/" + quote(f"{database}.{schema}.{table}").replace(".", "/")

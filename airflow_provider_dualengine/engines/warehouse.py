@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path
+from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path, postgres_params
 
 
 def quote_ident(name: str) -> str:
@@ -27,7 +27,8 @@ def warehouse_cursor(conn: Any) -> Iterator[Any]:
     else:
         import psycopg2
 
-        db = psycopg2.connect(host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password, dbname=conn.schema)
+        params = postgres_params(conn)
+        db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"])
     try:
         yield db.cursor()
     finally:

@@ -36,6 +36,7 @@ def build_dag(
     schedule: Any = None,
     start_date: Any = None,
     schedule_on_inputs: bool = False,
+    sqlmesh_action: str = "plan",
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the DAG for a dual-engine project.
@@ -43,6 +44,7 @@ def build_dag(
     :param project_dir: folder holding `dualengine.yml` (default: $DUALENGINE_PROJECT_DIR).
     :param environment: a name from `dual_engine_environments.yml` (default: the project's).
     :param schedule_on_inputs: schedule on the external inputs' Assets instead of `schedule`.
+    :param sqlmesh_action: "plan" (plan + apply code changes, then backfill) or "run" (due cron intervals).
     Raises DualEngineConfigError (one readable message: file, key, problem, fix).
     """
     try:
@@ -52,7 +54,9 @@ def build_dag(
     except DualEngineConfigError as exc:
         # Re-raised here without its chain so the UI's import error is the message, not a traceback wall.
         raise DualEngineConfigError(exc.issues) from None
-    ctx = RenderContext(project=project, environment=env)
+    if sqlmesh_action not in ("plan", "run"):
+        raise ValueError(f"sqlmesh_action must be 'plan' or 'run', not {sqlmesh_action!r}")
+    ctx = RenderContext(project=project, environment=env, sqlmesh_action=sqlmesh_action)
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]
         schedule = assets or schedule

@@ -11,6 +11,11 @@ from airflow_provider_dualengine.config.project import Project, ResolvedEnvironm
 class RenderContext:
     project: Project
     environment: ResolvedEnvironment
+    sqlmesh_action: str = "plan"  # "plan" (plan + apply) or "run" (cron intervals only)
+
+    def asset_alias(self, engine: str, model: str) -> str:
+        """Stable alias a model task attaches its table's Asset to at run time."""
+        return f"dualengine/{self.project.settings.name}/{self.environment.name}/{engine}/{model}"
 
     @property
     def conn_id(self) -> str:

@@ -11,20 +11,24 @@ from graphlib import CycleError, TopologicalSorter
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
+from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
 from airflow_provider_dualengine.engines.dbt.catalog import ManifestMissing, dbt_catalog_from_manifest
-from airflow_provider_dualengine.engines.sqlmesh.catalog import scan_sqlmesh_project
+from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
 
 
 def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[ConfigIssue]]:
-    catalogs = {Engine.SQLMESH: scan_sqlmesh_project(project.sqlmesh_path)}
+    """Both engines' model lists from the compiled artifact (never the engines themselves)."""
+    fix = f"run `dualengine compile {project.root}` (loads SQLMesh and runs `dbt parse` once; DAG parsing never does)"
     try:
-        catalogs[Engine.DBT] = dbt_catalog_from_manifest(project.dbt_manifest_path)
+        artifact = read_artifact(project)
+    except ArtifactProblem as exc:
+        return {}, [ConfigIssue(project.files["settings"], "compiled", str(exc), fix)]
+    try:
+        dbt = dbt_catalog_from_manifest(project.root / artifact["dbt"]["manifest"])
     except ManifestMissing:
-        return catalogs, [
-            ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {project.dbt_manifest_path}", f"run `dualengine compile {project.root}` (it runs `dbt parse` once; DAG parsing never runs dbt)")
-        ]
-    return catalogs, []
+        return {}, [ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {artifact['dbt']['manifest']}", fix)]
+    return {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}, []
 
 
 def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = None) -> UnifiedGraph:
@@ -65,7 +69,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
                     issues.append(ConfigIssue(file, key, f"{engine.value} model '{found.name}' is already in stage '{previous}'", "a model runs in exactly one stage; remove one entry"))
                     continue
                 placed[(engine, found.name)] = stage_name
-                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind))
+                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on))
             if resolved:
                 models[engine] = tuple(resolved)
         stages[stage_name] = StageNode(

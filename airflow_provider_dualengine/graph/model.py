@@ -19,6 +19,7 @@ class ModelNode:
     name: str
     unique_id: str | None = None
     kind: str | None = None
+    depends_on: tuple[str, ...] = ()  # same-engine upstream models (any stage)
 
 
 @dataclass(frozen=True)

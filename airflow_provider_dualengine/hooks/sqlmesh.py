@@ -1,9 +1,9 @@
 """SQLMeshHook: the one place that builds a SQLMesh Context and talks to the warehouse.
 
-Credentials come from an Airflow connection and replace the gateway's connection in
-the project's config at run time, so secrets never live in `config.yaml`. The Context
-is always closed when the caller is done: DuckDB admits a single writing process per
-file, and the next task (often dbt) needs the lock.
+Credentials come from an Airflow connection and replace the gateway's connection in the
+project's config at run time, so secrets never live in `config.yaml`. The Context is
+always closed when the caller is done: DuckDB admits one writing process per file, and
+the next task (often dbt) needs the lock.
 """
 
 from __future__ import annotations
@@ -16,58 +16,97 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseHook
 
-from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path
+from airflow_provider_dualengine.engines.connections import conn_extra, connection_kind, duckdb_path, postgres_params
 
 if TYPE_CHECKING:
     from sqlmesh import Context
     from sqlmesh.core.config import Config
+    from sqlmesh.core.console import Console
 
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
 
 class SQLMeshHook(BaseHook):
-    conn_name_attr = "warehouse_conn_id"
-    default_conn_name = "dualengine_warehouse"
-    conn_type = "duckdb"
-    hook_name = "SQLMesh warehouse"
+    """SQLMesh project + warehouse.
 
-    def __init__(self, project_path: str | Path, gateway: str | None = None, warehouse_conn_id: str | None = default_conn_name, **kwargs: Any):
+    :param project_path: the SQLMesh project folder; else the connection's `project_path` extra.
+    :param gateway: gateway in the project's config; else the connection's `gateway` extra, else the default.
+    :param conn_id: a `sqlmesh`, `duckdb` or `postgres` connection holding the warehouse credentials.
+    :param state_conn_id: optional separate connection for SQLMesh state (e.g. Postgres beside a DuckDB warehouse).
+    """
+
+    conn_name_attr = "conn_id"
+    default_conn_name = "sqlmesh_default"
+    conn_type = "sqlmesh"
+    hook_name = "SQLMesh"
+
+    def __init__(self, project_path: str | Path | None = None, gateway: str | None = None, conn_id: str | None = default_conn_name, state_conn_id: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.project_path = Path(project_path)
+        self.project_path = Path(project_path) if project_path else None
         self.gateway = gateway
-        self.warehouse_conn_id = warehouse_conn_id
+        self.conn_id = conn_id
+        self.state_conn_id = state_conn_id
 
-    def load_config(self) -> tuple[Config, str]:
-        """The project's config with the gateway's connection taken from Airflow."""
+    def _resolve_project(self, conn: Any | None) -> tuple[Path, str | None]:
+        project = self.project_path or (Path(conn_extra(conn, "project_path")) if conn and conn_extra(conn, "project_path") else None)
+        if project is None:
+            raise ValueError("SQLMeshHook needs a project_path (argument or the connection's `project_path` extra)")
+        return project, self.gateway or (conn_extra(conn, "gateway") if conn else None)
+
+    def load_config(self) -> tuple[Config, str, Path]:
+        """The project's config with gateway connections taken from Airflow."""
         from sqlmesh.core.config import Config
         from sqlmesh.core.config.loader import load_configs
 
-        config = next(iter(load_configs(None, Config, [self.project_path]).values()))
-        gateway_name = (self.gateway or config.default_gateway or next(iter(config.gateways), "")).lower()
-        if self.warehouse_conn_id:
-            gateway = config.get_gateway(gateway_name)
-            connection = self.engine_connection_config()
-            config = config.model_copy(update={"gateways": {**config.gateways, gateway_name: gateway.model_copy(update={"connection": connection})}})
-        return config, gateway_name
-
-    def engine_connection_config(self) -> Any:
-        from sqlmesh.core.config.connection import DuckDBConnectionConfig, PostgresConnectionConfig
-
-        conn = self.get_connection(self.warehouse_conn_id)
-        if connection_kind(conn) == "duckdb":
-            return DuckDBConnectionConfig(database=duckdb_path(conn))
-        return PostgresConnectionConfig(host=conn.host, port=conn.port or 5432, user=conn.login, password=conn.password or "", database=conn.schema)
+        conn = self.get_connection(self.conn_id) if self.conn_id else None
+        project, gateway = self._resolve_project(conn)
+        config = next(iter(load_configs(None, Config, [project]).values()))
+        gateway_name = (gateway or config.default_gateway or next(iter(config.gateways), "")).lower()
+        if conn is not None:
+            update: dict[str, Any] = {"connection": engine_connection_config(conn)}
+            if self.state_conn_id:
+                update["state_connection"] = engine_connection_config(self.get_connection(self.state_conn_id))
+            gw = config.get_gateway(gateway_name).model_copy(update=update)
+            config = config.model_copy(update={"gateways": {**config.gateways, gateway_name: gw}})
+        return config, gateway_name, project
 
     @contextmanager
-    def context(self) -> Iterator[Context]:
-        """A loaded Context whose engine and state connections are released on exit."""
-        from sqlmesh import Context
+    def context(self, console: Console | None = None) -> Iterator[Context]:
+        """A loaded Context; engine and state connections are released on exit.
 
-        config, gateway = self.load_config()
-        ctx = Context(paths=[self.project_path], config=config, gateway=gateway)
+        `console` receives SQLMesh's progress callbacks (per-model outcomes).
+        """
+        from sqlmesh import Context
+        from sqlmesh.core.console import get_console, set_console
+
+        config, gateway, project = self.load_config()
+        previous = get_console()
+        if console is not None:
+            set_console(console)
         try:
-            yield ctx
+            ctx = Context(paths=[project], config=config, gateway=gateway)
+            try:
+                yield ctx
+            finally:
+                ctx.close()
+                for adapter in ctx.engine_adapters.values():
+                    adapter.close()
         finally:
-            ctx.close()
-            for adapter in ctx.engine_adapters.values():
-                adapter.close()
+            set_console(previous)
+
+    def test_connection(self) -> tuple[bool, str]:
+        try:
+            with self.context() as ctx:
+                ctx.engine_adapter.fetchone("SELECT 1")
+            return True, "Connection successfully tested"
+        except Exception as exc:  # report, never raise, from the UI's test button
+            return False, str(exc)
+
+
+def engine_connection_config(conn: Any) -> Any:
+    """SQLMesh connection config for an Airflow connection."""
+    from sqlmesh.core.config.connection import DuckDBConnectionConfig, PostgresConnectionConfig
+
+    if connection_kind(conn) == "duckdb":
+        return DuckDBConnectionConfig(database=duckdb_path(conn))
+    return PostgresConnectionConfig(**postgres_params(conn))

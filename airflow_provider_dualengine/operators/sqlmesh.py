@@ -1,7 +1,12 @@
-"""Thin SQLMesh operators: arguments and templating here, the work in SQLMeshHook."""
+"""Thin SQLMesh operators: arguments and templating here, the work in SQLMeshHook.
+
+Each returns a small JSON-serialisable result for XCom. Stage executors (plan, run)
+record every model's outcome, so per-model tasks can report them without loading SQLMesh.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,59 +15,104 @@ from airflow.sdk import BaseOperator
 from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 
 
-class SQLMeshPlanError(RuntimeError):
-    """SQLMesh refused or failed to apply the plan."""
+class SQLMeshError(RuntimeError):
+    """SQLMesh refused or failed to do what the task asked."""
 
 
-class SQLMeshPlanOperator(BaseOperator):
-    """Plan and apply a SQLMesh project (or a selection of its models) into an environment.
+class SQLMeshModelsFailed(SQLMeshError):
+    """One or more models failed during a plan or run."""
 
-    A plan with nothing to change succeeds with `has_changes: false`: re-running a
-    pipeline on unchanged code is normal, not an error. Returns a summary for XCom.
-    """
 
-    template_fields: Sequence[str] = ("environment", "select_models", "start", "end")
+class SQLMeshPromotionWouldBackfill(SQLMeshError):
+    """Promotion must be a view swap; this prod plan would compute data."""
+
+
+class _SQLMeshOperator(BaseOperator):
+    template_fields: Sequence[str] = ("environment",)
     ui_color = "#7c3aed"
     ui_fgcolor = "#ffffff"
 
-    def __init__(
-        self,
-        *,
-        project_path: str,
-        environment: str = "prod",
-        select_models: list[str] | None = None,
-        gateway: str | None = None,
-        warehouse_conn_id: str | None = SQLMeshHook.default_conn_name,
-        start: str | None = None,
-        end: str | None = None,
-        skip_tests: bool = False,
-        include_unmodified: bool = True,
-        **kwargs: Any,
-    ):
+    def __init__(self, *, project_path: str | None = None, environment: str = "prod", gateway: str | None = None, conn_id: str | None = SQLMeshHook.default_conn_name, state_conn_id: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.project_path = project_path
         self.environment = environment
-        self.select_models = select_models
         self.gateway = gateway
-        self.warehouse_conn_id = warehouse_conn_id
+        self.conn_id = conn_id
+        self.state_conn_id = state_conn_id
+
+    @property
+    def hook(self) -> SQLMeshHook:
+        return SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id)
+
+    def _interval(self, context: Any, start: Any, end: Any) -> tuple[Any, Any]:
+        """Explicit start/end, else the run's data interval when it spans time, else SQLMesh's default."""
+        if start or end:
+            return start, end
+        begin, finish = context.get("data_interval_start"), context.get("data_interval_end")
+        if begin is not None and finish is not None and finish > begin:
+            return begin, finish
+        return None, None
+
+
+class _StageExecutor(_SQLMeshOperator):
+    """Shared by plan and run: outcome recording and the model-failure policy."""
+
+    def __init__(self, *, select_models: list[str] | None = None, fail_on_model_error: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.select_models = select_models
+        self.fail_on_model_error = fail_on_model_error
+
+    def _finish(self, result: dict[str, Any], recorder: Any, started: float, applied: bool) -> dict[str, Any]:
+        result["models"] = recorder.as_dict()
+        result["failed"] = recorder.failed()
+        result["applied"] = applied
+        result["duration_s"] = round(time.monotonic() - started, 3)
+        if result["failed"]:
+            summary = f"SQLMesh models failed in '{self.environment}': {', '.join(result['failed'])}; the environment was not updated"
+            self.log.error(summary)
+            for name in result["failed"]:
+                self.log.error("%s: %s", name, result["models"][name]["error"])
+            if self.fail_on_model_error:
+                raise SQLMeshModelsFailed(summary)
+        return result
+
+
+class SQLMeshPlanOperator(_StageExecutor):
+    """Plan and apply a SQLMesh project (or selected models) into an environment.
+
+    "Nothing to change" is success (`has_changes: false`). With `fail_on_model_error=False`
+    a failing model does not fail this task: its outcome goes to XCom for the model's own
+    task to report (how the DAG factory renders per-model tasks).
+    """
+
+    template_fields: Sequence[str] = ("environment", "select_models", "restate_models", "start", "end")
+
+    def __init__(self, *, restate_models: list[str] | None = None, start: Any = None, end: Any = None, forward_only: bool = False, skip_tests: bool = False, include_unmodified: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.restate_models = restate_models
         self.start = start
         self.end = end
+        self.forward_only = forward_only
         self.skip_tests = skip_tests
         self.include_unmodified = include_unmodified
 
     def execute(self, context: Any) -> dict[str, Any]:
         from sqlmesh.utils.errors import NoChangesPlanError, PlanError
 
+        from airflow_provider_dualengine.engines.sqlmesh.outcomes import OutcomeRecorder
         from airflow_provider_dualengine.engines.sqlmesh.plans import summarize_plan
 
-        hook = SQLMeshHook(self.project_path, gateway=self.gateway, warehouse_conn_id=self.warehouse_conn_id)
-        with hook.context() as ctx:
+        started, recorder = time.monotonic(), OutcomeRecorder()
+        start, end = self._interval(context, self.start, self.end) if self.environment != "prod" else (self.start, self.end)
+        with self.hook.context(console=recorder) as ctx:
             try:
                 plan = ctx.plan(
                     self.environment,
                     select_models=list(self.select_models) if self.select_models else None,
-                    start=self.start,
-                    end=self.end,
+                    restate_models=list(self.restate_models) if self.restate_models else None,
+                    start=start,
+                    end=end,
+                    forward_only=self.forward_only,
                     skip_tests=self.skip_tests,
                     include_unmodified=self.include_unmodified,
                     no_prompts=True,
@@ -70,12 +120,149 @@ class SQLMeshPlanOperator(BaseOperator):
                 )
             except NoChangesPlanError:
                 self.log.info("SQLMesh: nothing to change in environment %s", self.environment)
-                return {"environment": self.environment, "has_changes": False, "new_snapshots": [], "backfill": {}, "models": []}
-            summary = summarize_plan(plan)
-            self.log.info("SQLMesh plan for %s: %d new snapshots, %d models to backfill", self.environment, len(summary["new_snapshots"]), len(summary["backfill"]))
+                return self._finish({"action": "plan", "environment": self.environment, "has_changes": False, "new_snapshots": [], "backfill": {}}, recorder, started, applied=False)
+            result = {"action": "plan", **summarize_plan(plan)}
+            self.log.info("SQLMesh plan for %s: new snapshots %s; backfill %s", self.environment, result["new_snapshots"] or "none", result["backfill"] or "none")
+            applied = False
             if plan.has_changes or plan.requires_backfill:
                 try:
                     ctx.apply(plan)
+                    applied = True
                 except PlanError as exc:
-                    raise SQLMeshPlanError(f"SQLMesh could not apply the plan to '{self.environment}': {exc}") from exc
-            return summary
+                    if not recorder.failed():
+                        raise SQLMeshError(f"SQLMesh could not apply the plan to '{self.environment}': {exc}") from exc
+        return self._finish(result, recorder, started, applied)
+
+
+class SQLMeshRunOperator(_StageExecutor):
+    """Run the environment's due cron intervals. Fails when SQLMesh reports FAILURE
+    (`Context.run` returns it without raising)."""
+
+    template_fields: Sequence[str] = ("environment", "select_models", "start", "end", "execution_time")
+
+    def __init__(self, *, start: Any = None, end: Any = None, execution_time: Any = None, ignore_cron: bool = False, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.start = start
+        self.end = end
+        self.execution_time = execution_time
+        self.ignore_cron = ignore_cron
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from sqlmesh.core.scheduler import CompletionStatus
+
+        from airflow_provider_dualengine.engines.sqlmesh.outcomes import OutcomeRecorder
+
+        started, recorder = time.monotonic(), OutcomeRecorder()
+        with self.hook.context(console=recorder) as ctx:
+            status = ctx.run(
+                self.environment,
+                start=self.start,
+                end=self.end,
+                execution_time=self.execution_time,
+                ignore_cron=self.ignore_cron,
+                select_models=list(self.select_models) if self.select_models else None,
+                skip_janitor=True,
+            )
+        result = {"action": "run", "environment": self.environment, "status": status.name.lower(), "has_changes": status == CompletionStatus.SUCCESS}
+        if status == CompletionStatus.FAILURE and not recorder.failed():
+            raise SQLMeshError(f"SQLMesh run of '{self.environment}' reported FAILURE")
+        self.log.info("SQLMesh run of %s: %s", self.environment, result["status"])
+        return self._finish(result, recorder, started, applied=status != CompletionStatus.FAILURE)
+
+
+class SQLMeshPromoteOperator(_SQLMeshOperator):
+    """Promote what was validated in `source_environment` to prod: a view swap, nothing more.
+
+    Refuses (fails) if the prod plan would create a snapshot or backfill an interval, or
+    if the code no longer matches the validated environment.
+    """
+
+    template_fields: Sequence[str] = ("source_environment", "environment")
+
+    def __init__(self, *, source_environment: str, environment: str = "prod", **kwargs: Any):
+        super().__init__(environment=environment, **kwargs)
+        self.source_environment = source_environment
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from sqlmesh.utils.errors import NoChangesPlanError
+
+        from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
+        from airflow_provider_dualengine.engines.sqlmesh.plans import environment_snapshot_ids, summarize_plan
+
+        started = time.monotonic()
+        with self.hook.context() as ctx:
+            validated = environment_snapshot_ids(ctx, self.source_environment)
+            if not validated:
+                raise SQLMeshError(f"environment '{self.source_environment}' does not exist: plan and validate it before promoting")
+            before = environment_snapshot_ids(ctx, self.environment)
+            try:
+                plan = ctx.plan(self.environment, no_prompts=True, auto_apply=False)
+            except NoChangesPlanError:
+                return {"action": "promote", "environment": self.environment, "swapped": [], "duration_s": round(time.monotonic() - started, 3)}
+            summary = summarize_plan(plan)
+            planned = {plain_name(s.name): s.identifier for s in plan.environment.snapshots}
+            if summary["new_snapshots"] or summary["backfill"]:
+                raise SQLMeshPromotionWouldBackfill(f"promoting to '{self.environment}' would create {summary['new_snapshots'] or 'no'} snapshots and backfill {sorted(summary['backfill']) or 'nothing'}; plan and validate '{self.source_environment}' with this code first")
+            drift = sorted(m for m, sid in planned.items() if validated.get(m) != sid)
+            if drift:
+                raise SQLMeshError(f"code differs from what was validated in '{self.source_environment}' for: {', '.join(drift)}")
+            ctx.apply(plan)
+        swapped = sorted(m for m, sid in planned.items() if before.get(m) != sid)
+        self.log.info("Promoted %s -> %s: %d views swapped", self.source_environment, self.environment, len(swapped))
+        return {"action": "promote", "environment": self.environment, "source_environment": self.source_environment, "swapped": swapped, "duration_s": round(time.monotonic() - started, 3)}
+
+
+class SQLMeshTestOperator(_SQLMeshOperator):
+    """SQLMesh unit tests as their own task; fails with the failing tests' names."""
+
+    template_fields: Sequence[str] = ("select_models",)
+
+    def __init__(self, *, select_models: list[str] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.select_models = select_models
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import io
+
+        with self.hook.context() as ctx:
+            stream = io.StringIO()
+            result = ctx.test(model_names=self.select_models or None, stream=stream)
+        failures = [str(test) for test, _ in [*result.failures, *result.errors]]
+        self.log.info("SQLMesh unit tests: %d run, %d failed\n%s", result.testsRun, len(failures), stream.getvalue())
+        if failures:
+            raise SQLMeshError(f"SQLMesh unit tests failed: {', '.join(failures)}")
+        return {"action": "test", "tests_run": result.testsRun, "failed": failures}
+
+
+class SQLMeshAuditOperator(_SQLMeshOperator):
+    """Run the models' audits over an interval (default: the run's data interval)."""
+
+    template_fields: Sequence[str] = ("select_models", "start", "end")
+
+    def __init__(self, *, select_models: list[str] | None = None, start: Any = None, end: Any = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.select_models = select_models
+        self.start = start
+        self.end = end
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        start, end = self._interval(context, self.start, self.end)
+        start = start or "2000-01-01"
+        end = end or "now"
+        with self.hook.context() as ctx:
+            passed = ctx.audit(start=start, end=end, models=iter(self.select_models) if self.select_models else None)
+        if not passed:
+            raise SQLMeshError(f"SQLMesh audits failed between {start} and {end}")
+        return {"action": "audit", "passed": True, "start": str(start), "end": str(end)}
+
+
+class SQLMeshCleanupOperator(_SQLMeshOperator):
+    """Drop an environment (invalidate, then the janitor removes its views and expired tables)."""
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        if self.environment == "prod":
+            raise SQLMeshError("refusing to invalidate the prod environment")
+        with self.hook.context() as ctx:
+            ctx.invalidate_environment(self.environment, sync=True)
+            ctx.run_janitor(ignore_ttl=False)
+        return {"action": "cleanup", "environment": self.environment}

@@ -15,7 +15,7 @@ STAGE_1 = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging
 
 
 def _operator(project: Path, **kwargs) -> SQLMeshPlanOperator:
-    return SQLMeshPlanOperator(task_id="plan", project_path=str(project / "sqlmesh"), environment="dev", **kwargs)
+    return SQLMeshPlanOperator(task_id="plan", project_path=str(project / "sqlmesh"), environment="dev", conn_id="dualengine_warehouse", **kwargs)
 
 
 def _other_process_can_write(path: Path) -> bool:

@@ -32,5 +32,7 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
             unique_id=unique_id,
             kind=node.get("config", {}).get("materialized"),
             schema=node.get("schema"),
+            depends_on=tuple(sorted(d.split(".")[-1] for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(f"model.{project_name}."))),
+            columns={c: (v.get("data_type") or "") for c, v in node.get("columns", {}).items()},
         )
     return catalog

@@ -34,18 +34,37 @@ def test_dags_folder_has_no_import_errors(dagbag) -> None:
 def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     groups = dag.task_group.children
     assert {"source_data", "stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt"} <= set(groups)
-    plan_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.plan_apply")
-    assert plan_1.upstream_task_ids == {"source_data"}
-    plan_2 = dag.get_task("stage_2_mixed.sqlmesh.plan_apply")
-    assert plan_2.upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.plan_apply"}
-    assert plan_2.select_models == ["intermediate.customer_lifetime"]
-    assert plan_2.environment == "dev"
-    # dbt models of stage 2 wait for stage 1 too, and sit beside the SQLMesh task
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.plan_apply"}
+    assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {"source_data"}
+    run_2 = dag.get_task("stage_2_mixed.sqlmesh.run_stage")
+    # stage 2 starts after stage 1's last model task (the leaf of its model graph)
+    assert run_2.upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
+    assert run_2.select_models == ["intermediate.customer_lifetime"]
+    assert run_2.environment == "dev"
+    # dbt models of stage 2 wait for stage 1 too, and sit beside the SQLMesh tasks
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
     # stage 3 waits for both engines of stage 2 (the leaves of its group)
     upstream = dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids
-    assert "stage_2_mixed.sqlmesh.plan_apply" in upstream
+    assert "stage_2_mixed.sqlmesh.intermediate__customer_lifetime" in upstream
     assert "stage_2_mixed.dbt.stg_customers.test" in upstream
+
+
+def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> None:
+    prefix = "stage_1_sqlmesh.sqlmesh."
+    stage_1 = {t.task_id.removeprefix(prefix): t for t in dag.tasks if t.task_id.startswith(prefix)}
+    assert sorted(stage_1) == ["raw__raw_customers", "raw__raw_orders", "run_stage", "staging__customer_enhanced", "staging__stg_orders"]
+    upstream = {name: {u.removeprefix(prefix) for u in task.upstream_task_ids} for name, task in stage_1.items()}
+    assert upstream == {
+        "run_stage": {"source_data"},
+        "raw__raw_customers": {"run_stage"},
+        "raw__raw_orders": {"run_stage"},
+        "staging__stg_orders": {"raw__raw_orders"},
+        "staging__customer_enhanced": {"raw__raw_customers", "staging__stg_orders"},
+    }
+    assert stage_1["staging__customer_enhanced"].task_display_name == "staging.customer_enhanced"
+    # the engine runs once per stage; model tasks only report, they neither write nor queue for the pool
+    assert stage_1["run_stage"].select_models == ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced"]
+    assert stage_1["staging__stg_orders"].pool == "default_pool"
+    assert [o.name for o in stage_1["staging__stg_orders"].outlets] == ["dualengine/shop/development/sqlmesh/staging.stg_orders"]
 
 
 def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
@@ -59,8 +78,10 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
 
 
 def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
-    writers = [t for t in dag.tasks if t.task_id != "source_data"]
-    assert writers
+    from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
+
+    writers = [t for t in dag.tasks if t.task_id != "source_data" and not isinstance(t, SQLMeshModelOperator)]
+    assert len(writers) == 2 + 8  # two SQLMesh stage executors, four dbt models with a test task each
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
 
@@ -77,7 +98,7 @@ def test_production_environment_targets_prod(example_project: Path) -> None:
 
     dag = build_dag(example_project, environment="production")
     assert dag.dag_id == "dualengine_shop_production"
-    assert dag.get_task("stage_1_sqlmesh.sqlmesh.plan_apply").environment == "prod"
+    assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").environment == "prod"
     assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_schema_suffix": ""}
 
 

@@ -150,7 +150,15 @@ def test_unknown_default_environment(project_copy: Path) -> None:
     assert "development, production" in issue.hint
 
 
-def test_missing_manifest_says_how_to_fix(project_copy: Path) -> None:
+def test_missing_artifact_says_how_to_fix(project_copy: Path) -> None:
+    (project_copy / "target" / "dualengine.json").unlink()
+    [issue] = _errors(project_copy).issues
+    assert issue.key == "compiled"
+    assert "compiled artifact not found" in issue.message
+    assert "dualengine compile" in issue.hint
+
+
+def test_missing_dbt_manifest_says_how_to_fix(project_copy: Path) -> None:
     (project_copy / "dbt" / "target" / "manifest.json").unlink()
     [issue] = _errors(project_copy).issues
     assert issue.key == "dbt.manifest"

@@ -1,41 +1,37 @@
-"""Model discovery without loading the engines."""
+"""Model lists as the factory sees them: from the compiled artifact, never the engines."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import pytest
+
+from airflow_provider_dualengine.compiled import ArtifactProblem, read_artifact
+from airflow_provider_dualengine.config import load_project
 from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
-from airflow_provider_dualengine.engines.sqlmesh.catalog import scan_sqlmesh_project
+from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
 
 
-def test_sqlmesh_models_and_kinds_from_files(example_project: Path) -> None:
-    catalog = scan_sqlmesh_project(example_project / "sqlmesh")
-    assert {name: m.kind for name, m in catalog.models.items()} == {
-        "raw.raw_customers": "SEED",
-        "raw.raw_orders": "SEED",
-        "staging.stg_orders": "INCREMENTAL_BY_TIME_RANGE",
-        "staging.customer_enhanced": "FULL",
-        "intermediate.customer_lifetime": "FULL",
+def test_compiled_sqlmesh_models_kinds_and_dependencies(example_project: Path) -> None:
+    artifact = read_artifact(load_project(example_project))
+    catalog = sqlmesh_catalog_from_artifact(artifact, example_project / "sqlmesh")
+    assert {name: (m.kind, m.depends_on) for name, m in catalog.models.items()} == {
+        "raw.raw_customers": ("SEED", ()),
+        "raw.raw_orders": ("SEED", ()),
+        "staging.stg_orders": ("INCREMENTAL_BY_TIME_RANGE", ("raw.raw_orders",)),
+        "staging.customer_enhanced": ("FULL", ("raw.raw_customers", "staging.stg_orders")),
+        "intermediate.customer_lifetime": ("FULL", ("staging.customer_enhanced", "staging.stg_orders")),
     }
-
-
-def test_sqlmesh_scanner_ignores_commented_names_and_reads_python_models(tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    (models / "a.sql").write_text("-- MODEL (name wrong.one)\nMODEL (\n  kind INCREMENTAL_BY_UNIQUE_KEY (unique_key id),\n  name sales.orders\n);\nSELECT 1 AS id")
-    (models / "b.py").write_text("from sqlmesh import model\n@model('sales.scored', kind=dict(name='FULL'), columns={'id': 'int'})\ndef execute(context, **kw):\n    return None\n")
-    (models / "not_a_model.sql").write_text("SELECT 1")
-    catalog = scan_sqlmesh_project(tmp_path)
-    assert {n: m.kind for n, m in catalog.models.items()} == {"sales.orders": "INCREMENTAL_BY_UNIQUE_KEY", "sales.scored": "FULL"}
+    assert catalog.models["staging.customer_enhanced"].columns == {"customer_id": "INT", "customer_name": "TEXT", "customer_tier": "TEXT", "customer_score": "DOUBLE"}
+    assert catalog.models["staging.stg_orders"].cron == "@daily"
+    assert artifact["sqlmesh"]["models"]["staging.customer_enhanced"]["python"] is True
 
 
 def test_resolution_by_short_name_and_ambiguity(tmp_path: Path) -> None:
-    models = tmp_path / "models"
-    models.mkdir()
-    for schema in ("a", "b"):
-        (models / f"{schema}.sql").write_text(f"MODEL (name {schema}.orders); SELECT 1")
-    (models / "c.sql").write_text("MODEL (name a.customers); SELECT 1")
-    catalog = scan_sqlmesh_project(tmp_path)
+    model = {"kind": "FULL", "depends_on": [], "columns": {}}
+    artifact = {"sqlmesh": {"models": {"a.orders": model, "b.orders": model, "a.customers": model}}}
+    catalog = sqlmesh_catalog_from_artifact(artifact, tmp_path)
     assert catalog.resolve("customers")[0].name == "a.customers"
     found, reason = catalog.resolve("orders")
     assert found is None and "ambiguous" in reason and "a.orders, b.orders" in reason
@@ -46,3 +42,21 @@ def test_dbt_models_from_manifest(example_project: Path) -> None:
     assert sorted(catalog.models) == ["customer_order_summary", "customer_value", "stg_completed_orders", "stg_customers"]
     assert catalog.models["customer_value"].unique_id == "model.shop.customer_value"
     assert catalog.models["customer_value"].kind == "table"
+    assert catalog.models["customer_order_summary"].depends_on == ("stg_completed_orders", "stg_customers")
+
+
+def test_stale_artifact_is_detected(project_copy: Path) -> None:
+    project = load_project(project_copy)
+    assert read_artifact(project)["version"] == 1
+    model = project_copy / "sqlmesh" / "models" / "staging" / "stg_orders.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    with pytest.raises(ArtifactProblem, match="stale"):
+        read_artifact(project)
+
+
+def test_artifact_of_another_version_is_refused(project_copy: Path) -> None:
+    project = load_project(project_copy)
+    data = json.loads(project.artifact_path.read_text())
+    project.artifact_path.write_text(json.dumps({**data, "version": 99}))
+    with pytest.raises(ArtifactProblem, match="version 99"):
+        read_artifact(project)

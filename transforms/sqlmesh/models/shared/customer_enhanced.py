@@ -18,12 +18,29 @@ import typing as t
 from datetime import datetime
 
 import pandas as pd
+import sqlglot
 from sqlglot import exp
 from sqlmesh import ExecutionContext, model
 
 TIER_BASE = {"bronze": 20.0, "silver": 40.0, "gold": 60.0}
 ORDERS_CAP = 20
 VALUE_CAP = 3000.0
+
+
+SOURCE_QUERY = """
+SELECT
+  c.customer_id,
+  c.customer_name,
+  c.customer_tier,
+  COUNT(o.order_id) FILTER (WHERE o.status = 'completed') AS completed_orders,
+  COALESCE(SUM(o.amount) FILTER (WHERE o.status = 'completed'), 0)::DOUBLE AS completed_value,
+  COUNT(o.order_id) FILTER (WHERE o.status = 'returned') AS returned_orders,
+  COUNT(o.order_id) AS all_orders
+FROM raw.raw_customers AS c
+LEFT JOIN staging.stg_orders AS o ON o.customer_id = c.customer_id
+GROUP BY c.customer_id, c.customer_name, c.customer_tier
+ORDER BY c.customer_id
+"""
 
 
 def score_customer(tier: str, completed_orders: int, completed_value: float,
@@ -69,24 +86,15 @@ def execute(
     execution_time: datetime,
     **kwargs: t.Any,
 ) -> pd.DataFrame:
-    customers = context.resolve_table("raw.raw_customers")
-    orders = context.resolve_table("staging.stg_orders")
-    df = context.fetchdf(
-        f"""
-        SELECT
-          c.customer_id,
-          c.customer_name,
-          c.customer_tier,
-          COUNT(o.order_id) FILTER (WHERE o.status = 'completed') AS completed_orders,
-          COALESCE(SUM(o.amount) FILTER (WHERE o.status = 'completed'), 0)::DOUBLE AS completed_value,
-          COUNT(o.order_id) FILTER (WHERE o.status = 'returned') AS returned_orders,
-          COUNT(o.order_id) AS all_orders
-        FROM {customers} AS c
-        LEFT JOIN {orders} AS o ON o.customer_id = c.customer_id
-        GROUP BY c.customer_id, c.customer_name, c.customer_tier
-        ORDER BY c.customer_id
-        """
+    # Written in the project dialect (duckdb) against the model names, then handed to
+    # SQLMesh as an expression: the engine adapter renders it for the warehouse
+    # (DuckDB or PostgreSQL; `::DOUBLE` alone is not valid PostgreSQL).
+    query = exp.replace_tables(
+        sqlglot.parse_one(SOURCE_QUERY, dialect="duckdb"),
+        {name: context.resolve_table(name) for name in ("raw.raw_customers", "staging.stg_orders")},
+        dialect=context.default_dialect,
     )
+    df = context.fetchdf(query)
     df["customer_score"] = [
         score_customer(
             row.customer_tier,

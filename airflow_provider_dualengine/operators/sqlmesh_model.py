@@ -1,0 +1,55 @@
+"""One Airflow task per SQLMesh model, fed by its stage's single SQLMesh execution.
+
+The stage's executor task (plan or run) runs the engine once and records every model's
+outcome in XCom; each model task reads its own outcome, fails if the model failed (so
+Airflow marks everything downstream upstream_failed), and emits the model's Asset. No
+SQLMesh import, no Context: a model task costs what an XCom read costs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator
+
+from airflow_provider_dualengine.engines.connections import table_asset_uri
+
+
+class SQLMeshModelFailed(RuntimeError):
+    pass
+
+
+class SQLMeshModelOperator(BaseOperator):
+    template_fields: Sequence[str] = ()
+    ui_color = "#ede9fe"
+
+    def __init__(self, *, model: str, executor_task_id: str, environment: str, view_schema_suffix: str = "", conn_id: str | None = None, asset_alias: str | None = None, **kwargs: Any):
+        if asset_alias:
+            kwargs.setdefault("outlets", [AssetAlias(asset_alias)])
+        super().__init__(**kwargs)
+        self.model = model
+        self.executor_task_id = executor_task_id
+        self.environment = environment
+        self.view_schema_suffix = view_schema_suffix
+        self.conn_id = conn_id
+        self.asset_alias = asset_alias
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        result = context["ti"].xcom_pull(task_ids=self.executor_task_id) or {}
+        outcome = (result.get("models") or {}).get(self.model)
+        if outcome and outcome["status"] == "failed":
+            raise SQLMeshModelFailed(f"SQLMesh model {self.model} failed in '{self.environment}': {outcome['error']}")
+        if outcome and outcome["status"] == "skipped":
+            raise SQLMeshModelFailed(f"SQLMesh skipped {self.model} in '{self.environment}' because a model it reads failed")
+        status = "built" if outcome else "up to date"
+        promoted = bool(result.get("applied")) and not result.get("failed")
+        if outcome and not promoted:
+            self.log.warning("%s was built, but '%s' was not updated because other models failed: %s", self.model, self.environment, ", ".join(result.get("failed", [])))
+        summary = {"model": self.model, "environment": self.environment, "status": status, "promoted": promoted, **({k: outcome[k] for k in ("intervals", "duration_ms", "audits_passed", "audits_failed")} if outcome else {})}
+        self.log.info("SQLMesh model %s: %s", self.model, summary)
+        if self.asset_alias and self.conn_id:
+            schema, table = self.model.split(".")[-2:]
+            uri = table_asset_uri(BaseHook.get_connection(self.conn_id), f"{schema}{self.view_schema_suffix}", table)
+            context["outlet_events"][AssetAlias(self.asset_alias)].add(Asset(uri), extra={"engine": "sqlmesh", **summary})
+        return summary
