@@ -10,15 +10,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.pg_fixtures import postgres_database, postgres_server  # noqa: F401  (fixtures)
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE_PROJECT = REPO_ROOT / "transforms"
 DAGS_FOLDER = REPO_ROOT / "dags"
 
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="dualengine-tests-airflow-"))
+# dag.test() only runs DAGs found in the dags folder: the tests' folder links the repo's
+# DAG files and receives scenario DAG files written by tests.
+TEST_DAGS_FOLDER = _AIRFLOW_HOME / "dags"
+TEST_DAGS_FOLDER.mkdir()
+for _dag_file in DAGS_FOLDER.glob("*.py"):
+    (TEST_DAGS_FOLDER / _dag_file.name).symlink_to(_dag_file)
 
 from airflow_provider_dualengine.cli.local_airflow import configure_environment  # noqa: E402
 
-configure_environment(_AIRFLOW_HOME, DAGS_FOLDER)
+configure_environment(_AIRFLOW_HOME, TEST_DAGS_FOLDER)
 os.environ.pop("DUALENGINE_PROJECT_DIR", None)
 os.environ.pop("DUALENGINE_ENVIRONMENT", None)
 
@@ -67,3 +75,23 @@ def duckdb_warehouse(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", "")
     register_duckdb_warehouse("dualengine_warehouse", path)
     return path
+
+
+@pytest.fixture
+def scenario_dag():
+    """Write a DAG file into the tests' dags folder, run it with dag.test(), remove it."""
+    written: list[Path] = []
+
+    def run(dag_id: str, source: str):
+        from airflow.dag_processing.dagbag import DagBag
+
+        path = TEST_DAGS_FOLDER / f"{dag_id}.py"
+        path.write_text(f"# airflow dag file written by a test\n{source}")
+        written.append(path)
+        bag = DagBag(dag_folder=str(path))
+        assert bag.import_errors == {}, bag.import_errors
+        return bag.dags[dag_id].test()
+
+    yield run
+    for path in written:
+        path.unlink(missing_ok=True)

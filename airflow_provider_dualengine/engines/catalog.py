@@ -22,6 +22,7 @@ class CatalogModel:
     depends_on: tuple[str, ...] = ()  # same-engine upstream models
     cron: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    reads_tables: tuple[str, ...] = ()  # schema.table of dbt sources (prod names, no env suffix)
 
 
 @dataclass

@@ -80,6 +80,8 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
             description=stage.description,
         )
 
+    if project.settings.warehouse.type == "postgres" and Engine.SQLMESH in catalogs and Engine.DBT in catalogs:
+        issues.extend(_dbt_views_on_sqlmesh_views(catalogs, project.files["settings"]))
     order = _stage_order(stages, file, issues)
     if issues:
         raise DualEngineConfigError(issues)
@@ -95,3 +97,14 @@ def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) 
         path = " -> ".join(reversed(cycle))
         issues.append(ConfigIssue(file, f"dependency_graph.{cycle[0]}.depends_on", f"stages form a cycle: {path}", "remove one of these depends_on entries so stages run in one direction"))
         return list(stages)
+
+
+def _dbt_views_on_sqlmesh_views(catalogs: dict[Engine, ModelCatalog], file) -> list[ConfigIssue]:
+    """On PostgreSQL, SQLMesh swaps views with DROP VIEW ... CASCADE, which silently drops
+    any dbt view selecting from them; such dbt models must be tables."""
+    sqlmesh_tables = set(catalogs[Engine.SQLMESH].models)
+    return [
+        ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(sorted(set(model.reads_tables) & sqlmesh_tables))}; SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", "materialize it as a table (or incremental)")
+        for model in catalogs[Engine.DBT].models.values()
+        if model.kind == "view" and set(model.reads_tables) & sqlmesh_tables
+    ]

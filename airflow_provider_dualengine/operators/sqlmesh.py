@@ -196,7 +196,8 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
                 raise SQLMeshError(f"environment '{self.source_environment}' does not exist: plan and validate it before promoting")
             before = environment_snapshot_ids(ctx, self.environment)
             try:
-                plan = ctx.plan(self.environment, no_prompts=True, auto_apply=False)
+                # Tests ran when the source environment was validated; here only fingerprints matter.
+                plan = ctx.plan(self.environment, no_prompts=True, auto_apply=False, skip_tests=True)
             except NoChangesPlanError:
                 return {"action": "promote", "environment": self.environment, "swapped": [], "duration_s": round(time.monotonic() - started, 3)}
             summary = summarize_plan(plan)

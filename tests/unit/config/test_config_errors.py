@@ -168,3 +168,25 @@ def test_missing_dbt_manifest_says_how_to_fix(project_copy: Path) -> None:
 def test_not_a_project(tmp_path: Path) -> None:
     with pytest.raises(DualEngineConfigError, match="dualengine.yml not found"):
         load_project(tmp_path)
+
+
+def test_postgres_rejects_dbt_views_over_sqlmesh_views(project_copy: Path) -> None:
+    """SQLMesh swaps views with DROP VIEW ... CASCADE: on PostgreSQL that drops dbt views on top."""
+    import dataclasses
+
+    from airflow_provider_dualengine.graph import load_catalogs
+
+    settings = project_copy / "dualengine.yml"
+    settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
+    project = load_project(project_copy)
+    catalogs, problems = load_catalogs(project)
+    assert problems == []
+    build_graph(project, catalogs)  # the example's dbt models over SQLMesh are tables: fine
+    dbt = catalogs[Engine.DBT]
+    dbt.models["stg_customers"] = dataclasses.replace(dbt.models["stg_customers"], kind="view")
+    with pytest.raises(DualEngineConfigError) as info:
+        build_graph(project, catalogs)
+    [issue] = info.value.issues
+    assert issue.key == "dbt model stg_customers"
+    assert "reading SQLMesh model(s) staging.customer_enhanced" in issue.message
+    assert issue.hint == "materialize it as a table (or incremental)"

@@ -1,0 +1,134 @@
+"""SQLMesh through Airflow, on DuckDB and on PostgreSQL (state in PostgreSQL too):
+plan into dev, promote to prod as a pure view swap, a run with nothing to do, and a
+failing model that fails exactly its own task and leaves prod untouched."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
+
+SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime"]
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metadata_db) -> Warehouse:
+    from airflow_provider_dualengine.cli.local_airflow import ensure_pool
+
+    if request.param == "duckdb":
+        wh = duckdb_warehouse(tmp_path / "warehouse" / "shop.duckdb")
+    else:
+        server, dbname = request.getfixturevalue("postgres_database")
+        wh = postgres_warehouse(server, dbname)
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", wh.env_json())
+    ensure_pool("dualengine_warehouse")
+    return wh
+
+
+@pytest.fixture
+def shop(project_copy: Path, warehouse: Warehouse) -> Path:
+    if warehouse.kind == "postgres":
+        settings = project_copy / "dualengine.yml"
+        settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
+    return project_copy
+
+
+def _states(run) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
+
+
+def _factory_dag(dag_id: str, project: Path, **kwargs) -> str:
+    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
+    return f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(project)!r}, dag_id={dag_id!r}{args})\n"
+
+
+def _promote_dag(dag_id: str, project: Path) -> str:
+    return f"""
+import pendulum
+from airflow.sdk import DAG
+from airflow_provider_dualengine.operators.sqlmesh import SQLMeshPromoteOperator
+
+with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")):
+    SQLMeshPromoteOperator(task_id="promote", project_path={str(project / "sqlmesh")!r}, source_environment="dev", conn_id="dualengine_warehouse", pool="dualengine_warehouse")
+"""
+
+
+@pytest.mark.e2e
+def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlmesh
+
+    contexts: list[object] = []
+
+    class CountingContext(sqlmesh.Context):
+        def __init__(self, *args, **kwargs):
+            contexts.append(kwargs.get("paths"))
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(sqlmesh, "Context", CountingContext)
+    kind = warehouse.kind
+
+    # 1. plan into dev: dev views appear, prod has nothing
+    run = scenario_dag(f"dev_{kind}", _factory_dag(f"dev_{kind}", shop))
+    states = _states(run)
+    assert str(run.state) == "success", states
+    assert len(contexts) == 2, "one SQLMesh Context per SQLMesh stage, not per model"
+    assert {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS} <= warehouse.views()
+    assert not {"raw", "staging", "intermediate"} & warehouse.schemas()
+    assert warehouse.scalar("SELECT count(*) FROM analytics_dev.customer_order_summary") == 50
+    tables_before = warehouse.physical_tables()
+
+    # 2. promotion: no new table, no backfill, prod views serve exactly the dev data
+    run = scenario_dag(f"promote_{kind}", _promote_dag(f"promote_{kind}", shop))
+    assert str(run.state) == "success", _states(run)
+    result = run.get_task_instance("promote").xcom_pull(task_ids="promote")
+    assert result["swapped"] == sorted(SQLMESH_MODELS)
+    assert warehouse.physical_tables() == tables_before
+    for model in SQLMESH_MODELS:
+        schema, table = model.split(".")
+        assert warehouse.checksum(f"{schema}.{table}") == warehouse.checksum(f"{schema}__dev.{table}")
+
+    # 3. a cron run with nothing due succeeds and builds nothing
+    contexts.clear()
+    run = scenario_dag(f"idle_{kind}", _factory_dag(f"idle_{kind}", shop, environment="production", sqlmesh_action="run"))
+    assert str(run.state) == "success", _states(run)
+    executor = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage").xcom_pull(task_ids="stage_1_sqlmesh.sqlmesh.run_stage")
+    assert executor["action"] == "run" and executor["failed"] == [] and executor["models"] == {}
+    model_task = run.get_task_instance("stage_1_sqlmesh.sqlmesh.staging__stg_orders")
+    assert model_task.xcom_pull(task_ids=model_task.task_id)["status"] == "up to date"
+    assert warehouse.physical_tables() == tables_before
+
+
+@pytest.mark.e2e
+def test_failing_model_fails_only_its_task_and_prod_is_untouched(shop: Path, warehouse: Warehouse, scenario_dag) -> None:
+    from airflow_provider_dualengine.compiled import compile_project
+    from airflow_provider_dualengine.config import load_project
+
+    kind = warehouse.kind
+    run = scenario_dag(f"prod_{kind}", _factory_dag(f"prod_{kind}", shop, environment="production"))
+    assert str(run.state) == "success", _states(run)
+    prod_before = {m: warehouse.checksum(m) for m in SQLMESH_MODELS}
+    views_before = warehouse.views()
+
+    model = shop / "sqlmesh" / "models" / "shared" / "customer_enhanced.py"
+    source = model.read_text()
+    body = re.search(r"\ndef execute\([^)]*\)[^:]*:\n", source, re.S)
+    assert body, "the example's Python model should define execute()"
+    model.write_text(source[: body.end()] + "    raise RuntimeError('scoring service unavailable')\n" + source[body.end() :])
+    compile_project(load_project(shop))
+
+    run = scenario_dag(f"prod_broken_{kind}", _factory_dag(f"prod_broken_{kind}", shop, environment="production"))
+    states = _states(run)
+    assert str(run.state) == "failed"
+    failed = sorted(t for t, s in states.items() if s == "failed")
+    assert failed == ["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"]
+    for ok in ("run_stage", "raw__raw_customers", "raw__raw_orders", "staging__stg_orders"):
+        assert states[f"stage_1_sqlmesh.sqlmesh.{ok}"] == "success"
+    downstream = {t: s for t, s in states.items() if t.startswith(("stage_2", "stage_3"))}
+    assert downstream and set(downstream.values()) == {"upstream_failed"}
+    ti = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage")
+    assert "scoring service unavailable" in ti.xcom_pull(task_ids=ti.task_id)["models"]["staging.customer_enhanced"]["error"]
+    assert {m: warehouse.checksum(m) for m in SQLMESH_MODELS} == prod_before
+    assert warehouse.views() == views_before
