@@ -3,4 +3,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+# The PostgreSQL tests start a private server from the PostgreSQL 15 binaries.
+if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing the PostgreSQL 15 server binaries for the PostgreSQL tests"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null
+  else
+    echo "error: PostgreSQL server binaries (initdb) not found; install postgresql-15" >&2
+    exit 1
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

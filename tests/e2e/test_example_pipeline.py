@@ -92,3 +92,22 @@ def test_sqlmesh_dev_views_exist_and_prod_is_untouched(finished_run) -> None:
         schemas = {r[0] for r in db.execute("SELECT schema_name FROM information_schema.schemata").fetchall()}
     assert SQLMESH_VIEWS <= views
     assert not {"raw", "staging", "intermediate", "analytics"} & schemas  # the DAG built dev only
+
+
+@pytest.mark.e2e
+def test_sqlmesh_model_tasks_emit_assets_named_like_cosmos(finished_run) -> None:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    run, warehouse = finished_run
+    with create_session() as session:
+        rows = session.execute(select(AssetModel.uri, AssetEvent.source_task_id).join(AssetEvent, AssetEvent.asset_id == AssetModel.id).where(AssetEvent.source_run_id == run.run_id)).all()
+    by_task = {task: uri for uri, task in rows}
+    from airflow.sdk import Asset
+
+    base = Asset(f"duckdb://{warehouse}/shop").uri  # Airflow normalises duckdb:///x to duckdb:/x
+    assert by_task["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"] == f"{base}/staging__dev/customer_enhanced"
+    assert by_task["stage_2_mixed.sqlmesh.intermediate__customer_lifetime"] == f"{base}/intermediate__dev/customer_lifetime"
+    # dbt models' Assets come from Cosmos in the same namespace: one lineage for both engines
+    assert by_task["stage_3_dbt.dbt.customer_value.run"] == f"{base}/analytics_dev/customer_value"

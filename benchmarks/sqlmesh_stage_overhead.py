@@ -1,0 +1,148 @@
+"""SQLMesh stages under Airflow vs the bare SQLMesh CLI, and DAG parse time.
+
+    .venv/bin/python benchmarks/sqlmesh_stage_overhead.py [--models 200] [--runs 3]
+
+For the example project and a generated project of N SQLMesh models: `dualengine compile`
+time, DAG parse time (median of 5), the SQLMesh stages' wall time inside `dag.test()` (first
+build, then an unchanged re-run) against `sqlmesh plan` on the same work. Each Airflow
+measurement runs in its own process with its own Airflow home and DuckDB file.
+Writes results/sqlmesh_stage_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+ENV = {**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False"}
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+
+def _timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
+    began = time.perf_counter()
+    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"{cmd} failed:\n{result.stdout[-2000:]}\n{result.stderr[-2000:]}")
+    return time.perf_counter() - began
+
+
+def measure_airflow(project: Path, out: Path) -> None:
+    """In a fresh process: run the project's DAG twice with dag.test(); record SQLMesh stage spans."""
+    home = out.parent / f"home-{out.stem}"
+    dags = home / "dags"
+    dags.mkdir(parents=True)
+    (dags / "pipeline.py").symlink_to(REPO / "dags" / "dualengine_example.py")
+    os.environ["DUALENGINE_PROJECT_DIR"] = str(project)
+    from airflow_provider_dualengine.cli.local_airflow import configure_environment, ensure_pool, migrate_metadata_db, register_duckdb_warehouse
+
+    configure_environment(home, dags)
+    migrate_metadata_db()
+    register_duckdb_warehouse("dualengine_warehouse", home / "warehouse" / "bench.duckdb")
+    ensure_pool("dualengine_warehouse")
+    from airflow.dag_processing.dagbag import DagBag
+
+    dag = next(iter(DagBag(dag_folder=str(dags)).dags.values()))
+    result = {}
+    for label in ("first_build", "unchanged_rerun"):
+        began = time.perf_counter()
+        run = dag.test()
+        wall = time.perf_counter() - began
+        assert str(run.state) == "success", f"{label}: {run.state}"
+        tis = run.get_task_instances()
+        spans = {}
+        for stage in sorted({ti.task_id.split(".")[0] for ti in tis if ".sqlmesh." in ti.task_id}):
+            mine = [ti for ti in tis if ti.task_id.startswith(f"{stage}.sqlmesh.")]
+            executor = next(ti for ti in mine if ti.task_id.endswith(".run_stage"))
+            spans[stage] = {
+                "stage_span_s": (max(ti.end_date for ti in mine) - min(ti.start_date for ti in mine)).total_seconds(),
+                "engine_task_s": (executor.end_date - executor.start_date).total_seconds(),
+                "model_tasks": len(mine) - 1,
+            }
+        result[label] = {"dag_test_wall_s": wall, "stages": spans, "sqlmesh_total_s": sum(s["stage_span_s"] for s in spans.values())}
+    out.write_text(json.dumps(result))
+
+
+def parse_median(project: Path, runs: int, home: Path) -> float:
+    probe = "import json,runpy,sys,time\nimport airflow.sdk\nt=time.perf_counter()\nrunpy.run_path(sys.argv[1])\nprint(json.dumps(time.perf_counter()-t))"
+    env = {**ENV, "AIRFLOW_HOME": str(home), "DUALENGINE_PROJECT_DIR": str(project)}
+    times = []
+    for _ in range(runs):
+        res = subprocess.run([sys.executable, "-c", probe, str(REPO / "dags" / "dualengine_example.py")], env=env, capture_output=True, text=True, check=True)
+        times.append(float(res.stdout.strip().splitlines()[-1]))
+    return statistics.median(times)
+
+
+def bare_sqlmesh(project: Path, work: Path, runs: int) -> dict[str, float]:
+    firsts, reruns = [], []
+    for index in range(runs):
+        db = work / f"bare-{project.name}-{index}" / "bench.duckdb"
+        db.parent.mkdir(parents=True)
+        env = {**ENV, "DUALENGINE_DUCKDB_PATH": str(db)}
+        cmd = [str(BIN / "sqlmesh"), "plan", "dev", "--auto-apply", "--no-prompts", "--include-unmodified"]
+        firsts.append(_timed(cmd, project / "sqlmesh", env))
+        reruns.append(_timed(cmd, project / "sqlmesh", env))
+    return {"first_build_s": statistics.median(firsts), "unchanged_rerun_s": statistics.median(reruns), "runs": {"first": firsts, "rerun": reruns}}
+
+
+def bench(project: Path, work: Path, runs: int) -> dict:
+    compile_s = _timed([str(BIN / "dualengine"), "compile", str(project)], REPO, ENV)
+    parse_s = parse_median(project, 5, work / f"parse-{project.name}")
+    bare = bare_sqlmesh(project, work, runs)
+    airflow = []
+    for index in range(runs):
+        out = work / f"airflow-{project.name}-{index}.json"
+        subprocess.run([sys.executable, __file__, "--measure-airflow", str(project), str(out)], env=ENV, check=True, capture_output=True)
+        airflow.append(json.loads(out.read_text()))
+    med = lambda label: statistics.median(a[label]["sqlmesh_total_s"] for a in airflow)  # noqa: E731
+    first, rerun = med("first_build"), med("unchanged_rerun")
+    return {
+        "compile_s": compile_s,
+        "dag_parse_median_s": parse_s,
+        "bare_sqlmesh_plan": bare,
+        "airflow_sqlmesh_stages": {"first_build_median_s": first, "unchanged_rerun_median_s": rerun, "runs": airflow},
+        "ratio_first_build": first / bare["first_build_s"],
+        "ratio_unchanged_rerun": rerun / bare["unchanged_rerun_s"],
+    }
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "--measure-airflow":
+        measure_airflow(Path(sys.argv[2]), Path(sys.argv[3]))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    from generate_project import generate_project
+
+    work = Path(tempfile.mkdtemp(prefix="dualengine-stage-bench-"))
+    try:
+        example = work / "example"
+        shutil.copytree(REPO / "transforms", example, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "target"))
+        generated = work / f"generated{args.models}"
+        generate_project(generated, sqlmesh_models=args.models, dbt_models=0)
+        results = {"example": bench(example, work, args.runs), f"generated_{args.models}": bench(generated, work, args.runs)}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    target = REPO / "benchmarks" / "results" / "sqlmesh_stage_overhead.json"
+    target.write_text(json.dumps(results, indent=2) + "\n")
+    for name, r in results.items():
+        a, b = r["airflow_sqlmesh_stages"], r["bare_sqlmesh_plan"]
+        print(f"{name}: compile {r['compile_s']:.1f} s; DAG parse {r['dag_parse_median_s']:.2f} s")
+        print(f"  first build: SQLMesh stages in Airflow {a['first_build_median_s']:.1f} s vs `sqlmesh plan` {b['first_build_s']:.1f} s ({r['ratio_first_build']:.2f}x)")
+        print(f"  unchanged re-run: {a['unchanged_rerun_median_s']:.1f} s vs {b['unchanged_rerun_s']:.1f} s ({r['ratio_unchanged_rerun']:.2f}x)")
+    print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+    main()
