@@ -21,11 +21,11 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_common import BIN, ENV, REPO, timed  # noqa: E402
+
 PROJECT = REPO / "transforms"
 DAG_FILE = REPO / "dags" / "dualengine_example.py"
-BIN = Path(sys.executable).parent
-ENV = {**os.environ, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False"}
 
 # Parse time as the DAG processor sees it: Airflow is already imported, the file is executed.
 PARSE_PROBE = """
@@ -44,14 +44,6 @@ def parse_times(runs: int, home: Path) -> list[float]:
         result = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(DAG_FILE)], env=env, capture_output=True, text=True, check=True)
         out.append(json.loads(result.stdout.strip().splitlines()[-1])["parse_s"])
     return out
-
-
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
-    began = time.perf_counter()
-    result = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
-    return time.perf_counter() - began
 
 
 def bare_cli(runs: int, work: Path) -> list[dict[str, float]]:

@@ -37,6 +37,7 @@ def build_dag(
     start_date: Any = None,
     schedule_on_inputs: bool = False,
     sqlmesh_action: str = "plan",
+    sqlmesh_model_tasks: bool = True,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the DAG for a dual-engine project.
@@ -45,6 +46,8 @@ def build_dag(
     :param environment: a name from `dual_engine_environments.yml` (default: the project's).
     :param schedule_on_inputs: schedule on the external inputs' Assets instead of `schedule`.
     :param sqlmesh_action: "plan" (plan + apply code changes, then backfill) or "run" (due cron intervals).
+    :param sqlmesh_model_tasks: one Airflow task per SQLMesh model (default); False renders one
+        task per SQLMesh stage, for very large projects where per-model tasks cost more than they show.
     Raises DualEngineConfigError (one readable message: file, key, problem, fix).
     """
     try:
@@ -56,7 +59,7 @@ def build_dag(
         raise DualEngineConfigError(exc.issues) from None
     if sqlmesh_action not in ("plan", "run"):
         raise ValueError(f"sqlmesh_action must be 'plan' or 'run', not {sqlmesh_action!r}")
-    ctx = RenderContext(project=project, environment=env, sqlmesh_action=sqlmesh_action)
+    ctx = RenderContext(project=project, environment=env, sqlmesh_action=sqlmesh_action, sqlmesh_model_tasks=sqlmesh_model_tasks)
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]
         schedule = assets or schedule

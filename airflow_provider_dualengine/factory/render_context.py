@@ -12,6 +12,7 @@ class RenderContext:
     project: Project
     environment: ResolvedEnvironment
     sqlmesh_action: str = "plan"  # "plan" (plan + apply) or "run" (cron intervals only)
+    sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
 
     def asset_alias(self, engine: str, model: str) -> str:
         """Stable alias a model task attaches its table's Asset to at run time."""

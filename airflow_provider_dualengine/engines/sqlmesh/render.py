@@ -31,10 +31,13 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
             gateway=env.sqlmesh_gateway,
             select_models=[m.name for m in models],
             conn_id=ctx.conn_id,
-            fail_on_model_error=False,  # each model's task reports its own failure
+            # with model tasks, each model's task reports its own failure
+            fail_on_model_error=not ctx.sqlmesh_model_tasks,
             doc_md=f"One SQLMesh {ctx.sqlmesh_action} of {len(models)} models into `{env.sqlmesh_environment}`.",
             **ctx.pool_args(),
         )
+        if not ctx.sqlmesh_model_tasks:
+            return group
         tasks = {}
         for model in models:
             tasks[model.name] = SQLMeshModelOperator(

@@ -102,6 +102,23 @@ def test_production_environment_targets_prod(example_project: Path) -> None:
     assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_schema_suffix": ""}
 
 
+def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, sqlmesh_model_tasks=False)
+    stage_1 = sorted(t for t in dag.task_ids if t.startswith("stage_1_sqlmesh."))
+    assert stage_1 == ["stage_1_sqlmesh.sqlmesh.run_stage"]
+    assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").fail_on_model_error is True
+    assert dag.get_task("stage_2_mixed.sqlmesh.run_stage").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
+
+
+def test_unknown_sqlmesh_action_is_refused(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    with pytest.raises(ValueError, match="sqlmesh_action must be 'plan' or 'run'"):
+        build_dag(example_project, sqlmesh_action="apply")
+
+
 def test_parsing_the_dag_file_never_loads_sqlmesh(example_project: Path) -> None:
     """A full SQLMesh Context costs seconds: the DAG file must not even import sqlmesh."""
     probe = (
