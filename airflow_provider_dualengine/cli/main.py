@@ -35,6 +35,45 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    import json
+
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.graph import build_graph
+    from airflow_provider_dualengine.graph.impact import lineage_document, lineage_mermaid
+
+    graph = build_graph(load_project(args.project_dir))
+    print(lineage_mermaid(graph) if args.format == "mermaid" else json.dumps(lineage_document(graph), indent=2))
+    return 0
+
+
+def _impact(args: argparse.Namespace) -> int:
+    import json
+
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.graph import build_graph
+    from airflow_provider_dualengine.graph.impact import analyze_impact
+
+    project = load_project(args.project_dir)
+    try:
+        report = analyze_impact(build_graph(project), args.models, project.root / "shared" / "schemas")
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    for model, item in report.items():
+        scope = item["impact_scope"]
+        print(f"{model}: risk {item['risk_level']}; {scope['models']} downstream ({scope['by_engine']['sqlmesh']} SQLMesh, {scope['by_engine']['dbt']} dbt) in stages {', '.join(scope['stages'])}")
+        for node in item["downstream"]:
+            print(f"  -> {node['engine']}:{node['model']} ({node['stage'] or 'not in a stage'})")
+        for contract in item["contracts_to_check"]:
+            print(f"  contract to check: {contract}")
+        print(f"  checks to run: {sum(len(c) for c in item['checks_to_run'].values())} tests/audits on {len(item['checks_to_run'])} models")
+    return 0
+
+
 def _demo(args: argparse.Namespace) -> int:
     from airflow_provider_dualengine.cli.demo import run_demo
 
@@ -54,6 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
     compile_.add_argument("project_dir")
     compile_.add_argument("--environment", "-e")
     compile_.set_defaults(func=_compile)
+
+    lineage = sub.add_parser("lineage", help="the model graph across both engines (JSON or Mermaid)")
+    lineage.add_argument("project_dir")
+    lineage.add_argument("--format", choices=["json", "mermaid"], default="json")
+    lineage.set_defaults(func=_lineage)
+
+    impact = sub.add_parser("impact", help="what a change to MODEL reaches across engines, its risk, and what to test")
+    impact.add_argument("project_dir")
+    impact.add_argument("models", nargs="+", metavar="MODEL", help="e.g. staging.stg_orders, sqlmesh:staging.stg_orders, stg_customers")
+    impact.add_argument("--json", action="store_true")
+    impact.set_defaults(func=_impact)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

@@ -22,7 +22,11 @@ class CatalogModel:
     depends_on: tuple[str, ...] = ()  # same-engine upstream models
     cron: str | None = None
     columns: dict[str, str] = field(default_factory=dict)
-    reads_tables: tuple[str, ...] = ()  # schema.table of dbt sources (prod names, no env suffix)
+    # Tables read outside the engine's own models (schema.table, prod names): dbt sources,
+    # or SQLMesh references that are not SQLMesh models. Cross-engine edges come from these.
+    reads_tables: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()  # dbt tests / SQLMesh audits attached to the model
+    relation: str | None = None  # where the engine writes it (dbt: target schema.alias)
 
 
 @dataclass

@@ -14,6 +14,7 @@ from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
 from airflow_provider_dualengine.engines.dbt.catalog import ManifestMissing, dbt_catalog_from_manifest
 from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
+from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
 
 
@@ -83,9 +84,67 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
     if project.settings.warehouse.type == "postgres" and Engine.SQLMESH in catalogs and Engine.DBT in catalogs:
         issues.extend(_dbt_views_on_sqlmesh_views(catalogs, project.files["settings"]))
     order = _stage_order(stages, file, issues)
+    models = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
+    if not issues:
+        issues.extend(_model_cycles(models, file))
+    if not issues:
+        issues.extend(_reads_from_later_stages(models, placed, stages, file))
     if issues:
         raise DualEngineConfigError(issues)
-    return UnifiedGraph(stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs))
+    return UnifiedGraph(stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs), models_graph=models)
+
+
+def _label(key: tuple[Engine, str]) -> str:
+    return f"{key[0].value}:{key[1]}"
+
+
+def _model_cycles(models: ModelGraph, file) -> list[ConfigIssue]:
+    parents: dict = {key: set() for key in models.nodes}
+    for edge in models.edges:
+        parents.setdefault(edge.downstream, set()).add(edge.upstream)
+    try:
+        list(TopologicalSorter(parents).static_order())
+    except CycleError as exc:
+        cycle = " -> ".join(_label(k) for k in reversed(exc.args[1]))
+        return [ConfigIssue(file, "dependency_graph", f"models read each other in a cycle across engines: {cycle}", "break the cycle: one of these models must stop reading the next")]
+    return []
+
+
+def _ancestors(stages: dict[str, StageNode]) -> dict[str, set[str]]:
+    found: dict[str, set[str]] = {}
+
+    def visit(name: str, trail: frozenset[str] = frozenset()) -> set[str]:
+        if name not in found:
+            direct = {u for u in stages[name].upstream_stages if u in stages and u not in trail}
+            found[name] = direct.union(*(visit(u, trail | {name}) for u in direct)) if direct else set()
+        return found[name]
+
+    for name in stages:
+        visit(name)
+    return found
+
+
+def _reads_from_later_stages(models: ModelGraph, placed: dict, stages: dict[str, StageNode], file) -> list[ConfigIssue]:
+    """A model must run in a stage that comes after the stage of every model it reads
+    (or in the same stage, when the same engine orders the two)."""
+    ancestors = _ancestors(stages)
+    issues = []
+    for edge in models.edges:
+        up_stage, down_stage = placed.get(edge.upstream), placed.get(edge.downstream)
+        if up_stage is None or down_stage is None:
+            continue
+        same_engine_same_stage = up_stage == down_stage and not edge.cross_engine
+        if not same_engine_same_stage and up_stage not in ancestors[down_stage]:
+            where = "the same stage, where the two engines run side by side" if up_stage == down_stage else f"stage '{up_stage}', which does not run before '{down_stage}'"
+            issues.append(
+                ConfigIssue(
+                    file,
+                    f"dependency_graph.{down_stage}",
+                    f"{_label(edge.downstream)} (stage '{down_stage}') reads {_label(edge.upstream)}, placed in {where}",
+                    f"move {edge.downstream[1]} to a later stage, or {edge.upstream[1]} to an earlier one",
+                )
+            )
+    return issues
 
 
 def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) -> list[str]:

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
-
 from airflow_provider_dualengine.config.dependency_graph import ExternalInput
+from airflow_provider_dualengine.graph.engine import Engine
+from airflow_provider_dualengine.graph.lineage import ModelGraph
 
-
-class Engine(str, Enum):
-    SQLMESH = "sqlmesh"
-    DBT = "dbt"
+__all__ = ["Engine", "ModelNode", "StageNode", "UnifiedGraph"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +37,7 @@ class UnifiedGraph:
 
     stages: dict[str, StageNode] = field(default_factory=dict)
     external_inputs: dict[str, ExternalInput] = field(default_factory=dict)
+    models_graph: ModelGraph = field(default_factory=ModelGraph)  # every model of both projects, with cross-engine edges
 
     def models(self, engine: Engine | None = None) -> list[ModelNode]:
         return [m for stage in self.stages.values() for e, ms in stage.models.items() if engine in (None, e) for m in ms]

@@ -23,6 +23,11 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
     project_name = manifest.get("metadata", {}).get("project_name")
     catalog = ModelCatalog(engine="dbt", source=manifest_path)
     sources = {sid: f"{src.get('schema')}.{src.get('identifier') or src.get('name')}" for sid, src in manifest.get("sources", {}).items()}
+    tests: dict[str, list[str]] = {}
+    for node in manifest.get("nodes", {}).values():
+        if node.get("resource_type") == "test":
+            for parent in node.get("depends_on", {}).get("nodes", []):
+                tests.setdefault(parent, []).append(node["name"])
     for unique_id, node in manifest.get("nodes", {}).items():
         if node.get("resource_type") != "model" or node.get("package_name") != project_name:
             continue
@@ -36,5 +41,7 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
             depends_on=tuple(sorted(d.split(".")[-1] for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(f"model.{project_name}."))),
             columns={c: (v.get("data_type") or "") for c, v in node.get("columns", {}).items()},
             reads_tables=tuple(sorted(sources[d] for d in node.get("depends_on", {}).get("nodes", []) if d in sources)),
+            checks=tuple(sorted(tests.get(unique_id, []))),
+            relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
         )
     return catalog

@@ -21,5 +21,7 @@ def sqlmesh_catalog_from_artifact(artifact: dict[str, Any], source: Path) -> Mod
             depends_on=tuple(model["depends_on"]),
             cron=model.get("cron"),
             columns=dict(model.get("columns", {})),
+            reads_tables=tuple(model.get("external_depends_on", ())),
+            checks=tuple(model.get("audits", ())),
         )
     return catalog

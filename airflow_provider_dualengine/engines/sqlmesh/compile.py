@@ -42,6 +42,7 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "python": isinstance(model, PythonModel),
                 "path": str(Path(model._path).resolve().relative_to(project_path)) if model._path else None,
                 "dialect": model.dialect,
+                "audits": sorted(name for name, _ in model.audits),
             }
         return {"project_path": str(project_path), "gateway": gateway_name, "models": dict(sorted(models.items()))}
     finally:
