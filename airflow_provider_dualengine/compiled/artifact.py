@@ -51,10 +51,37 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
         "sqlmesh": describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway),
         "dbt": {"manifest": os.path.relpath(manifest_path, project.root)},
     }
+    artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
     path = project.artifact_path
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(artifact, indent=1, sort_keys=True), encoding="utf-8")
+    # Write-then-rename: a DAG processor parsing at the same moment never reads half a file.
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(artifact, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(tmp, path)
     return path
+
+
+def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict[str, str]]:
+    """Recorded for lineage consumers; the factory recomputes them from the same data."""
+    from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
+    from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
+    from airflow_provider_dualengine.graph.engine import Engine
+    from airflow_provider_dualengine.graph.lineage import build_model_graph
+
+    catalogs = {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt_catalog_from_manifest(project.root / artifact["dbt"]["manifest"])}
+    graph = build_model_graph(catalogs, project.settings.dbt.schema_)
+    return [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via} for e in graph.cross_engine_edges()]
+
+
+def ensure_compiled(project: Project, environment: str | None = None) -> bool:
+    """Compile when the artifact is missing or stale; True if it compiled. Opt-in only:
+    compiling loads SQLMesh and runs dbt parse, which makes that parse slow."""
+    try:
+        read_artifact(project)
+        return False
+    except ArtifactProblem:
+        compile_project(project, environment)
+        return True
 
 
 def read_artifact(project: Project, check_fresh: bool = True) -> dict[str, Any]:

@@ -38,6 +38,8 @@ def build_dag(
     schedule_on_inputs: bool = False,
     sqlmesh_action: str = "plan",
     sqlmesh_model_tasks: bool = True,
+    model_level_dependencies: bool = False,
+    compile_if_stale: bool = False,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the DAG for a dual-engine project.
@@ -48,11 +50,20 @@ def build_dag(
     :param sqlmesh_action: "plan" (plan + apply code changes, then backfill) or "run" (due cron intervals).
     :param sqlmesh_model_tasks: one Airflow task per SQLMesh model (default); False renders one
         task per SQLMesh stage, for very large projects where per-model tasks cost more than they show.
+    :param model_level_dependencies: wait for the models actually read (across engines) instead of
+        the whole previous stage, so independent branches overlap. Stages listed in `depends_on`
+        that share no model edge keep their stage-level edge.
+    :param compile_if_stale: run `dualengine compile` during parsing when the artifact is missing
+        or stale (slow: seconds per parse while it happens); default off, compile at deploy time.
     Raises DualEngineConfigError (one readable message: file, key, problem, fix).
     """
     try:
         project = load_project(project_dir)
         env = project.environment(environment)
+        if compile_if_stale:
+            from airflow_provider_dualengine.compiled import ensure_compiled
+
+            ensure_compiled(project, environment)
         graph = build_graph(project)
     except DualEngineConfigError as exc:
         # Re-raised here without its chain so the UI's import error is the message, not a traceback wall.
@@ -74,11 +85,11 @@ def build_dag(
         **dag_kwargs,
     )
     with dag:
-        _render(graph, ctx)
+        _render(graph, ctx, model_level_dependencies)
     return dag
 
 
-def _render(graph: UnifiedGraph, ctx: RenderContext) -> None:
+def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) -> None:
     renderers = _renderers()
     inputs = {}
     for name in {n for s in graph.stages.values() for n in s.external_inputs}:
@@ -93,15 +104,29 @@ def _render(graph: UnifiedGraph, ctx: RenderContext) -> None:
             doc_md=spec.description or None,
         )
     groups: dict[str, TaskGroup] = {}
+    entry: dict[tuple[Engine, str], Any] = {}
+    done: dict[tuple[Engine, str], Any] = {}
+    stage_of: dict[tuple[Engine, str], str] = {}
     for stage in graph.stages.values():
         with TaskGroup(group_id=stage.name, tooltip=stage.description) as group:
             for engine in stage.engines():
-                renderers[engine](stage.models[engine], ctx)
+                rendered = renderers[engine](stage.models[engine], ctx)
+                for name in rendered.entry:
+                    entry[(engine, name)], done[(engine, name)], stage_of[(engine, name)] = rendered.entry[name], rendered.done[name], stage.name
         groups[stage.name] = group
-        for upstream in stage.upstream_stages:
-            groups[upstream] >> group
         for name in stage.external_inputs:
             inputs[name] >> group
+    linked: set[tuple[str, str]] = set()
+    if model_level:
+        for edge in graph.models_graph.edges:
+            up, down = stage_of.get(edge.upstream), stage_of.get(edge.downstream)
+            if up and down and up != down:
+                done[edge.upstream] >> entry[edge.downstream]
+                linked.add((up, down))
+    for stage in graph.stages.values():
+        for upstream in stage.upstream_stages:
+            if (upstream, stage.name) not in linked:
+                groups[upstream] >> groups[stage.name]
 
 
 def _doc(root, graph: UnifiedGraph, env: str) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
 
@@ -29,3 +30,13 @@ class RenderContext:
 
     def pool_args(self) -> dict[str, str]:
         return {"pool": self.writer_pool} if self.writer_pool else {}
+
+
+@dataclass
+class RenderedModels:
+    """What an engine renderer hands back: its group and, per model, the task (or task
+    group) where the model's work starts and the one after which its output is ready."""
+
+    group: Any
+    entry: dict[str, Any] = field(default_factory=dict)
+    done: dict[str, Any] = field(default_factory=dict)

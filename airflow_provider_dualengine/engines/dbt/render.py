@@ -10,7 +10,7 @@ from __future__ import annotations
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
-from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
 from airflow_provider_dualengine.graph.model import ModelNode
 
 SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"
@@ -29,9 +29,9 @@ def profile_config(ctx: RenderContext) -> ProfileConfig:
     )
 
 
-def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> DbtTaskGroup:
+def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
     project = ctx.project
-    return DbtTaskGroup(
+    group = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
             dbt_project_path=project.dbt_path,
@@ -51,3 +51,6 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> DbtT
         ),
         operator_args=ctx.pool_args(),
     )
+    # Cosmos keys each model's task (or run+test group) by dbt unique_id.
+    per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
+    return RenderedModels(group, per_model, per_model)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from airflow.sdk import TaskGroup
 
 from airflow_provider_dualengine.engines.sqlmesh.names import task_id_for
-from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
 from airflow_provider_dualengine.graph.model import ModelNode
 from airflow_provider_dualengine.operators.sqlmesh import SQLMeshPlanOperator, SQLMeshRunOperator
 from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
@@ -20,7 +20,7 @@ from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOper
 EXECUTOR_TASK_ID = "run_stage"
 
 
-def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> TaskGroup:
+def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
     env = ctx.environment
     executor_class = SQLMeshRunOperator if ctx.sqlmesh_action == "run" else SQLMeshPlanOperator
     with TaskGroup(group_id="sqlmesh", tooltip=f"SQLMesh: {len(models)} models, one engine run") as group:
@@ -36,8 +36,9 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
             doc_md=f"One SQLMesh {ctx.sqlmesh_action} of {len(models)} models into `{env.sqlmesh_environment}`.",
             **ctx.pool_args(),
         )
+        entry = {m.name: executor for m in models}
         if not ctx.sqlmesh_model_tasks:
-            return group
+            return RenderedModels(group, entry, dict(entry))
         tasks = {}
         for model in models:
             tasks[model.name] = SQLMeshModelOperator(
@@ -55,4 +56,4 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
             upstream = [tasks[d] for d in model.depends_on if d in tasks]
             for task in upstream or [executor]:
                 task >> tasks[model.name]
-    return group
+    return RenderedModels(group, entry, tasks)

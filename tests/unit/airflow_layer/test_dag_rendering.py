@@ -112,6 +112,21 @@ def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Pa
     assert dag.get_task("stage_2_mixed.sqlmesh.run_stage").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
 
 
+def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, model_level_dependencies=True)
+    s1, s2 = "stage_1_sqlmesh.sqlmesh.", "stage_2_mixed."
+    # the dbt model reads staging.stg_orders only: it no longer waits for customer_enhanced
+    assert dag.get_task(f"{s2}dbt.stg_completed_orders.run").upstream_task_ids == {f"{s1}staging__stg_orders"}
+    assert dag.get_task(f"{s2}dbt.stg_customers.run").upstream_task_ids == {f"{s1}staging__customer_enhanced"}
+    # the SQLMesh stage runs once both of the stage-1 models it reads are reported
+    assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", f"{s1}staging__customer_enhanced"}
+    # a mart waits for its own inputs, across engines, and not for unrelated models
+    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {f"{s2}sqlmesh.intermediate__customer_lifetime", f"{s2}dbt.stg_customers.test"}
+    assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {f"{s2}dbt.stg_customers.test", f"{s2}dbt.stg_completed_orders.test"}
+
+
 def test_unknown_sqlmesh_action_is_refused(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 

@@ -60,3 +60,23 @@ def test_artifact_of_another_version_is_refused(project_copy: Path) -> None:
     project.artifact_path.write_text(json.dumps({**data, "version": 99}))
     with pytest.raises(ArtifactProblem, match="version 99"):
         read_artifact(project)
+
+
+def test_artifact_records_cross_engine_edges(example_project: Path) -> None:
+    artifact = read_artifact(load_project(example_project))
+    assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in artifact["cross_engine_edges"]
+    assert len(artifact["cross_engine_edges"]) == 3
+
+
+@pytest.mark.slow
+def test_opt_in_compile_rebuilds_a_stale_artifact_at_parse(project_copy: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+    from airflow_provider_dualengine.config import DualEngineConfigError
+
+    model = project_copy / "sqlmesh" / "models" / "staging" / "stg_orders.sql"
+    model.write_text(model.read_text() + "\n-- edited\n")
+    with pytest.raises(DualEngineConfigError, match="stale"):
+        build_dag(project_copy)
+    dag = build_dag(project_copy, compile_if_stale=True)
+    assert "stage_1_sqlmesh.sqlmesh.staging__stg_orders" in dag.task_ids
+    assert read_artifact(load_project(project_copy))["version"] == 1  # fresh again
