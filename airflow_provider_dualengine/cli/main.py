@@ -21,7 +21,7 @@ def _validate(args: argparse.Namespace) -> int:
         after = ", ".join(stage.upstream_stages + stage.external_inputs) or "-"
         counts = ", ".join(f"{len(stage.models[e])} {e.value}" for e in stage.engines())
         print(f"  {stage.name:<24} {counts:<22} after: {after}")
-    print(f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages")
+    print(f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages; {len(graph.models_graph.cross_engine_edges())} cross-engine edges")
     return 0
 
 

@@ -1,7 +1,7 @@
 """`dualengine compile` writes one JSON artifact per project; the DAG factory reads only it.
 
 Loading a SQLMesh Context takes seconds and running `dbt parse` longer, so both happen
-here, once, and the result is stored with a fingerprint of the sources it came from.
+here, once, and the result is stored with the size, mtime and hash of every source file.
 A changed source file makes the artifact stale, which parsing reports instead of
 rendering yesterday's graph.
 """
@@ -25,16 +25,37 @@ class ArtifactProblem(Exception):
     """The artifact is missing, unreadable, from another version, or stale."""
 
 
-def source_fingerprint(project: Project) -> str:
-    """sha256 over the engine projects' source files (paths and contents)."""
-    digest = hashlib.sha256()
+def _source_files(project: Project) -> list[tuple[str, Path]]:
+    files = []
     for root in (project.sqlmesh_path, project.dbt_path):
         for path in sorted(root.rglob("*")):
             rel = path.relative_to(root)
-            if path.is_file() and path.suffix in _SOURCE_SUFFIXES and not _SKIP_DIRS & set(rel.parts):
-                digest.update(f"{root.name}/{rel}\0".encode())
-                digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+            if path.suffix in _SOURCE_SUFFIXES and not _SKIP_DIRS & set(rel.parts) and path.is_file():
+                files.append((f"{root.name}/{rel}", path))
+    return files
+
+
+def source_files_state(project: Project) -> dict[str, list]:
+    """Per source file: [size, mtime_ns, sha256]; what freshness is checked against."""
+    state = {}
+    for key, path in _source_files(project):
+        stat = path.stat()
+        state[key] = [stat.st_size, stat.st_mtime_ns, hashlib.sha256(path.read_bytes()).hexdigest()]
+    return state
+
+
+def _is_fresh(project: Project, recorded: dict[str, list]) -> bool:
+    """Same files with the same contents. Size and mtime equal means unchanged (a stat per
+    file, fast at parse time); only files whose stat differs are hashed."""
+    current = _source_files(project)
+    if {key for key, _ in current} != set(recorded):
+        return False
+    for key, path in current:
+        size, mtime_ns, digest = recorded[key]
+        stat = path.stat()
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns) and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
+            return False
+    return True
 
 
 def compile_project(project: Project, environment: str | None = None) -> Path:
@@ -42,14 +63,16 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
     from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
     from airflow_provider_dualengine.engines.sqlmesh.compile import describe_sqlmesh_project
 
+    from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
+
     env = project.environment(environment)
-    fingerprint = source_fingerprint(project)
+    files = source_files_state(project)
     manifest_path = compile_manifest(project, environment)
     artifact = {
         "version": ARTIFACT_VERSION,
-        "fingerprint": fingerprint,
+        "sources": files,
         "sqlmesh": describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway),
-        "dbt": {"manifest": os.path.relpath(manifest_path, project.root)},
+        "dbt": {"manifest": os.path.relpath(manifest_path, project.root), "models": dbt_catalog_from_manifest(manifest_path).to_json()},
     }
     artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
     path = project.artifact_path
@@ -63,12 +86,13 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
 
 def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict[str, str]]:
     """Recorded for lineage consumers; the factory recomputes them from the same data."""
-    from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
+    from airflow_provider_dualengine.engines.catalog import ModelCatalog
     from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
     from airflow_provider_dualengine.graph.engine import Engine
     from airflow_provider_dualengine.graph.lineage import build_model_graph
 
-    catalogs = {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt_catalog_from_manifest(project.root / artifact["dbt"]["manifest"])}
+    dbt = ModelCatalog.from_json("dbt", project.root / artifact["dbt"]["manifest"], artifact["dbt"]["models"])
+    catalogs = {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}
     graph = build_model_graph(catalogs, project.settings.dbt.schema_)
     return [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via} for e in graph.cross_engine_edges()]
 
@@ -94,6 +118,6 @@ def read_artifact(project: Project, check_fresh: bool = True) -> dict[str, Any]:
         raise ArtifactProblem(f"compiled artifact {path} is not valid JSON ({exc})") from None
     if artifact.get("version") != ARTIFACT_VERSION:
         raise ArtifactProblem(f"compiled artifact {path} has version {artifact.get('version')}, this provider reads {ARTIFACT_VERSION}")
-    if check_fresh and artifact.get("fingerprint") != source_fingerprint(project):
+    if check_fresh and not _is_fresh(project, artifact.get("sources", {})):
         raise ArtifactProblem(f"compiled artifact {path} is stale: SQLMesh or dbt project files changed since it was written")
     return artifact

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pendulum
+from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, TaskGroup
 
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
@@ -104,6 +105,7 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
             doc_md=spec.description or None,
         )
     groups: dict[str, TaskGroup] = {}
+    finished: dict[str, EmptyOperator] = {}
     entry: dict[tuple[Engine, str], Any] = {}
     done: dict[tuple[Engine, str], Any] = {}
     stage_of: dict[tuple[Engine, str], str] = {}
@@ -113,6 +115,11 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
                 rendered = renderers[engine](stage.models[engine], ctx)
                 for name in rendered.entry:
                     entry[(engine, name)], done[(engine, name)], stage_of[(engine, name)] = rendered.entry[name], rendered.done[name], stage.name
+            # One join point per stage: linking two stages through it costs N + M edges
+            # instead of N x M between their leaves and roots (seconds of parse time at 500 models).
+            leaves = list(group.get_leaves())
+            finished[stage.name] = EmptyOperator(task_id="done", doc_md=f"Every model of {stage.name} is built.")
+            leaves >> finished[stage.name]
         groups[stage.name] = group
         for name in stage.external_inputs:
             inputs[name] >> group
@@ -126,7 +133,7 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
     for stage in graph.stages.values():
         for upstream in stage.upstream_stages:
             if (upstream, stage.name) not in linked:
-                groups[upstream] >> groups[stage.name]
+                finished[upstream] >> groups[stage.name]
 
 
 def _doc(root, graph: UnifiedGraph, env: str) -> str:

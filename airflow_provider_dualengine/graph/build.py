@@ -12,7 +12,6 @@ from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineCon
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
-from airflow_provider_dualengine.engines.dbt.catalog import ManifestMissing, dbt_catalog_from_manifest
 from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
 from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
@@ -25,10 +24,10 @@ def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[Co
         artifact = read_artifact(project)
     except ArtifactProblem as exc:
         return {}, [ConfigIssue(project.files["settings"], "compiled", str(exc), fix)]
-    try:
-        dbt = dbt_catalog_from_manifest(project.root / artifact["dbt"]["manifest"])
-    except ManifestMissing:
-        return {}, [ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {artifact['dbt']['manifest']}", fix)]
+    manifest = project.root / artifact["dbt"]["manifest"]
+    if not manifest.is_file():  # Cosmos renders from it
+        return {}, [ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {manifest}", fix)]
+    dbt = ModelCatalog.from_json("dbt", manifest, artifact["dbt"]["models"])
     return {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}, []
 
 

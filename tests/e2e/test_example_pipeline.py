@@ -49,7 +49,7 @@ def test_every_task_succeeds(finished_run) -> None:
     run, _ = finished_run
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
-    assert len(states) == 16  # sensor, 2 SQLMesh executors + 5 model tasks, 8 dbt tasks
+    assert len(states) == 19  # sensor, 2 SQLMesh executors + 5 model tasks, 8 dbt tasks, 3 stage join points
     assert set(states.values()) == {"success"}
 
 

@@ -30,12 +30,15 @@ def profile_config(ctx: RenderContext) -> ProfileConfig:
 
 
 def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
+    from airflow_provider_dualengine.engines.dbt.stage_manifest import stage_manifest
+
     project = ctx.project
+    manifest_path, stage_tag = stage_manifest(project.dbt_manifest_path, [m.unique_id for m in models if m.unique_id])
     group = DbtTaskGroup(
         group_id="dbt",
         project_config=ProjectConfig(
             dbt_project_path=project.dbt_path,
-            manifest_path=project.dbt_manifest_path,
+            manifest_path=manifest_path,
             project_name=project.dbt_project_name,
             install_dbt_deps=False,
             dbt_vars={SQLMESH_SUFFIX_VAR: ctx.environment.sqlmesh_view_suffix},
@@ -46,7 +49,7 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
         execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER, test_indirect_selection=TestIndirectSelection.BUILDABLE),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
-            select=[m.name for m in models],
+            select=[f"tag:{stage_tag}"],
             test_behavior=TestBehavior.AFTER_EACH,
         ),
         operator_args=ctx.pool_args(),

@@ -36,16 +36,20 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     assert {"source_data", "stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt"} <= set(groups)
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {"source_data"}
     run_2 = dag.get_task("stage_2_mixed.sqlmesh.run_stage")
-    # stage 2 starts after stage 1's last model task (the leaf of its model graph)
-    assert run_2.upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
+    # each stage ends in one `done` join point after its last model tasks; the next stage starts there
+    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
+    assert run_2.upstream_task_ids == {"stage_1_sqlmesh.done"}
     assert run_2.select_models == ["intermediate.customer_lifetime"]
     assert run_2.environment == "dev"
     # dbt models of stage 2 wait for stage 1 too, and sit beside the SQLMesh tasks
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
-    # stage 3 waits for both engines of stage 2 (the leaves of its group)
-    upstream = dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids
-    assert "stage_2_mixed.sqlmesh.intermediate__customer_lifetime" in upstream
-    assert "stage_2_mixed.dbt.stg_customers.test" in upstream
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.done"}
+    # stage 3 waits for both engines of stage 2
+    assert dag.get_task("stage_2_mixed.done").upstream_task_ids == {
+        "stage_2_mixed.sqlmesh.intermediate__customer_lifetime",
+        "stage_2_mixed.dbt.stg_customers.test",
+        "stage_2_mixed.dbt.stg_completed_orders.test",
+    }
+    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {"stage_2_mixed.done"}
 
 
 def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> None:
@@ -74,13 +78,14 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
         "stage_3_dbt.dbt.customer_order_summary.test",
         "stage_3_dbt.dbt.customer_value.run",
         "stage_3_dbt.dbt.customer_value.test",
+        "stage_3_dbt.done",
     ]
 
 
 def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
-    writers = [t for t in dag.tasks if t.task_id != "source_data" and not isinstance(t, SQLMeshModelOperator)]
+    writers = [t for t in dag.tasks if t.task_id != "source_data" and not t.task_id.endswith(".done") and not isinstance(t, SQLMeshModelOperator)]
     assert len(writers) == 2 + 8  # two SQLMesh stage executors, four dbt models with a test task each
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
@@ -107,9 +112,9 @@ def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Pa
 
     dag = build_dag(example_project, sqlmesh_model_tasks=False)
     stage_1 = sorted(t for t in dag.task_ids if t.startswith("stage_1_sqlmesh."))
-    assert stage_1 == ["stage_1_sqlmesh.sqlmesh.run_stage"]
+    assert stage_1 == ["stage_1_sqlmesh.done", "stage_1_sqlmesh.sqlmesh.run_stage"]
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").fail_on_model_error is True
-    assert dag.get_task("stage_2_mixed.sqlmesh.run_stage").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
+    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
 
 
 def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_project: Path) -> None:
