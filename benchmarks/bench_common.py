@@ -20,3 +20,25 @@ def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
     if result.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
     return time.perf_counter() - began
+
+
+PARSE_PROBE = """
+import json, resource, runpy, sys, time
+import airflow.sdk  # the DAG processor has Airflow loaded before it parses a file
+t0 = time.perf_counter()
+ns = runpy.run_path(sys.argv[1])
+elapsed = time.perf_counter() - t0
+print(json.dumps({"parse_s": elapsed, "tasks": len(ns["dag"].tasks), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def parse_dag_file(dag_file: Path, env: dict[str, str], runs: int) -> list[dict]:
+    """Parse a DAG file `runs` times, each in a fresh interpreter: time of executing the file
+    (Airflow already imported), task count and peak RSS of that process."""
+    import json
+
+    results = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(dag_file)], env=env, capture_output=True, text=True, check=True)
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    return results

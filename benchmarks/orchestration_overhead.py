@@ -22,28 +22,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import BIN, ENV, REPO, timed  # noqa: E402
+from bench_common import BIN, ENV, REPO, parse_dag_file, timed  # noqa: E402
 
 PROJECT = REPO / "transforms"
 DAG_FILE = REPO / "dags" / "dualengine_example.py"
 
-# Parse time as the DAG processor sees it: Airflow is already imported, the file is executed.
-PARSE_PROBE = """
-import json, runpy, sys, time
-import airflow.sdk  # the DAG processor has Airflow loaded before it parses a file
-t0 = time.perf_counter()
-runpy.run_path(sys.argv[1])
-print(json.dumps({"parse_s": time.perf_counter() - t0}))
-"""
-
-
 def parse_times(runs: int, home: Path) -> list[float]:
+    """Parse time as the DAG processor sees it: Airflow is already imported, the file is executed."""
     env = {**ENV, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
-    out = []
-    for _ in range(runs):
-        result = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(DAG_FILE)], env=env, capture_output=True, text=True, check=True)
-        out.append(json.loads(result.stdout.strip().splitlines()[-1])["parse_s"])
-    return out
+    return [r["parse_s"] for r in parse_dag_file(DAG_FILE, env, runs)]
 
 
 def bare_cli(runs: int, work: Path) -> list[dict[str, float]]:

@@ -14,24 +14,13 @@ import argparse
 import json
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import BIN, ENV, REPO, timed  # noqa: E402
+from bench_common import BIN, ENV, REPO, parse_dag_file, timed  # noqa: E402
 from generate_project import generate_project  # noqa: E402
-
-PROBE = """
-import json, resource, runpy, sys, time
-import airflow.sdk
-t0 = time.perf_counter()
-ns = runpy.run_path(sys.argv[1])
-elapsed = time.perf_counter() - t0
-print(json.dumps({"parse_s": elapsed, "tasks": len(ns["dag"].tasks), "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-"""
-
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -45,10 +34,7 @@ def main() -> None:
         summary = generate_project(project, sqlmesh_models=args.sqlmesh, dbt_models=args.dbt)
         compile_s = timed([str(BIN / "dualengine"), "compile", str(project)], REPO, {**ENV, "DUALENGINE_DUCKDB_PATH": str(work / "bench.duckdb")})
         env = {**ENV, "AIRFLOW_HOME": str(work / "airflow"), "DUALENGINE_PROJECT_DIR": str(project)}
-        runs = []
-        for _ in range(args.runs):
-            out = subprocess.run([sys.executable, "-c", PROBE, str(REPO / "dags" / "dualengine_example.py")], env=env, capture_output=True, text=True, check=True)
-            runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
+        runs = parse_dag_file(REPO / "dags" / "dualengine_example.py", env, args.runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     result = {

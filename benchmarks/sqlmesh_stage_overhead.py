@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import BIN, ENV, REPO, timed as _timed  # noqa: E402
+from bench_common import BIN, ENV, REPO, parse_dag_file, timed as _timed  # noqa: E402
 
 
 def measure_airflow(project: Path, out: Path) -> None:
@@ -63,13 +63,8 @@ def measure_airflow(project: Path, out: Path) -> None:
 
 
 def parse_median(project: Path, runs: int, home: Path) -> float:
-    probe = "import json,runpy,sys,time\nimport airflow.sdk\nt=time.perf_counter()\nrunpy.run_path(sys.argv[1])\nprint(json.dumps(time.perf_counter()-t))"
     env = {**ENV, "AIRFLOW_HOME": str(home), "DUALENGINE_PROJECT_DIR": str(project)}
-    times = []
-    for _ in range(runs):
-        res = subprocess.run([sys.executable, "-c", probe, str(REPO / "dags" / "dualengine_example.py")], env=env, capture_output=True, text=True, check=True)
-        times.append(float(res.stdout.strip().splitlines()[-1]))
-    return statistics.median(times)
+    return statistics.median(r["parse_s"] for r in parse_dag_file(REPO / "dags" / "dualengine_example.py", env, runs))
 
 
 def bare_sqlmesh(project: Path, work: Path, runs: int) -> dict[str, float]:

@@ -4,19 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-import tests.conftest as _conftest
 from tests.pg_server import PostgresServer
-
-# The fixtures are meant to be imported by tests/conftest.py. Until (unless) it does,
-# import them here; never both, or a second session-scoped server would be started.
-if not hasattr(_conftest, "postgres_server"):
-    from tests.pg_fixtures import postgres_database, postgres_server  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
 
 def test_password_login_over_tcp(postgres_server: PostgresServer) -> None:
-    psycopg2 = pytest.importorskip("psycopg2")
+    import psycopg2
     conn = psycopg2.connect(postgres_server.dsn)
     try:
         with conn.cursor() as cur:
@@ -34,7 +28,7 @@ def test_password_login_over_tcp(postgres_server: PostgresServer) -> None:
 
 
 def test_wrong_password_is_refused(postgres_server: PostgresServer) -> None:
-    psycopg2 = pytest.importorskip("psycopg2")
+    import psycopg2
     kwargs = {**postgres_server.connection_kwargs(), "password": "not-the-password"}
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(**kwargs, connect_timeout=5)
