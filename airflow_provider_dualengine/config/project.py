@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -103,7 +104,7 @@ class Project:
     def artifact_path(self) -> Path:
         return (self.root / self.settings.compiled).resolve()
 
-    @property
+    @cached_property
     def dbt_project_name(self) -> str:
         import yaml
 

@@ -108,13 +108,13 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
     finished: dict[str, EmptyOperator] = {}
     entry: dict[tuple[Engine, str], Any] = {}
     done: dict[tuple[Engine, str], Any] = {}
-    stage_of: dict[tuple[Engine, str], str] = {}
+    stage_of = graph.placement()
     for stage in graph.stages.values():
         with TaskGroup(group_id=stage.name, tooltip=stage.description) as group:
             for engine in stage.engines():
                 rendered = renderers[engine](stage.models[engine], ctx)
                 for name in rendered.entry:
-                    entry[(engine, name)], done[(engine, name)], stage_of[(engine, name)] = rendered.entry[name], rendered.done[name], stage.name
+                    entry[(engine, name)], done[(engine, name)] = rendered.entry[name], rendered.done[name]
             # One join point per stage: linking two stages through it costs N + M edges
             # instead of N x M between their leaves and roots (seconds of parse time at 500 models).
             leaves = list(group.get_leaves())
@@ -127,7 +127,7 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
     if model_level:
         for edge in graph.models_graph.edges:
             up, down = stage_of.get(edge.upstream), stage_of.get(edge.downstream)
-            if up and down and up != down:
+            if up and down and up != down and edge.upstream in done and edge.downstream in entry:
                 done[edge.upstream] >> entry[edge.downstream]
                 linked.add((up, down))
     for stage in graph.stages.values():

@@ -39,7 +39,7 @@ def resolve_model(graph: UnifiedGraph, name: str) -> NodeKey:
 
 def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path) -> dict[str, Any]:
     contracts = contracted_models(contracts_dir)
-    stage_of = {(e, m.name): s.name for s in graph.stages.values() for e, ms in s.models.items() for m in ms}
+    stage_of = graph.placement()
     report = {}
     for name in changed:
         key = resolve_model(graph, name)
@@ -64,7 +64,7 @@ def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path)
 
 
 def lineage_document(graph: UnifiedGraph) -> dict[str, Any]:
-    stage_of = {(e, m.name): s.name for s in graph.stages.values() for e, ms in s.models.items() for m in ms}
+    stage_of = graph.placement()
     return {
         "nodes": [{"id": f"{k[0].value}:{k[1]}", **{x: v for x, v in node.items() if x != "checks"}, "stage": stage_of.get(k)} for k, node in sorted(graph.models_graph.nodes.items())],
         "edges": [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via, "cross_engine": e.cross_engine} for e in graph.models_graph.edges],

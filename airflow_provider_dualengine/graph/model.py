@@ -42,5 +42,6 @@ class UnifiedGraph:
     def models(self, engine: Engine | None = None) -> list[ModelNode]:
         return [m for stage in self.stages.values() for e, ms in stage.models.items() if engine in (None, e) for m in ms]
 
-    def stage_of(self, engine: Engine, name: str) -> str | None:
-        return next((s.name for s in self.stages.values() for m in s.models.get(engine, ()) if m.name == name), None)
+    def placement(self) -> dict[tuple[Engine, str], str]:
+        """(engine, model) -> the stage that runs it."""
+        return {(engine, m.name): s.name for s in self.stages.values() for engine, ms in s.models.items() for m in ms}

@@ -55,19 +55,16 @@ class SQLMeshHook(BaseHook):
 
     def load_config(self) -> tuple[Config, str, Path]:
         """The project's config with gateway connections taken from Airflow."""
-        from sqlmesh.core.config import Config
-        from sqlmesh.core.config.loader import load_configs
+        from airflow_provider_dualengine.engines.sqlmesh.project_config import load_project_config
 
         conn = self.get_connection(self.conn_id) if self.conn_id else None
         project, gateway = self._resolve_project(conn)
-        config = next(iter(load_configs(None, Config, [project]).values()))
-        gateway_name = (gateway or config.default_gateway or next(iter(config.gateways), "")).lower()
-        if conn is not None:
-            update: dict[str, Any] = {"connection": engine_connection_config(conn)}
-            if self.state_conn_id:
-                update["state_connection"] = engine_connection_config(self.get_connection(self.state_conn_id))
-            gw = config.get_gateway(gateway_name).model_copy(update=update)
-            config = config.model_copy(update={"gateways": {**config.gateways, gateway_name: gw}})
+        config, gateway_name = load_project_config(
+            project,
+            gateway,
+            connection=engine_connection_config(conn) if conn is not None else None,
+            state_connection=engine_connection_config(self.get_connection(self.state_conn_id)) if conn is not None and self.state_conn_id else None,
+        )
         return config, gateway_name, project
 
     @contextmanager

@@ -15,17 +15,14 @@ from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
 
 def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> dict[str, Any]:
     from sqlmesh import Context
-    from sqlmesh.core.config import Config
     from sqlmesh.core.config.connection import DuckDBConnectionConfig
-    from sqlmesh.core.config.loader import load_configs
     from sqlmesh.core.model import PythonModel
 
+    from airflow_provider_dualengine.engines.sqlmesh.project_config import load_project_config
+
     project_path = project_path.resolve()
-    config = next(iter(load_configs(None, Config, [project_path]).values()))
-    gateway_name = (gateway or config.default_gateway or next(iter(config.gateways), "")).lower()
     offline = DuckDBConnectionConfig(database=":memory:")
-    gw = config.get_gateway(gateway_name).model_copy(update={"connection": offline, "state_connection": offline, "test_connection": offline})
-    config = config.model_copy(update={"gateways": {**config.gateways, gateway_name: gw}})
+    config, gateway_name = load_project_config(project_path, gateway, connection=offline, state_connection=offline, test_connection=offline)
     ctx = Context(paths=[project_path], config=config, gateway=gateway_name)
     try:
         models = {}
