@@ -39,5 +39,6 @@ def get_provider_info() -> dict[str, Any]:
                 },
             }
         ],
-        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.sensors.external_input"]}],
+        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.sensors.external_input", "airflow_provider_dualengine.sensors.sqlmesh_freshness"]}],
+        "triggers": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.triggers.sqlmesh_freshness"]}],
     }

@@ -14,11 +14,13 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 stamp=.venv/.dualengine-installed
-want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "==> installing airflow-provider-dualengine and its dependencies (about a minute)"
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,postgres]"
+  # compat editable mode puts the checkout on sys.path: dbt finds its plugins by listing
+  # top-level dbt_* modules, which the default editable finder hides (dbt_dualengine).
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[test,postgres]" --config-settings editable_mode=compat
   echo "$want" > "$stamp"
 fi
 export SQLMESH__DISABLE_ANONYMIZED_ANALYTICS=1

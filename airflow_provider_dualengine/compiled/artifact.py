@@ -67,16 +67,23 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
 
     env = project.environment(environment)
     files = source_files_state(project)
-    manifest_path = compile_manifest(project, environment)
+    sqlmesh = describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway)
+    path = project.artifact_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # dbt parse needs the SQLMesh models first: cross-engine ref() resolves through them.
+    models_file = path.with_suffix(f".{os.getpid()}.sqlmesh.json")
+    models_file.write_text(json.dumps({"sqlmesh": sqlmesh}), encoding="utf-8")
+    try:
+        manifest_path = compile_manifest(project, environment, sqlmesh_models=models_file)
+    finally:
+        models_file.unlink(missing_ok=True)
     artifact = {
         "version": ARTIFACT_VERSION,
         "sources": files,
-        "sqlmesh": describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway),
+        "sqlmesh": sqlmesh,
         "dbt": {"manifest": os.path.relpath(manifest_path, project.root), "models": dbt_catalog_from_manifest(manifest_path).to_json()},
     }
     artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
-    path = project.artifact_path
-    path.parent.mkdir(parents=True, exist_ok=True)
     # Write-then-rename: a DAG processor parsing at the same moment never reads half a file.
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(artifact, indent=1, sort_keys=True), encoding="utf-8")

@@ -26,6 +26,7 @@ class CatalogModel:
     # Tables read outside the engine's own models (schema.table, prod names): dbt sources,
     # or SQLMesh references that are not SQLMesh models. Cross-engine edges come from these.
     reads_tables: tuple[str, ...] = ()
+    engine_refs: tuple[str, ...] = ()  # other-engine models read by ref() (dbt -> SQLMesh)
     checks: tuple[str, ...] = ()  # dbt tests / SQLMesh audits attached to the model
     relation: str | None = None  # where the engine writes it (dbt: target schema.alias)
 
@@ -41,7 +42,7 @@ class ModelCatalog:
 
     @classmethod
     def from_json(cls, engine: str, source: Path, models: dict[str, dict[str, Any]]) -> ModelCatalog:
-        tuples = ("depends_on", "reads_tables", "checks")
+        tuples = ("depends_on", "reads_tables", "engine_refs", "checks")
         return cls(engine, source, {name: CatalogModel(**{**m, "path": Path(m["path"]) if m.get("path") else None, **{k: tuple(m.get(k, ())) for k in tuples}}) for name, m in models.items()})
 
     def resolve(self, name: str) -> tuple[CatalogModel | None, str]:

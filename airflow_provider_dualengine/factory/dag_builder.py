@@ -41,6 +41,7 @@ def build_dag(
     sqlmesh_model_tasks: bool = True,
     model_level_dependencies: bool = False,
     compile_if_stale: bool = False,
+    sqlmesh_operator_args: dict[str, Any] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the DAG for a dual-engine project.
@@ -53,9 +54,12 @@ def build_dag(
         task per SQLMesh stage, for very large projects where per-model tasks cost more than they show.
     :param model_level_dependencies: wait for the models actually read (across engines) instead of
         the whole previous stage, so independent branches overlap. Stages listed in `depends_on`
-        that share no model edge keep their stage-level edge.
+        that share no model edge keep their stage-level edge. With `sqlmesh_action="run"`, each
+        independent branch of a SQLMesh stage also gets its own engine run.
     :param compile_if_stale: run `dualengine compile` during parsing when the artifact is missing
         or stale (slow: seconds per parse while it happens); default off, compile at deploy time.
+    :param sqlmesh_operator_args: extra arguments for every SQLMesh plan/run task (e.g.
+        ``{"execution_time": "{{ data_interval_end }}"}``, ``retries``), like Cosmos' operator_args.
     Raises DualEngineConfigError (one readable message: file, key, problem, fix).
     """
     try:
@@ -71,7 +75,14 @@ def build_dag(
         raise DualEngineConfigError(exc.issues) from None
     if sqlmesh_action not in ("plan", "run"):
         raise ValueError(f"sqlmesh_action must be 'plan' or 'run', not {sqlmesh_action!r}")
-    ctx = RenderContext(project=project, environment=env, sqlmesh_action=sqlmesh_action, sqlmesh_model_tasks=sqlmesh_model_tasks)
+    ctx = RenderContext(
+        project=project,
+        environment=env,
+        sqlmesh_action=sqlmesh_action,
+        sqlmesh_model_tasks=sqlmesh_model_tasks,
+        split_sqlmesh_branches=model_level_dependencies and sqlmesh_action == "run",
+        sqlmesh_operator_args=dict(sqlmesh_operator_args or {}),
+    )
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]
         schedule = assets or schedule

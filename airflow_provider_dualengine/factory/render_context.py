@@ -14,6 +14,8 @@ class RenderContext:
     environment: ResolvedEnvironment
     sqlmesh_action: str = "plan"  # "plan" (plan + apply) or "run" (cron intervals only)
     sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
+    split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
+    sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
 
     def asset_alias(self, engine: str, model: str) -> str:
         """Stable alias a model task attaches its table's Asset to at run time."""

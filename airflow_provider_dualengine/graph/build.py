@@ -69,7 +69,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
                     issues.append(ConfigIssue(file, key, f"{engine.value} model '{found.name}' is already in stage '{previous}'", "a model runs in exactly one stage; remove one entry"))
                     continue
                 placed[(engine, found.name)] = stage_name
-                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on))
+                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on, reads_tables=found.reads_tables, columns=tuple(found.columns.items())))
             if resolved:
                 models[engine] = tuple(resolved)
         stages[stage_name] = StageNode(
@@ -161,8 +161,9 @@ def _dbt_views_on_sqlmesh_views(catalogs: dict[Engine, ModelCatalog], file) -> l
     """On PostgreSQL, SQLMesh swaps views with DROP VIEW ... CASCADE, which silently drops
     any dbt view selecting from them; such dbt models must be tables."""
     sqlmesh_tables = set(catalogs[Engine.SQLMESH].models)
-    return [
-        ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(sorted(set(model.reads_tables) & sqlmesh_tables))}; SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", "materialize it as a table (or incremental)")
-        for model in catalogs[Engine.DBT].models.values()
-        if model.kind == "view" and set(model.reads_tables) & sqlmesh_tables
-    ]
+    issues = []
+    for model in catalogs[Engine.DBT].models.values():
+        reads = sorted((set(model.reads_tables) | set(model.engine_refs)) & sqlmesh_tables)
+        if model.kind == "view" and reads:
+            issues.append(ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", "materialize it as a table (or incremental)"))
+    return issues

@@ -1,7 +1,8 @@
 """One model graph across both engines: same-engine dependencies plus cross-engine edges.
 
 Cross-engine edges are found, not declared: a dbt source whose table is a SQLMesh model,
-and a SQLMesh model reading a table that a dbt model writes. Lineage, impact analysis and
+a dbt `ref()` to a SQLMesh model (the `dbt_dualengine` plugin), and a SQLMesh model
+reading a table that a dbt model writes. Lineage, impact analysis and
 stage validation all read this graph.
 """
 
@@ -20,7 +21,7 @@ NodeKey = tuple[Engine, str]
 class Edge:
     upstream: NodeKey
     downstream: NodeKey
-    via: str  # "sqlmesh", "ref" (same engine) or "source"/"table" (cross-engine)
+    via: str  # "sqlmesh"/"ref" within an engine; "source", "ref" or "table" across engines
 
     @property
     def cross_engine(self) -> bool:
@@ -76,6 +77,9 @@ def build_model_graph(catalogs: dict[Engine, ModelCatalog], dbt_base_schema: str
             for table in model.reads_tables:
                 if table in sqlmesh.models:
                     graph.edges.append(Edge((Engine.SQLMESH, table), (Engine.DBT, model.name), "source"))
+            for name in model.engine_refs:
+                if name in sqlmesh.models:
+                    graph.edges.append(Edge((Engine.SQLMESH, name), (Engine.DBT, model.name), "ref"))
         relations = _dbt_relations(dbt, dbt_base_schema)
         for model in sqlmesh.models.values():
             for table in model.reads_tables:

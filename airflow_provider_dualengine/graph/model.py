@@ -17,6 +17,8 @@ class ModelNode:
     unique_id: str | None = None
     kind: str | None = None
     depends_on: tuple[str, ...] = ()  # same-engine upstream models (any stage)
+    reads_tables: tuple[str, ...] = ()  # tables read outside the engine's models (prod names)
+    columns: tuple[tuple[str, str], ...] = ()  # (name, type) where the engine knows them
 
 
 @dataclass(frozen=True)

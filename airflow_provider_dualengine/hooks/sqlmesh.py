@@ -33,6 +33,8 @@ class SQLMeshHook(BaseHook):
     :param gateway: gateway in the project's config; else the connection's `gateway` extra, else the default.
     :param conn_id: a `sqlmesh`, `duckdb` or `postgres` connection holding the warehouse credentials.
     :param state_conn_id: optional separate connection for SQLMesh state (e.g. Postgres beside a DuckDB warehouse).
+    :param env: environment variables set while the Context lives (macros read them, e.g.
+        ``DUALENGINE_DBT_SCHEMA`` for the dbt tables of the current environment).
     """
 
     conn_name_attr = "conn_id"
@@ -40,12 +42,13 @@ class SQLMeshHook(BaseHook):
     conn_type = "sqlmesh"
     hook_name = "SQLMesh"
 
-    def __init__(self, project_path: str | Path | None = None, gateway: str | None = None, conn_id: str | None = default_conn_name, state_conn_id: str | None = None, **kwargs: Any):
+    def __init__(self, project_path: str | Path | None = None, gateway: str | None = None, conn_id: str | None = default_conn_name, state_conn_id: str | None = None, env: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.project_path = Path(project_path) if project_path else None
         self.gateway = gateway
         self.conn_id = conn_id
         self.state_conn_id = state_conn_id
+        self.env = dict(env or {})
 
     def _resolve_project(self, conn: Any | None) -> tuple[Path, str | None]:
         project = self.project_path or (Path(conn_extra(conn, "project_path")) if conn and conn_extra(conn, "project_path") else None)
@@ -81,13 +84,14 @@ class SQLMeshHook(BaseHook):
         if console is not None:
             set_console(console)
         try:
-            ctx = Context(paths=[project], config=config, gateway=gateway)
-            try:
-                yield ctx
-            finally:
-                ctx.close()
-                for adapter in ctx.engine_adapters.values():
-                    adapter.close()
+            with _environ(self.env):
+                ctx = Context(paths=[project], config=config, gateway=gateway)
+                try:
+                    yield ctx
+                finally:
+                    ctx.close()
+                    for adapter in ctx.engine_adapters.values():
+                        adapter.close()
         finally:
             set_console(previous)
 
@@ -98,6 +102,21 @@ class SQLMeshHook(BaseHook):
             return True, "Connection successfully tested"
         except Exception as exc:  # report, never raise, from the UI's test button
             return False, str(exc)
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    """Set variables for the block and restore the previous ones (tasks under dag.test share a process)."""
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update({key: str(value) for key, value in values.items()})
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def engine_connection_config(conn: Any) -> Any:

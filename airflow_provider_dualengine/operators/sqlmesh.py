@@ -32,17 +32,18 @@ class _SQLMeshOperator(BaseOperator):
     ui_color = "#7c3aed"
     ui_fgcolor = "#ffffff"
 
-    def __init__(self, *, project_path: str | None = None, environment: str = "prod", gateway: str | None = None, conn_id: str | None = SQLMeshHook.default_conn_name, state_conn_id: str | None = None, **kwargs: Any):
+    def __init__(self, *, project_path: str | None = None, environment: str = "prod", gateway: str | None = None, conn_id: str | None = SQLMeshHook.default_conn_name, state_conn_id: str | None = None, env: dict[str, str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.project_path = project_path
         self.environment = environment
         self.gateway = gateway
         self.conn_id = conn_id
         self.state_conn_id = state_conn_id
+        self.env = env  # variables for the project's macros while SQLMesh runs
 
     @property
     def hook(self) -> SQLMeshHook:
-        return SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id)
+        return SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id, env=self.env)
 
     def _interval(self, context: Any, start: Any, end: Any) -> tuple[Any, Any]:
         """Explicit start/end, else the run's data interval when it spans time, else SQLMesh's default."""

@@ -3,7 +3,9 @@
 The stage's executor task (plan or run) runs the engine once and records every model's
 outcome in XCom; each model task reads its own outcome, fails if the model failed (so
 Airflow marks everything downstream upstream_failed), and emits the model's Asset. No
-SQLMesh import, no Context: a model task costs what an XCom read costs.
+SQLMesh import, no Context: a model task costs what an XCom read costs. With the
+OpenLineage provider installed it also reports the model's input and output datasets,
+named as Cosmos names dbt's (engines/sqlmesh/openlineage.py).
 """
 
 from __future__ import annotations
@@ -24,7 +26,20 @@ class SQLMeshModelOperator(BaseOperator):
     template_fields: Sequence[str] = ()
     ui_color = "#ede9fe"
 
-    def __init__(self, *, model: str, executor_task_id: str, environment: str, view_schema_suffix: str = "", conn_id: str | None = None, asset_alias: str | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        model: str,
+        executor_task_id: str,
+        environment: str,
+        view_schema_suffix: str = "",
+        conn_id: str | None = None,
+        asset_alias: str | None = None,
+        lineage_inputs: list[str] | None = None,
+        lineage_external_inputs: list[str] | None = None,
+        columns: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         if asset_alias:
             kwargs.setdefault("outlets", [AssetAlias(asset_alias)])
         super().__init__(**kwargs)
@@ -34,6 +49,11 @@ class SQLMeshModelOperator(BaseOperator):
         self.view_schema_suffix = view_schema_suffix
         self.conn_id = conn_id
         self.asset_alias = asset_alias
+        # OpenLineage only: upstream SQLMesh models (read through this environment's views),
+        # external or dbt tables (read as named), and the model's columns {name: type}.
+        self.lineage_inputs = list(lineage_inputs or ())
+        self.lineage_external_inputs = list(lineage_external_inputs or ())
+        self.columns = dict(columns or {})
 
     def execute(self, context: Any) -> dict[str, Any]:
         result = context["ti"].xcom_pull(task_ids=self.executor_task_id) or {}
@@ -53,3 +73,22 @@ class SQLMeshModelOperator(BaseOperator):
             uri = table_asset_uri(BaseHook.get_connection(self.conn_id), f"{schema}{self.view_schema_suffix}", table)
             context["outlet_events"][AssetAlias(self.asset_alias)].add(Asset(uri), extra={"engine": "sqlmesh", **summary})
         return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs and output named as Cosmos/openlineage-dbt name the same tables, so
+        lineage backends join SQLMesh and dbt into one graph. Called by the OpenLineage
+        listener (also on failure); the provider and the connection are only touched here."""
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        if not self.conn_id:
+            return OperatorLineage()
+        from airflow_provider_dualengine.engines.sqlmesh.openlineage import model_lineage
+
+        return model_lineage(
+            BaseHook.get_connection(self.conn_id),
+            self.model,
+            view_schema_suffix=self.view_schema_suffix,
+            sqlmesh_inputs=self.lineage_inputs,
+            external_inputs=self.lineage_external_inputs,
+            columns=self.columns,
+        )

@@ -22,7 +22,7 @@ def test_demo_runs_the_example_and_prints_a_summary(example_project: Path, tmp_p
     assert "environment development -> success" in out
     assert "mart analytics_dev.customer_order_summary: 50 rows" in out
     assert "mart analytics_dev.customer_value: 50 rows" in out
-    assert "5 SQLMesh (planned into 'dev'), 4 dbt (4 built with their tests)" in out
+    assert "6 SQLMesh (planned into 'dev'), 4 dbt (4 built with their tests)" in out
     assert (tmp_path / "demo" / "warehouse" / "shop.duckdb").is_file()
     assert "Traceback" not in out  # engine output goes to the run log, not the summary
     assert (tmp_path / "demo" / "demo-run.log").stat().st_size > 0

@@ -16,6 +16,7 @@ SQLMESH_VIEWS = {
     "staging__dev.stg_orders",
     "staging__dev.customer_enhanced",
     "intermediate__dev.customer_lifetime",
+    "reporting__dev.value_band_summary",
 }
 
 
@@ -49,7 +50,7 @@ def test_every_task_succeeds(finished_run) -> None:
     run, _ = finished_run
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
-    assert len(states) == 19  # sensor, 2 SQLMesh executors + 5 model tasks, 8 dbt tasks, 3 stage join points
+    assert len(states) == 22  # sensor, 3 SQLMesh executors + 6 model tasks, 8 dbt tasks, 4 stage join points
     assert set(states.values()) == {"success"}
 
 
@@ -82,6 +83,10 @@ def test_mart_totals_equal_what_sqlmesh_staging_implies(finished_run) -> None:
         ).fetchone()[0]
         assert mismatched == 0
         assert db.execute("SELECT count(*) FROM analytics_dev.customer_value").fetchone()[0] == 50
+        # and back: the stage-4 SQLMesh model reads the dbt mart of the same environment
+        bands = db.execute("SELECT value_band, count(*), sum(lifetime_value) FROM analytics_dev.customer_value GROUP BY 1 ORDER BY 1").fetchall()
+        summary = db.execute("SELECT value_band, customers, lifetime_value FROM reporting__dev.value_band_summary ORDER BY 1").fetchall()
+        assert summary == bands and sum(n for _, n, _ in summary) == 50
 
 
 @pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 
 from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
-SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime"]
+SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
 
 
 @pytest.fixture(params=["duckdb", "postgres"])
@@ -74,10 +74,12 @@ def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scena
     run = scenario_dag(f"dev_{kind}", _factory_dag(f"dev_{kind}", shop))
     states = _states(run)
     assert str(run.state) == "success", states
-    assert len(contexts) == 2, "one SQLMesh Context per SQLMesh stage, not per model"
+    assert len(contexts) == 3, "one SQLMesh Context per SQLMesh stage, not per model"
     assert {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS} <= warehouse.views()
-    assert not {"raw", "staging", "intermediate"} & warehouse.schemas()
+    assert not {"raw", "staging", "intermediate", "reporting"} & warehouse.schemas()
     assert warehouse.scalar("SELECT count(*) FROM analytics_dev.customer_order_summary") == 50
+    # the SQLMesh model downstream of dbt read the dbt mart of its own environment
+    assert warehouse.scalar("SELECT sum(customers) FROM reporting__dev.value_band_summary") == 50
     tables_before = warehouse.physical_tables()
 
     # 2. promotion: no new table, no backfill, prod views serve exactly the dev data
@@ -126,7 +128,7 @@ def test_failing_model_fails_only_its_task_and_prod_is_untouched(shop: Path, war
     assert failed == ["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"]
     for ok in ("run_stage", "raw__raw_customers", "raw__raw_orders", "staging__stg_orders"):
         assert states[f"stage_1_sqlmesh.sqlmesh.{ok}"] == "success"
-    downstream = {t: s for t, s in states.items() if t.startswith(("stage_2", "stage_3"))}
+    downstream = {t: s for t, s in states.items() if t.startswith(("stage_2", "stage_3", "stage_4"))}
     assert downstream and set(downstream.values()) == {"upstream_failed"}
     ti = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage")
     assert "scoring service unavailable" in ti.xcom_pull(task_ids=ti.task_id)["models"]["staging.customer_enhanced"]["error"]

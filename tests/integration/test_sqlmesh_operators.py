@@ -30,7 +30,8 @@ def dev_env(example_project: Path, tmp_path_factory: pytest.TempPathFactory):
     """A project copy planned into `dev` on its own DuckDB file."""
     root = tmp_path_factory.mktemp("ops")
     project = root / "transforms"
-    shutil.copytree(example_project / "sqlmesh", project / "sqlmesh", ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache"))
+    # SQLMesh alone: without its reporting model, which reads a table dbt builds
+    shutil.copytree(example_project / "sqlmesh", project / "sqlmesh", ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "reporting"))
     db = root / "shop.duckdb"
     patcher = mock.patch.dict("os.environ", {"AIRFLOW_CONN_OPS_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)})})
     patcher.start()

@@ -8,6 +8,10 @@ from pathlib import Path
 from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
 
 
+# External nodes the dbt_dualengine plugin adds for SQLMesh models (cross-engine ref()).
+SQLMESH_NODE_PREFIX = "model.sqlmesh."
+
+
 class ManifestMissing(FileNotFoundError):
     pass
 
@@ -41,6 +45,7 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
             depends_on=tuple(sorted(d.split(".")[-1] for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(f"model.{project_name}."))),
             columns={c: (v.get("data_type") or "") for c, v in node.get("columns", {}).items()},
             reads_tables=tuple(sorted(sources[d] for d in node.get("depends_on", {}).get("nodes", []) if d in sources)),
+            engine_refs=tuple(sorted(d.removeprefix(SQLMESH_NODE_PREFIX) for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(SQLMESH_NODE_PREFIX))),
             checks=tuple(sorted(tests.get(unique_id, []))),
             relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
         )

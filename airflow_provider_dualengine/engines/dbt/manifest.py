@@ -6,6 +6,7 @@ profile of the right adapter type: no credentials are read or written.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import tempfile
@@ -25,8 +26,20 @@ class DbtParseError(RuntimeError):
     pass
 
 
-def compile_manifest(project: Project, environment: str | None = None) -> Path:
-    """Run `dbt parse` for the project's dbt folder; return the manifest path."""
+def _parse_env(sqlmesh_models: Path | None) -> dict[str, str]:
+    from airflow_provider_dualengine.engines.dbt.sqlmesh_refs import MODELS_FILE_ENV
+
+    env = {k: v for k, v in os.environ.items() if k != MODELS_FILE_ENV}
+    if sqlmesh_models is not None:
+        env[MODELS_FILE_ENV] = str(sqlmesh_models)
+    return env
+
+
+def compile_manifest(project: Project, environment: str | None = None, sqlmesh_models: Path | None = None) -> Path:
+    """Run `dbt parse` for the project's dbt folder; return the manifest path.
+
+    `sqlmesh_models` is the JSON the `dbt_dualengine` plugin reads so that dbt models can
+    `ref()` SQLMesh models; the parse is environment-neutral (prod names)."""
     env = project.environment(environment)
     settings = project.settings
     profile = {settings.dbt.profile: {"target": env.dbt_target, "outputs": {env.dbt_target: {**_PARSE_PROFILES[settings.warehouse.type], "schema": env.dbt_schema, "threads": 1}}}}
@@ -40,6 +53,7 @@ def compile_manifest(project: Project, environment: str | None = None) -> Path:
             capture_output=True,
             text=True,
             check=False,
+            env=_parse_env(sqlmesh_models),
         )
     if result.returncode != 0 or not project.dbt_manifest_path.is_file():
         raise DbtParseError(f"dbt parse failed for {project.dbt_path}:\n{(result.stdout + result.stderr).strip()}")

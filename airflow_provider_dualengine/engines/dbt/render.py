@@ -32,6 +32,8 @@ def profile_config(ctx: RenderContext) -> ProfileConfig:
 def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
     from airflow_provider_dualengine.engines.dbt.stage_manifest import stage_manifest
 
+    MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
+
     project = ctx.project
     manifest_path, stage_tag = stage_manifest(project.dbt_manifest_path, [m.unique_id for m in models if m.unique_id])
     group = DbtTaskGroup(
@@ -52,7 +54,9 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
             select=[f"tag:{stage_tag}"],
             test_behavior=TestBehavior.AFTER_EACH,
         ),
-        operator_args=ctx.pool_args(),
+        # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
+        # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.
+        operator_args={**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(project.artifact_path.resolve())}},
     )
     # Cosmos keys each model's task (or run+test group) by dbt unique_id.
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# Set by the factory's SQLMesh tasks to the dbt schema of their environment; read by the
+# project macro that names dbt tables (engines/sqlmesh/dbt_tables.py).
+DBT_SCHEMA_ENV = "DUALENGINE_DBT_SCHEMA"
+
 
 def plain_name(fqn: str) -> str:
     """'"shop"."staging"."stg_orders"' or 'staging.stg_orders' -> 'staging.stg_orders'."""

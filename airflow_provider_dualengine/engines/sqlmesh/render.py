@@ -5,13 +5,16 @@
 
 `run_stage` plans (or runs) the stage's models once; each model task reports that
 model's outcome and emits its Asset, and model edges follow SQLMesh's own dependencies.
+With model-level scheduling of cron runs, each independent branch of the stage gets its
+own `run__<model>` execution (plans stay one per stage: two plans applied to one
+environment at once conflict in SQLMesh's state).
 """
 
 from __future__ import annotations
 
 from airflow.sdk import TaskGroup
 
-from airflow_provider_dualengine.engines.sqlmesh.names import task_id_for
+from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV, task_id_for
 from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
 from airflow_provider_dualengine.graph.model import ModelNode
 from airflow_provider_dualengine.operators.sqlmesh import SQLMeshPlanOperator, SQLMeshRunOperator
@@ -20,40 +23,86 @@ from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOper
 EXECUTOR_TASK_ID = "run_stage"
 
 
+def independent_branches(models: tuple[ModelNode, ...]) -> list[tuple[ModelNode, ...]]:
+    """The stage's models split into groups that share no dependency inside the stage,
+    in the stage's order (each group's order kept)."""
+    names = {m.name for m in models}
+    parent = {m.name: m.name for m in models}
+
+    def root(name: str) -> str:
+        while parent[name] != name:
+            parent[name] = parent[parent[name]]
+            name = parent[name]
+        return name
+
+    for model in models:
+        for dep in model.depends_on:
+            if dep in names:
+                parent[root(dep)] = root(model.name)
+    branches: dict[str, list[ModelNode]] = {}
+    for model in models:
+        branches.setdefault(root(model.name), []).append(model)
+    return [tuple(b) for b in branches.values()]
+
+
 def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
-    env = ctx.environment
-    executor_class = SQLMeshRunOperator if ctx.sqlmesh_action == "run" else SQLMeshPlanOperator
-    with TaskGroup(group_id="sqlmesh", tooltip=f"SQLMesh: {len(models)} models, one engine run") as group:
-        executor = executor_class(
-            task_id=EXECUTOR_TASK_ID,
-            project_path=str(ctx.project.sqlmesh_path),
-            environment=env.sqlmesh_environment,
-            gateway=env.sqlmesh_gateway,
-            select_models=[m.name for m in models],
-            conn_id=ctx.conn_id,
-            # with model tasks, each model's task reports its own failure
-            fail_on_model_error=not ctx.sqlmesh_model_tasks,
-            doc_md=f"One SQLMesh {ctx.sqlmesh_action} of {len(models)} models into `{env.sqlmesh_environment}`.",
-            **ctx.pool_args(),
-        )
-        entry = {m.name: executor for m in models}
+    """One engine execution per stage, or, with `ctx.split_sqlmesh_branches`, one per
+    independent branch so that a slow branch does not hold back readers of another."""
+    branches = independent_branches(models) if ctx.split_sqlmesh_branches else [models]
+    with TaskGroup(group_id="sqlmesh", tooltip=f"SQLMesh: {len(models)} models, {len(branches)} engine run(s)") as group:
+        entry = {}
+        for branch in branches:
+            task_id = EXECUTOR_TASK_ID if len(branches) == 1 else f"run__{task_id_for(branch[0].name)}"
+            executor = _executor(task_id, branch, ctx)
+            entry.update({m.name: executor for m in branch})
         if not ctx.sqlmesh_model_tasks:
             return RenderedModels(group, entry, dict(entry))
-        tasks = {}
-        for model in models:
-            tasks[model.name] = SQLMeshModelOperator(
-                task_id=task_id_for(model.name),
-                task_display_name=model.name,
-                model=model.name,
-                executor_task_id=executor.task_id,
-                environment=env.sqlmesh_environment,
-                view_schema_suffix=env.sqlmesh_view_suffix,
-                conn_id=ctx.conn_id,
-                asset_alias=ctx.asset_alias("sqlmesh", model.name),
-                doc_md=f"SQLMesh model `{model.name}` ({model.kind}); outcome of `{EXECUTOR_TASK_ID}`.",
-            )
+        tasks = {m.name: _model_task(m, entry[m.name], ctx) for m in models}
         for model in models:
             upstream = [tasks[d] for d in model.depends_on if d in tasks]
-            for task in upstream or [executor]:
+            for task in upstream or [entry[model.name]]:
                 task >> tasks[model.name]
     return RenderedModels(group, entry, tasks)
+
+
+def _executor(task_id: str, models: tuple[ModelNode, ...], ctx: RenderContext):
+    env = ctx.environment
+    executor_class = SQLMeshRunOperator if ctx.sqlmesh_action == "run" else SQLMeshPlanOperator
+    return executor_class(
+        task_id=task_id,
+        project_path=str(ctx.project.sqlmesh_path),
+        environment=env.sqlmesh_environment,
+        gateway=env.sqlmesh_gateway,
+        select_models=[m.name for m in models],
+        conn_id=ctx.conn_id,
+        env={DBT_SCHEMA_ENV: env.dbt_schema},
+        # with model tasks, each model's task reports its own failure
+        fail_on_model_error=not ctx.sqlmesh_model_tasks,
+        doc_md=f"One SQLMesh {ctx.sqlmesh_action} of {len(models)} models into `{env.sqlmesh_environment}`: {', '.join(m.name for m in models)}.",
+        **{**ctx.pool_args(), **ctx.sqlmesh_operator_args},
+    )
+
+
+def _model_task(model: ModelNode, executor, ctx: RenderContext) -> SQLMeshModelOperator:
+    env = ctx.environment
+    return SQLMeshModelOperator(
+        task_id=task_id_for(model.name),
+        task_display_name=model.name,
+        model=model.name,
+        executor_task_id=executor.task_id,
+        environment=env.sqlmesh_environment,
+        view_schema_suffix=env.sqlmesh_view_suffix,
+        conn_id=ctx.conn_id,
+        asset_alias=ctx.asset_alias("sqlmesh", model.name),
+        lineage_inputs=list(model.depends_on),
+        lineage_external_inputs=[_in_environment(table, ctx) for table in model.reads_tables],
+        columns=dict(model.columns),
+        doc_md=f"SQLMesh model `{model.name}` ({model.kind}); outcome of `{executor.task_id}`.",
+    )
+
+
+def _in_environment(table: str, ctx: RenderContext) -> str:
+    """A dbt table read by a SQLMesh model, in this environment's dbt schema (analytics ->
+    analytics_dev); other external tables as named."""
+    schema, _, name = table.rpartition(".")
+    return f"{ctx.environment.dbt_schema}.{name}" if schema == ctx.project.settings.dbt.schema_ else table

@@ -86,7 +86,7 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
     writers = [t for t in dag.tasks if t.task_id != "source_data" and not t.task_id.endswith(".done") and not isinstance(t, SQLMeshModelOperator)]
-    assert len(writers) == 2 + 8  # two SQLMesh stage executors, four dbt models with a test task each
+    assert len(writers) == 3 + 8  # three SQLMesh stage executors, four dbt models with a test task each
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
 
@@ -130,6 +130,28 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
     # a mart waits for its own inputs, across engines, and not for unrelated models
     assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {f"{s2}sqlmesh.intermediate__customer_lifetime", f"{s2}dbt.stg_customers.test"}
     assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {f"{s2}dbt.stg_customers.test", f"{s2}dbt.stg_completed_orders.test"}
+
+
+def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
+    from airflow_provider_dualengine.engines.sqlmesh.render import independent_branches
+    from airflow_provider_dualengine.graph.engine import Engine
+    from airflow_provider_dualengine.graph.model import ModelNode
+
+    def node(name: str, *deps: str) -> ModelNode:
+        return ModelNode(Engine.SQLMESH, name, depends_on=deps)
+
+    models = (node("raw.a"), node("raw.slow"), node("staging.b", "raw.a"), node("staging.c", "staging.b", "raw.outside"), node("staging.d"))
+    branches = [[m.name for m in b] for b in independent_branches(models)]
+    assert branches == [["raw.a", "staging.b", "staging.c"], ["raw.slow"], ["staging.d"]]
+
+
+def test_model_level_cron_runs_keep_one_engine_run_per_connected_stage(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, model_level_dependencies=True, sqlmesh_action="run", sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"})
+    run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")  # all four stage-1 models are connected
+    assert run_1.execution_time == "{{ data_interval_end }}"
+    assert run_1.env == {"DUALENGINE_DBT_SCHEMA": "analytics_dev"}
 
 
 def test_unknown_sqlmesh_action_is_refused(example_project: Path) -> None:
@@ -196,4 +218,15 @@ def test_validate_console_script_on_the_example(example_project: Path) -> None:
     exe = Path(sys.executable).with_name("dualengine")
     result = subprocess.run([str(exe), "validate", str(example_project)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    assert "5 SQLMesh models, 4 dbt models in 3 stages" in result.stdout
+    assert "6 SQLMesh models, 4 dbt models in 4 stages; 4 cross-engine edges" in result.stdout
+
+
+def test_sqlmesh_model_tasks_carry_their_lineage_inputs(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project)
+    reporting = dag.get_task("stage_4_sqlmesh_reporting.sqlmesh.reporting__value_band_summary")
+    assert reporting.lineage_external_inputs == ["analytics_dev.customer_value"]  # the dbt mart of this environment
+    assert reporting.columns == {"value_band": "TEXT", "customers": "BIGINT", "lifetime_value": "DECIMAL(18, 2)"}
+    lifetime = dag.get_task("stage_2_mixed.sqlmesh.intermediate__customer_lifetime")
+    assert sorted(lifetime.lineage_inputs) == ["staging.customer_enhanced", "staging.stg_orders"]

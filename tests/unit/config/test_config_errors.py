@@ -28,7 +28,7 @@ def _errors(project: Path) -> DualEngineConfigError:
 
 def test_example_project_is_valid(example_project: Path) -> None:
     graph = build_graph(load_project(example_project))
-    assert list(graph.stages) == ["stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt"]
+    assert list(graph.stages) == ["stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt", "stage_4_sqlmesh_reporting"]
     assert [m.name for m in graph.stages["stage_2_mixed"].models[Engine.SQLMESH]] == ["intermediate.customer_lifetime"]
     assert [m.name for m in graph.stages["stage_3_dbt"].models[Engine.DBT]] == ["customer_order_summary", "customer_value"]
     assert graph.stages["stage_1_sqlmesh"].external_inputs == ("source_data",)

@@ -22,7 +22,9 @@ def test_compiled_sqlmesh_models_kinds_and_dependencies(example_project: Path) -
         "staging.stg_orders": ("INCREMENTAL_BY_TIME_RANGE", ("raw.raw_orders",)),
         "staging.customer_enhanced": ("FULL", ("raw.raw_customers", "staging.stg_orders")),
         "intermediate.customer_lifetime": ("FULL", ("staging.customer_enhanced", "staging.stg_orders")),
+        "reporting.value_band_summary": ("FULL", ()),  # reads the dbt mart, not a SQLMesh model
     }
+    assert catalog.models["reporting.value_band_summary"].reads_tables == ("analytics.customer_value",)
     assert catalog.models["staging.customer_enhanced"].columns == {"customer_id": "INT", "customer_name": "TEXT", "customer_tier": "TEXT", "customer_score": "DOUBLE"}
     assert catalog.models["staging.stg_orders"].cron == "@daily"
     assert artifact["sqlmesh"]["models"]["staging.customer_enhanced"]["python"] is True
@@ -65,7 +67,9 @@ def test_artifact_of_another_version_is_refused(project_copy: Path) -> None:
 def test_artifact_records_cross_engine_edges(example_project: Path) -> None:
     artifact = read_artifact(load_project(example_project))
     assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in artifact["cross_engine_edges"]
-    assert len(artifact["cross_engine_edges"]) == 3
+    assert {"from": "sqlmesh:intermediate.customer_lifetime", "to": "dbt:customer_value", "via": "ref"} in artifact["cross_engine_edges"]
+    assert {"from": "dbt:customer_value", "to": "sqlmesh:reporting.value_band_summary", "via": "table"} in artifact["cross_engine_edges"]
+    assert len(artifact["cross_engine_edges"]) == 4
 
 
 @pytest.mark.slow

@@ -18,12 +18,13 @@ def _cross(graph) -> set[tuple[str, str, str]]:
     return {(e.upstream[1], e.downstream[1], e.via) for e in graph.models_graph.cross_engine_edges()}
 
 
-def test_dbt_sources_over_sqlmesh_models_are_found(example_project: Path) -> None:
+def test_cross_engine_edges_of_the_example_are_found_both_ways(example_project: Path) -> None:
     graph = build_graph(load_project(example_project))
     assert _cross(graph) == {
-        ("staging.customer_enhanced", "stg_customers", "source"),
+        ("staging.customer_enhanced", "stg_customers", "source"),  # dbt source over a SQLMesh view
         ("staging.stg_orders", "stg_completed_orders", "source"),
-        ("intermediate.customer_lifetime", "customer_value", "source"),
+        ("intermediate.customer_lifetime", "customer_value", "ref"),  # dbt ref() to a SQLMesh model
+        ("customer_value", "reporting.value_band_summary", "table"),  # SQLMesh reading a dbt table
     }
 
 
@@ -64,16 +65,22 @@ def test_impact_of_a_sqlmesh_staging_model_lists_the_dbt_marts(example_project: 
     downstream = {(d["engine"], d["model"]): d["stage"] for d in item["downstream"]}
     assert downstream[("dbt", "customer_order_summary")] == "stage_3_dbt"
     assert downstream[("dbt", "customer_value")] == "stage_3_dbt"
-    assert item["impact_scope"]["by_engine"] == {"sqlmesh": 2, "dbt": 4}
+    assert item["impact_scope"]["by_engine"] == {"sqlmesh": 3, "dbt": 4}
     assert item["risk_level"] == "high"
     assert item["contracts_to_check"] == [str(example_project / "shared" / "schemas" / "customer_enhanced.yml")]
     assert "unique_customer_order_summary_customer_id" in item["checks_to_run"]["dbt:customer_order_summary"]
 
 
 def test_impact_of_a_leaf_is_low(example_project: Path) -> None:
+    report = analyze_impact(build_graph(load_project(example_project)), ["customer_order_summary"], example_project / "shared" / "schemas")
+    assert report["dbt:customer_order_summary"]["risk_level"] == "low"
+    assert report["dbt:customer_order_summary"]["downstream"] == []
+
+
+def test_impact_of_a_dbt_mart_reaches_the_sqlmesh_model_reading_it(example_project: Path) -> None:
     report = analyze_impact(build_graph(load_project(example_project)), ["customer_value"], example_project / "shared" / "schemas")
-    assert report["dbt:customer_value"]["risk_level"] == "low"
-    assert report["dbt:customer_value"]["downstream"] == []
+    downstream = {(d["engine"], d["model"]): d["stage"] for d in report["dbt:customer_value"]["downstream"]}
+    assert downstream == {("sqlmesh", "reporting.value_band_summary"): "stage_4_sqlmesh_reporting"}
 
 
 def test_lineage_and_impact_cli(example_project: Path, capsys) -> None:
@@ -82,7 +89,7 @@ def test_lineage_and_impact_cli(example_project: Path, capsys) -> None:
     assert main(["lineage", str(example_project)]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert {n["id"] for n in doc["nodes"]} >= {"sqlmesh:staging.stg_orders", "dbt:customer_value"}
-    assert sum(e["cross_engine"] for e in doc["edges"]) == 3
+    assert sum(e["cross_engine"] for e in doc["edges"]) == 4
     assert main(["lineage", str(example_project), "--format", "mermaid"]) == 0
     assert "==>|cross-engine|" in capsys.readouterr().out
     assert main(["impact", str(example_project), "staging.stg_orders", "--json"]) == 0

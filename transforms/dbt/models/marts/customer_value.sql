@@ -1,4 +1,5 @@
--- Value band per customer from the SQLMesh lifetime model (cross-engine read).
+-- Value band per customer from the SQLMesh lifetime model: a cross-engine ref()
+-- (the dbt_dualengine plugin resolves it to the SQLMesh view of this environment).
 select
     c.customer_id,
     c.customer_tier,
@@ -9,5 +10,5 @@ select
         else 'low'
     end as value_band
 from {{ ref('stg_customers') }} as c
-inner join {{ source('sqlmesh_intermediate', 'customer_lifetime') }} as l
+inner join {{ ref('intermediate.customer_lifetime') }} as l
     on l.customer_id = c.customer_id
