@@ -9,7 +9,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_dag"]
+__all__ = ["__version__", "build_dag", "model_assets"]
 
 
 def __getattr__(name: str):
@@ -18,4 +18,8 @@ def __getattr__(name: str):
         from airflow_provider_dualengine.factory import build_dag
 
         return build_dag
+    if name == "model_assets":
+        from airflow_provider_dualengine.factory.model_assets import model_assets
+
+        return model_assets
     raise AttributeError(name)

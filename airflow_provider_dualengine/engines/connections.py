@@ -8,7 +8,8 @@ only. Accepted: `duckdb` (file in `host`), `postgres`, and our `sqlmesh` type, w
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+
 from typing import Any
 from urllib.parse import quote
 
@@ -48,15 +49,33 @@ def postgres_params(conn: Any) -> dict[str, Any]:
     return {"host": conn.host, "port": int(conn.port or 5432), "user": conn.login, "password": conn.password or "", "database": conn.schema}
 
 
+def dataset_namespace(conn: Any) -> str:
+    """`postgres://host:port` or `duckdb://<file as written in the connection>`; never credentials.
+    The namespace OpenLineage's dbt integration (used by Cosmos) gives the same warehouse."""
+    if connection_kind(conn) == "duckdb":
+        return f"duckdb://{duckdb_path(conn)}"
+    params = postgres_params(conn)
+    return f"postgres://{params['host']}:{params['port']}"
+
+
+def database_name(conn: Any) -> str:
+    """The catalog dbt puts in its manifest (`database`) for this connection.
+
+    Postgres: the database (`schema` field of the connection). DuckDB: the catalog DuckDB
+    derives from the file name, as dbt-duckdb does: first non-empty dot-separated part of
+    the base name (`shop.duckdb` -> `shop`), `memory` for an in-memory database.
+    """
+    if connection_kind(conn) == "postgres":
+        return postgres_params(conn)["database"]
+    path = duckdb_path(conn)
+    if path == ":memory:":
+        return "memory"
+    return os.path.basename(path).lstrip(".").split(".")[0]
+
+
 def table_asset_uri(conn: Any, schema: str, table: str) -> str:
     """The Asset URI Cosmos (via OpenLineage) gives the same table, so both engines share one lineage.
 
     duckdb:///<file>/<db>/<schema>/<table> and postgres://<host>:<port>/<db>/<schema>/<table>.
     """
-    if connection_kind(conn) == "duckdb":
-        path = duckdb_path(conn)
-        namespace, database = f"duckdb://{path}", Path(path).stem
-    else:
-        params = postgres_params(conn)
-        namespace, database = f"postgres://{params['host']}:{params['port']}", params["database"]
-    return namespace + "/" + quote(f"{database}.{schema}.{table}").replace(".", "/")
+    return dataset_namespace(conn) + "/" + quote(f"{database_name(conn)}.{schema}.{table}").replace(".", "/")

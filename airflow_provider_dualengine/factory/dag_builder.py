@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pendulum
 from airflow.providers.standard.operators.empty import EmptyOperator
 from airflow.sdk import DAG, Asset, TaskGroup
 
-from airflow_provider_dualengine.config.errors import DualEngineConfigError
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import load_project
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph, build_graph
@@ -42,6 +43,7 @@ def build_dag(
     model_level_dependencies: bool = False,
     compile_if_stale: bool = False,
     sqlmesh_operator_args: dict[str, Any] | None = None,
+    stages: list[str] | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the DAG for a dual-engine project.
@@ -58,6 +60,8 @@ def build_dag(
         independent branch of a SQLMesh stage also gets its own engine run.
     :param compile_if_stale: run `dualengine compile` during parsing when the artifact is missing
         or stale (slow: seconds per parse while it happens); default off, compile at deploy time.
+    :param stages: render only these stages (default: all). The others run in another DAG;
+        schedule this one on their models' Assets (`model_assets(...)`) instead of stage order.
     :param sqlmesh_operator_args: extra arguments for every SQLMesh plan/run task (e.g.
         ``{"execution_time": "{{ data_interval_end }}"}``, ``retries``), like Cosmos' operator_args.
     Raises DualEngineConfigError (one readable message: file, key, problem, fix).
@@ -70,6 +74,8 @@ def build_dag(
 
             ensure_compiled(project, environment)
         graph = build_graph(project)
+        if stages is not None:
+            graph = _only_stages(graph, stages, project.files["dependency_graph"])
     except DualEngineConfigError as exc:
         # Re-raised here without its chain so the UI's import error is the message, not a traceback wall.
         raise DualEngineConfigError(exc.issues) from None
@@ -99,6 +105,17 @@ def build_dag(
     with dag:
         _render(graph, ctx, model_level_dependencies)
     return dag
+
+
+def _only_stages(graph: UnifiedGraph, names: list[str], graph_file: Any) -> UnifiedGraph:
+    """The graph cut down to `names`; edges from stages outside it are dropped (another
+    DAG runs those, and this one is scheduled on their Assets)."""
+    unknown = [n for n in names if n not in graph.stages]
+    if unknown or not names:
+        issue = ConfigIssue(graph_file, "dependency_graph", f"build_dag(stages=...) names unknown stage(s): {', '.join(unknown) or '(none given)'}", f"use stages of this project: {', '.join(graph.stages)}")
+        raise DualEngineConfigError([issue])
+    kept = {n: replace(s, upstream_stages=tuple(u for u in s.upstream_stages if u in names)) for n, s in graph.stages.items() if n in names}
+    return replace(graph, stages=kept)
 
 
 def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) -> None:

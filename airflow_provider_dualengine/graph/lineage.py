@@ -69,7 +69,7 @@ def build_model_graph(catalogs: dict[Engine, ModelCatalog], dbt_base_schema: str
     sqlmesh, dbt = catalogs.get(Engine.SQLMESH), catalogs.get(Engine.DBT)
     for engine, catalog in ((Engine.SQLMESH, sqlmesh), (Engine.DBT, dbt)):
         for model in (catalog.models.values() if catalog else []):
-            graph.nodes[(engine, model.name)] = {"engine": engine.value, "name": model.name, "kind": model.kind, "checks": list(model.checks), "columns": dict(model.columns)}
+            graph.nodes[(engine, model.name)] = {"engine": engine.value, "name": model.name, "kind": model.kind, "checks": list(model.checks), "columns": dict(model.columns), "relation": model.relation}
             for dep in model.depends_on:
                 graph.edges.append(Edge((engine, dep), (engine, model.name), "sqlmesh" if engine is Engine.SQLMESH else "ref"))
     if sqlmesh and dbt:

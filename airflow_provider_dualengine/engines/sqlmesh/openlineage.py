@@ -11,34 +11,10 @@ object is actually built: the imports are local so the module stays importable w
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path, postgres_params
-
-
-def dataset_namespace(conn: Any) -> str:
-    """`postgres://host:port` or `duckdb://<file as written in the connection>`; never credentials."""
-    if connection_kind(conn) == "duckdb":
-        return f"duckdb://{duckdb_path(conn)}"
-    params = postgres_params(conn)
-    return f"postgres://{params['host']}:{params['port']}"
-
-
-def database_name(conn: Any) -> str:
-    """The catalog dbt puts in its manifest (`database`) for this connection.
-
-    Postgres: the database (`schema` field of the connection). DuckDB: the catalog DuckDB
-    derives from the file name, as dbt-duckdb does: first non-empty dot-separated part of
-    the base name (`shop.duckdb` -> `shop`), `memory` for an in-memory database.
-    """
-    if connection_kind(conn) == "postgres":
-        return postgres_params(conn)["database"]
-    path = duckdb_path(conn)
-    if path == ":memory:":
-        return "memory"
-    return os.path.basename(path).lstrip(".").split(".")[0]
+from airflow_provider_dualengine.engines.connections import database_name, dataset_namespace
 
 
 def split_table(table: str) -> tuple[str | None, str, str]:

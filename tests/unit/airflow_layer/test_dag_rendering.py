@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from airflow_provider_dualengine.config.errors import DualEngineConfigError
 from tests.conftest import DAGS_FOLDER
 
 DAG_FILE = DAGS_FOLDER / "dualengine_example.py"
@@ -230,3 +231,29 @@ def test_sqlmesh_model_tasks_carry_their_lineage_inputs(example_project: Path) -
     assert reporting.columns == {"value_band": "TEXT", "customers": "BIGINT", "lifetime_value": "DECIMAL(18, 2)"}
     lifetime = dag.get_task("stage_2_mixed.sqlmesh.intermediate__customer_lifetime")
     assert sorted(lifetime.lineage_inputs) == ["staging.customer_enhanced", "staging.stg_orders"]
+
+
+def test_a_dag_of_some_stages_starts_where_its_stages_start(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, dag_id="marts", stages=["stage_3_dbt"])
+    assert {t.task_id.split(".")[0] for t in dag.tasks} == {"stage_3_dbt"}
+    assert sorted(t.task_id for t in dag.roots) == ["stage_3_dbt.dbt.customer_order_summary.run", "stage_3_dbt.dbt.customer_value.run"]
+    with pytest.raises(DualEngineConfigError, match="(?s)unknown stage.*stage_9.*use stages of this project: stage_1_sqlmesh"):
+        build_dag(example_project, stages=["stage_9"])
+
+
+def test_model_assets_name_tables_like_the_producing_tasks(example_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dualengine import model_assets
+
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": "/data/shop.duckdb"}))
+    assets = model_assets(["intermediate.customer_lifetime", "dbt:customer_value", "stg_customers"], example_project)
+    assert [a.uri for a in assets] == [
+        "duckdb:/data/shop.duckdb/shop/intermediate__dev/customer_lifetime",
+        "duckdb:/data/shop.duckdb/shop/analytics_dev/customer_value",
+        "duckdb:/data/shop.duckdb/shop/analytics_dev/stg_customers",
+    ]
+    prod = model_assets(["customer_lifetime"], example_project, environment="production")
+    assert prod[0].uri == "duckdb:/data/shop.duckdb/shop/intermediate/customer_lifetime"
+    with pytest.raises(DualEngineConfigError, match="'sqlmesh:customer_value' is not a model of this project"):
+        model_assets(["sqlmesh:customer_value"], example_project)

@@ -1,0 +1,68 @@
+"""The Assets a dual-engine DAG emits for its models, to schedule other DAGs on them.
+
+Both engines name a model's table the same way (Cosmos' URI scheme:
+`duckdb:///<file>/<db>/<schema>/<table>`, `postgres://<host>:<port>/<db>/<schema>/<table>`),
+so a dbt DAG can be scheduled on SQLMesh models and a SQLMesh DAG on dbt models:
+
+    from airflow_provider_dualengine import build_dag, model_assets
+
+    build_dag(project, stages=["stage_3_dbt"], dag_id="marts",
+              schedule=model_assets(["intermediate.customer_lifetime", "stg_customers"], project))
+
+The URI carries the environment's schema (`staging__dev`, `analytics_dev`), so a dev
+consumer never fires on prod events. Reading the warehouse connection at parse time is
+needed for the URI's host/file; nothing else is touched.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from airflow.sdk import Asset, BaseHook
+
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+from airflow_provider_dualengine.config.project import Project, load_project
+from airflow_provider_dualengine.engines.connections import table_asset_uri
+from airflow_provider_dualengine.graph import Engine, build_graph
+
+
+def model_relation(project: Project, engine: Engine, name: str, relation: str | None, environment: str | None = None) -> tuple[str, str]:
+    """(schema, table) of a model's output in an environment: SQLMesh's environment view
+    or the dbt model's table in the environment's target schema."""
+    env = project.environment(environment)
+    if engine is Engine.SQLMESH:
+        schema, table = name.split(".")[-2:]
+        return f"{schema}{env.sqlmesh_view_suffix}", table
+    return env.dbt_schema, (relation or name).split(".")[-1]
+
+
+def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None = None, environment: str | None = None) -> list[Asset]:
+    """One Asset per model ("staging.customer_enhanced", "dbt:customer_value", ...), named
+    exactly as the producing task names it. Raises DualEngineConfigError for unknown or
+    ambiguous names."""
+    project = load_project(project_dir)
+    graph = build_graph(project)
+    conn: Any = BaseHook.get_connection(project.settings.warehouse.conn_id)
+    assets, issues = [], []
+    for name in models:
+        found, problem = _resolve(graph, name)
+        if found is None:
+            issues.append(ConfigIssue(project.files["dependency_graph"], "model_assets", problem, "use a model of either project; prefix it with sqlmesh: or dbt: when both have it"))
+            continue
+        engine, model_name, relation = found
+        schema, table = model_relation(project, engine, model_name, relation, environment)
+        assets.append(Asset(table_asset_uri(conn, schema, table), extra={"engine": engine.value, "model": model_name}))
+    if issues:
+        raise DualEngineConfigError(issues)
+    return assets
+
+
+def _resolve(graph, name: str) -> tuple[tuple[Engine, str, str | None] | None, str]:
+    engine_name, _, model = name.rpartition(":")
+    candidates = [(e, n) for (e, n) in graph.models_graph.nodes if (not engine_name or e.value == engine_name) and (n == model or n.split(".")[-1] == model)]
+    if len(candidates) != 1:
+        what = "is in both engines" if candidates else "is not a model of this project"
+        return None, f"'{name}' {what}" + (f" ({', '.join(f'{e.value}:{n}' for e, n in candidates)})" if candidates else "")
+    engine, model_name = candidates[0]
+    return (engine, model_name, graph.models_graph.nodes[candidates[0]].get("relation")), ""
