@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
+
+if TYPE_CHECKING:
+    from airflow_provider_dualengine.config.project import Project
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -35,6 +39,14 @@ def _compile(args: argparse.Namespace) -> int:
     return 0
 
 
+def _column_edges(project: Project) -> list[dict[str, Any]]:
+    """Column edges of the compiled artifact (build_graph has already checked it exists)."""
+    from airflow_provider_dualengine.compiled.artifact import read_artifact
+    from airflow_provider_dualengine.graph.impact import column_edges
+
+    return column_edges(read_artifact(project, check_fresh=False), project.settings.dbt.schema_)
+
+
 def _lineage(args: argparse.Namespace) -> int:
     import json
 
@@ -42,8 +54,12 @@ def _lineage(args: argparse.Namespace) -> int:
     from airflow_provider_dualengine.graph import build_graph
     from airflow_provider_dualengine.graph.impact import lineage_document, lineage_mermaid
 
-    graph = build_graph(load_project(args.project_dir))
-    print(lineage_mermaid(graph) if args.format == "mermaid" else json.dumps(lineage_document(graph), indent=2))
+    project = load_project(args.project_dir)
+    graph = build_graph(project)
+    if args.format == "mermaid":
+        print(lineage_mermaid(graph, _column_edges(project) if args.columns else None))
+    else:
+        print(json.dumps(lineage_document(graph, _column_edges(project)), indent=2))
     return 0
 
 
@@ -52,7 +68,7 @@ def _impact(args: argparse.Namespace) -> int:
 
     from airflow_provider_dualengine.config.project import load_project
     from airflow_provider_dualengine.graph import build_graph
-    from airflow_provider_dualengine.graph.impact import analyze_impact
+    from airflow_provider_dualengine.graph.impact import analyze_impact, downstream_columns
 
     project = load_project(args.project_dir)
     try:
@@ -60,6 +76,10 @@ def _impact(args: argparse.Namespace) -> int:
     except KeyError as exc:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
+    if args.column:
+        edges = _column_edges(project)
+        for model, item in report.items():
+            item["downstream_columns"] = downstream_columns(edges, f"{model}.{args.column}")
     if args.json:
         print(json.dumps(report, indent=2))
         return 0
@@ -71,6 +91,10 @@ def _impact(args: argparse.Namespace) -> int:
         for contract in item["contracts_to_check"]:
             print(f"  contract to check: {contract}")
         print(f"  checks to run: {sum(len(c) for c in item['checks_to_run'].values())} tests/audits on {len(item['checks_to_run'])} models")
+        for column in item.get("downstream_columns", []):
+            print(f"  column {args.column} -> {column}")
+        if args.column and not item["downstream_columns"]:
+            print(f"  column {args.column}: no downstream columns known (column lineage covers SQLMesh SQL models only)")
     return 0
 
 
@@ -97,11 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = sub.add_parser("lineage", help="the model graph across both engines (JSON or Mermaid)")
     lineage.add_argument("project_dir")
     lineage.add_argument("--format", choices=["json", "mermaid"], default="json")
+    lineage.add_argument("--columns", action="store_true", help="mermaid: also draw column edges (JSON always has them under 'columns')")
     lineage.set_defaults(func=_lineage)
 
     impact = sub.add_parser("impact", help="what a change to MODEL reaches across engines, its risk, and what to test")
     impact.add_argument("project_dir")
     impact.add_argument("models", nargs="+", metavar="MODEL", help="e.g. staging.stg_orders, sqlmesh:staging.stg_orders, stg_customers")
+    impact.add_argument("--column", help="also list the columns computed from MODEL.COLUMN (column lineage of SQLMesh models)")
     impact.add_argument("--json", action="store_true")
     impact.set_defaults(func=_impact)
 

@@ -26,13 +26,19 @@ class ArtifactProblem(Exception):
 
 
 def _source_files(project: Project) -> list[tuple[str, Path]]:
+    """Every SQLMesh/dbt source file, keyed `<engine folder>/<relative path>`. A pruned
+    os.walk: build output (target/, .cache/, logs/) is never entered, which matters at
+    parse time where this runs."""
     files = []
     for root in (project.sqlmesh_path, project.dbt_path):
-        for path in sorted(root.rglob("*")):
-            rel = path.relative_to(root)
-            if path.suffix in _SOURCE_SUFFIXES and not _SKIP_DIRS & set(rel.parts) and path.is_file():
-                files.append((f"{root.name}/{rel}", path))
-    return files
+        for folder, dirs, names in os.walk(root):
+            dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS)
+            rel_folder = os.path.relpath(folder, root)
+            for name in sorted(names):
+                if os.path.splitext(name)[1] in _SOURCE_SUFFIXES:
+                    rel = name if rel_folder == "." else f"{rel_folder}/{name}"
+                    files.append((f"{root.name}/{rel}", Path(folder, name)))
+    return sorted(files)
 
 
 def source_files_state(project: Project) -> dict[str, list]:

@@ -2,17 +2,21 @@
 
 Risk is a plain rule a reviewer can check: high when the change reaches another engine
 or a model under a data contract, medium when it reaches other models, low otherwise.
+Column edges come from the SQLMesh models' column lineage recorded at compile time; dbt
+models have none, so column paths through dbt stop at the dbt model's columns.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.graph.engine import Engine
-from airflow_provider_dualengine.graph.lineage import NodeKey
+from airflow_provider_dualengine.graph.lineage import NodeKey, _dbt_relations
 from airflow_provider_dualengine.graph.model import UnifiedGraph
 
 
@@ -63,16 +67,66 @@ def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path)
     return report
 
 
-def lineage_document(graph: UnifiedGraph) -> dict[str, Any]:
+def column_edges(artifact: dict[str, Any], dbt_base_schema: str | None = None) -> list[dict[str, Any]]:
+    """Column edges `{"from", "to", "cross_engine"}` from the compiled artifact.
+
+    Ids are `engine:model.column`. An upstream table that a dbt model writes becomes that
+    dbt model (`analytics.customer_value.value_band` -> `dbt:customer_value.value_band`),
+    matched the same way as the model-level "table" edges; any other table that is no
+    model stays `table:schema.table.column`. Artifacts compiled before column lineage was
+    recorded give no edges.
+    """
+    sqlmesh = artifact.get("sqlmesh", {}).get("models", {})
+    dbt = ModelCatalog.from_json("dbt", Path(), artifact.get("dbt", {}).get("models", {}))
+    relations = _dbt_relations(dbt, dbt_base_schema)
+    edges = []
+    for model, described in sorted(sqlmesh.items()):
+        for column, upstream in sorted((described.get("column_lineage") or {}).items()):
+            for source in upstream:
+                origin = _column_id(source, sqlmesh, relations)
+                edges.append({"from": origin, "to": f"sqlmesh:{model}.{column}", "cross_engine": origin.startswith("dbt:")})
+    return edges
+
+
+def _column_id(column: str, sqlmesh_models: dict[str, Any], dbt_relations: dict[str, str]) -> str:
+    table, _, name = column.rpartition(".")
+    if table in sqlmesh_models:
+        return f"sqlmesh:{column}"
+    if table in dbt_relations:
+        return f"dbt:{dbt_relations[table]}.{name}"
+    return f"table:{column}"
+
+
+def downstream_columns(edges: list[dict[str, Any]], column: str) -> list[str]:
+    """Every column computed from `column` (an `engine:model.column` id), breadth first."""
+    children: dict[str, list[str]] = {}
+    for edge in edges:
+        children.setdefault(edge["from"], []).append(edge["to"])
+    seen, queue, order = {column}, deque(children.get(column, [])), []
+    while queue:
+        node = queue.popleft()
+        if node not in seen:
+            seen.add(node)
+            order.append(node)
+            queue.extend(children.get(node, []))
+    return order
+
+
+def lineage_document(graph: UnifiedGraph, columns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Nodes and model edges; with `columns` (see `column_edges`), the column edges too."""
     stage_of = graph.placement()
-    return {
+    document = {
         "nodes": [{"id": f"{k[0].value}:{k[1]}", **{x: v for x, v in node.items() if x != "checks"}, "stage": stage_of.get(k)} for k, node in sorted(graph.models_graph.nodes.items())],
         "edges": [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via, "cross_engine": e.cross_engine} for e in graph.models_graph.edges],
     }
+    if columns is not None:
+        document["columns"] = columns
+    return document
 
 
-def lineage_mermaid(graph: UnifiedGraph) -> str:
-    """Mermaid flowchart: one subgraph per engine, cross-engine edges drawn thick."""
+def lineage_mermaid(graph: UnifiedGraph, columns: list[dict[str, Any]] | None = None) -> str:
+    """Mermaid flowchart: one subgraph per engine, cross-engine edges drawn thick. With
+    `columns`, one dotted edge per pair of models lists the column pairs it carries."""
     ids = {key: f"n{i}" for i, key in enumerate(sorted(graph.models_graph.nodes))}
     lines = ["flowchart LR"]
     for engine in Engine:
@@ -82,4 +136,24 @@ def lineage_mermaid(graph: UnifiedGraph) -> str:
     for edge in graph.models_graph.edges:
         arrow = "==>|cross-engine|" if edge.cross_engine else "-->"
         lines.append(f"  {ids[edge.upstream]} {arrow} {ids[edge.downstream]}")
+    for (upstream, downstream), pairs in _column_pairs(columns or [], set(ids)).items():
+        lines.append(f'  {ids[upstream]} -.->|"{"<br/>".join(pairs)}"| {ids[downstream]}')
     return "\n".join(lines)
+
+
+def _column_pairs(columns: list[dict[str, Any]], models: set[NodeKey]) -> dict[tuple[NodeKey, NodeKey], list[str]]:
+    """(upstream model, downstream model) -> ["column -> column", ...]; tables that are no
+    model have no node to draw from and are left out."""
+    pairs: dict[tuple[NodeKey, NodeKey], list[str]] = {}
+    for edge in columns:
+        (upstream, source), (downstream, target) = _split_column_id(edge["from"]), _split_column_id(edge["to"])
+        if upstream in models and downstream in models:
+            pairs.setdefault((upstream, downstream), []).append(f"{source} -> {target}")
+    return pairs
+
+
+def _split_column_id(column_id: str) -> tuple[NodeKey | None, str]:
+    """'sqlmesh:staging.stg_orders.amount' -> ((Engine.SQLMESH, 'staging.stg_orders'), 'amount')."""
+    engine, _, name = column_id.partition(":")
+    model, _, column = name.rpartition(".")
+    return ((Engine(engine), model) if engine in {e.value for e in Engine} else None), column

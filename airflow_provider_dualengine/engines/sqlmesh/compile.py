@@ -1,16 +1,25 @@
 """Load the SQLMesh project once (at compile time, never at parse time) and describe its models.
 
 The description (names, kinds, crons, dependencies, column types) is what the DAG factory
-renders per-model tasks from. The Context is built on an in-memory DuckDB: loading
-models needs no warehouse, and compile must not need credentials.
+renders per-model tasks from; the column lineage of SQL models feeds `dualengine lineage`.
+The Context is built on an in-memory DuckDB: loading models needs no warehouse, and
+compile must not need credentials.
 """
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
+
+if TYPE_CHECKING:
+    from sqlglot import exp
+    from sqlglot.lineage import Node
+    from sqlmesh.core.model import Model
+
+log = logging.getLogger(__name__)
 
 
 def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> dict[str, Any]:
@@ -40,7 +49,75 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "path": str(Path(model._path).resolve().relative_to(project_path)) if model._path else None,
                 "dialect": model.dialect,
                 "audits": sorted(name for name, _ in model.audits),
+                "column_lineage": column_lineage(model),
             }
         return {"project_path": str(project_path), "gateway": gateway_name, "models": dict(sorted(models.items()))}
     finally:
         ctx.close()
+
+
+def column_lineage(model: Model) -> dict[str, list[str]]:
+    """Output column -> the upstream `schema.table.column`s it is computed from (one hop).
+
+    Best effort, and never fatal: lineage is an extra of compile, so a query sqlglot cannot
+    trace gets no lineage (with a warning) instead of failing the compile. Python and seed
+    models have no query to trace and get none.
+    """
+    from sqlmesh.core.model import SqlModel
+
+    if not isinstance(model, SqlModel):
+        return {}
+    try:
+        query = model.render_query()
+        if query is None:  # rendered only at run time (e.g. adapter calls)
+            return {}
+        # A star left over a table of unknown columns is no output column.
+        return {column: _upstream_columns(node) for column, node in _lineage_nodes(model, query).items() if column != "*"}
+    except Exception as exc:  # noqa: BLE001 - see docstring
+        log.warning("no column lineage for %s: %s", plain_name(model.fqn), exc)
+        return {}
+
+
+def _lineage_nodes(model: Model, query: exp.Query) -> dict[str, Node]:
+    """sqlglot lineage of every output column in one pass over one scope.
+
+    SQLMesh already optimized (qualified, stars expanded) the query it renders when it
+    knows the schema of every table read, and caches it; tracing that query directly costs
+    no second qualify pass and no copy per model (`sqlmesh.core.lineage.lineage` pays both,
+    about 4x slower on a 500-model project). A query SQLMesh left as written (it reads a
+    table it has no schema for, e.g. a dbt table) is qualified here on a copy, inferring
+    that table's columns from the query's references.
+    """
+    from sqlglot.lineage import lineage
+    from sqlglot.optimizer import build_scope
+    from sqlglot.optimizer.qualify import qualify
+    from sqlmesh.core.dialect import normalize_mapping_schema
+
+    if not _is_qualified(query):
+        schema = normalize_mapping_schema(model.mapping_schema, dialect=model.dialect)
+        query = qualify(query.copy(), dialect=model.dialect, schema=schema, validate_qualify_columns=False, infer_schema=True)
+    # copy=False: lineage only reads the (cached) query; column=None traces all columns.
+    return lineage(None, sql=query, scope=build_scope(query), dialect=model.dialect, trim_selects=False, copy=False)
+
+
+def _is_qualified(query: exp.Query) -> bool:
+    """Every column names its table and no SELECT has a star: lineage can resolve sources."""
+    from sqlglot import exp
+
+    if any(projection.is_star for select in query.find_all(exp.Select) for projection in select.expressions):
+        return False
+    return all(column.table for column in query.find_all(exp.Column))
+
+
+def _upstream_columns(node: Node) -> list[str]:
+    """The table columns at the leaves of a lineage node, as plain `schema.table.column`."""
+    from sqlglot import exp
+
+    found = set()
+    for leaf in node.walk():
+        if leaf.downstream or not isinstance(leaf.expression, exp.Table):
+            continue
+        table, column = leaf.expression, exp.to_column(leaf.name).name
+        if column != "*":  # a star over a table of unknown columns says nothing per column
+            found.add(f"{table.db}.{table.name}.{column}" if table.db else f"{table.name}.{column}")
+    return sorted(found)
