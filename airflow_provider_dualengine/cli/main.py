@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, demo."""
 
 from __future__ import annotations
 
@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     impact.add_argument("--column", help="also list the columns computed from MODEL.COLUMN (column lineage of SQLMesh models)")
     impact.add_argument("--json", action="store_true")
     impact.set_defaults(func=_impact)
+
+    from airflow_provider_dualengine.cli import contracts
+
+    contracts.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

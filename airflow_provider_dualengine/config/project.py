@@ -66,6 +66,7 @@ class ProjectSettings(BaseModel):
     dependency_graph: str = "config/dependency_graph.yml"
     environments: str = "config/dual_engine_environments.yml"
     default_environment: Identifier
+    contracts: str = "shared/schemas"  # data contracts between the engines (*.yml)
     # Written by `dualengine compile`, read at DAG parse time.
     compiled: str = "target/dualengine.json"
 
@@ -99,6 +100,10 @@ class Project:
     @property
     def dbt_path(self) -> Path:
         return (self.root / self.settings.dbt.path).resolve()
+
+    @property
+    def contracts_path(self) -> Path:
+        return (self.root / self.settings.contracts).resolve()
 
     @property
     def artifact_path(self) -> Path:

@@ -74,6 +74,7 @@ def build_dag(
 
             ensure_compiled(project, environment)
         graph = build_graph(project)
+        contracts = _load_contracts(project, graph)
         if stages is not None:
             graph = _only_stages(graph, stages, project.files["dependency_graph"])
     except DualEngineConfigError as exc:
@@ -103,7 +104,7 @@ def build_dag(
         **dag_kwargs,
     )
     with dag:
-        _render(graph, ctx, model_level_dependencies)
+        _render(graph, ctx, model_level_dependencies, contracts)
     return dag
 
 
@@ -118,8 +119,28 @@ def _only_stages(graph: UnifiedGraph, names: list[str], graph_file: Any) -> Unif
     return replace(graph, stages=kept)
 
 
-def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) -> None:
+def _load_contracts(project: Any, graph: UnifiedGraph) -> list[Any]:
+    """Contract files must be valid and name existing producers and consumers, or the DAG
+    does not load (the import error names file, key and fix); column and type checks run
+    in the DAG's first task instead, so a broken contract fails a run, not the DAG."""
+    from airflow_provider_dualengine.config.contracts import load_contracts
+    from airflow_provider_dualengine.contracts.static import check_contracts
+
+    contracts, issues = load_contracts(project.contracts_path)
+    if not issues:
+        findings = check_contracts(contracts, graph, structural_only=True)
+        issues = [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
+    if issues:
+        raise DualEngineConfigError(issues)
+    return contracts
+
+
+def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, contracts: list[Any] | None = None) -> None:
+    from airflow_provider_dualengine.factory.contract_tasks import contracted_producers, render_contract_check, render_static_validation
+
     renderers = _renderers()
+    contracted = contracted_producers(contracts or [], graph)
+    validation = render_static_validation(ctx) if contracts else None
     inputs = {}
     for name in {n for s in graph.stages.values() for n in s.external_inputs}:
         spec = graph.external_inputs[name]
@@ -143,6 +164,10 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
                 rendered = renderers[engine](stage.models[engine], ctx)
                 for name in rendered.entry:
                     entry[(engine, name)], done[(engine, name)] = rendered.entry[name], rendered.done[name]
+                    if (engine, name) in contracted:  # consumers wait for the contract, not the model
+                        check = render_contract_check(contracted[(engine, name)], engine, name, graph, ctx)
+                        done[(engine, name)] >> check
+                        done[(engine, name)] = check
             # One join point per stage: linking two stages through it costs N + M edges
             # instead of N x M between their leaves and roots (seconds of parse time at 500 models).
             leaves = list(group.get_leaves())
@@ -151,6 +176,8 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False) 
         groups[stage.name] = group
         for name in stage.external_inputs:
             inputs[name] >> group
+        if validation is not None and not stage.upstream_stages:
+            validation >> group
     linked: set[tuple[str, str]] = set()
     if model_level:
         for edge in graph.models_graph.edges:

@@ -16,7 +16,7 @@ import yaml
 
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.graph.engine import Engine
-from airflow_provider_dualengine.graph.lineage import NodeKey, _dbt_relations
+from airflow_provider_dualengine.graph.lineage import NodeKey, dbt_relations
 from airflow_provider_dualengine.graph.model import UnifiedGraph
 
 
@@ -78,7 +78,7 @@ def column_edges(artifact: dict[str, Any], dbt_base_schema: str | None = None) -
     """
     sqlmesh = artifact.get("sqlmesh", {}).get("models", {})
     dbt = ModelCatalog.from_json("dbt", Path(), artifact.get("dbt", {}).get("models", {}))
-    relations = _dbt_relations(dbt, dbt_base_schema)
+    relations = dbt_relations(dbt, dbt_base_schema)
     edges = []
     for model, described in sorted(sqlmesh.items()):
         for column, upstream in sorted((described.get("column_lineage") or {}).items()):

@@ -52,7 +52,7 @@ class ModelGraph:
         return [e for e in self.edges if e.cross_engine]
 
 
-def _dbt_relations(dbt: ModelCatalog, base_schema: str | None) -> dict[str, str]:
+def dbt_relations(dbt: ModelCatalog, base_schema: str | None) -> dict[str, str]:
     """Tables a SQLMesh model may name to read a dbt model: its relation, and the same
     table in the prod schema (the manifest is compiled for one target)."""
     found = {}
@@ -80,7 +80,7 @@ def build_model_graph(catalogs: dict[Engine, ModelCatalog], dbt_base_schema: str
             for name in model.engine_refs:
                 if name in sqlmesh.models:
                     graph.edges.append(Edge((Engine.SQLMESH, name), (Engine.DBT, model.name), "ref"))
-        relations = _dbt_relations(dbt, dbt_base_schema)
+        relations = dbt_relations(dbt, dbt_base_schema)
         for model in sqlmesh.models.values():
             for table in model.reads_tables:
                 if table in relations:

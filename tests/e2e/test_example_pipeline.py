@@ -50,7 +50,9 @@ def test_every_task_succeeds(finished_run) -> None:
     run, _ = finished_run
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state) == "success", states
-    assert len(states) == 22  # sensor, 3 SQLMesh executors + 6 model tasks, 8 dbt tasks, 4 stage join points
+    # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 8 dbt tasks,
+    # 3 contract checks, 4 stage join points
+    assert len(states) == 26
     assert set(states.values()) == {"success"}
 
 

@@ -9,31 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
+from tests.warehouses import Warehouse
 
 SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
-
-
-@pytest.fixture(params=["duckdb", "postgres"])
-def warehouse(request, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, metadata_db) -> Warehouse:
-    from airflow_provider_dualengine.cli.local_airflow import ensure_pool
-
-    if request.param == "duckdb":
-        wh = duckdb_warehouse(tmp_path / "warehouse" / "shop.duckdb")
-    else:
-        server, dbname = request.getfixturevalue("postgres_database")
-        wh = postgres_warehouse(server, dbname)
-    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", wh.env_json())
-    ensure_pool("dualengine_warehouse")
-    return wh
-
-
-@pytest.fixture
-def shop(project_copy: Path, warehouse: Warehouse) -> Path:
-    if warehouse.kind == "postgres":
-        settings = project_copy / "dualengine.yml"
-        settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
-    return project_copy
 
 
 def _states(run) -> dict[str, str]:
@@ -80,6 +58,11 @@ def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scena
     assert warehouse.scalar("SELECT count(*) FROM analytics_dev.customer_order_summary") == 50
     # the SQLMesh model downstream of dbt read the dbt mart of its own environment
     assert warehouse.scalar("SELECT sum(customers) FROM reporting__dev.value_band_summary") == 50
+    # every contract check ran against this warehouse and passed, both directions
+    for task_id in ("stage_1_sqlmesh.contract__staging__customer_enhanced", "stage_3_dbt.contract__customer_value"):
+        report = run.get_task_instance(task_id).xcom_pull(task_ids=task_id)
+        assert report["passed"] and report["failed"] == 0, report
+        assert {"column_type", "not_null", "unique", "accepted_values"} <= {r["check"] for r in report["results"]}
     tables_before = warehouse.physical_tables()
 
     # 2. promotion: no new table, no backfill, prod views serve exactly the dev data

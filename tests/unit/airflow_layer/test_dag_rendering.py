@@ -35,10 +35,11 @@ def test_dags_folder_has_no_import_errors(dagbag) -> None:
 def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     groups = dag.task_group.children
     assert {"source_data", "stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt"} <= set(groups)
-    assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {"source_data"}
+    assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {"source_data", "validate_contracts"}
     run_2 = dag.get_task("stage_2_mixed.sqlmesh.run_stage")
     # each stage ends in one `done` join point after its last model tasks; the next stage starts there
-    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
+    # (the contracted model's check comes last: see test_contract_checks_sit_between_producers_and_consumers)
+    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.contract__staging__customer_enhanced"}
     assert run_2.upstream_task_ids == {"stage_1_sqlmesh.done"}
     assert run_2.select_models == ["intermediate.customer_lifetime"]
     assert run_2.environment == "dev"
@@ -46,7 +47,7 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.done"}
     # stage 3 waits for both engines of stage 2
     assert dag.get_task("stage_2_mixed.done").upstream_task_ids == {
-        "stage_2_mixed.sqlmesh.intermediate__customer_lifetime",
+        "stage_2_mixed.contract__intermediate__customer_lifetime",
         "stage_2_mixed.dbt.stg_customers.test",
         "stage_2_mixed.dbt.stg_completed_orders.test",
     }
@@ -59,7 +60,7 @@ def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> N
     assert sorted(stage_1) == ["raw__raw_customers", "raw__raw_orders", "run_stage", "staging__customer_enhanced", "staging__stg_orders"]
     upstream = {name: {u.removeprefix(prefix) for u in task.upstream_task_ids} for name, task in stage_1.items()}
     assert upstream == {
-        "run_stage": {"source_data"},
+        "run_stage": {"source_data", "validate_contracts"},
         "raw__raw_customers": {"run_stage"},
         "raw__raw_orders": {"run_stage"},
         "staging__stg_orders": {"raw__raw_orders"},
@@ -75,6 +76,7 @@ def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> N
 def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
     stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt."))
     assert stage_3 == [
+        "stage_3_dbt.contract__customer_value",
         "stage_3_dbt.dbt.customer_order_summary.run",
         "stage_3_dbt.dbt.customer_order_summary.test",
         "stage_3_dbt.dbt.customer_value.run",
@@ -86,10 +88,13 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
 def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
-    writers = [t for t in dag.tasks if t.task_id != "source_data" and not t.task_id.endswith(".done") and not isinstance(t, SQLMeshModelOperator)]
-    assert len(writers) == 3 + 8  # three SQLMesh stage executors, four dbt models with a test task each
+    writers = [t for t in dag.tasks if t.task_id not in ("source_data", "validate_contracts") and not t.task_id.endswith(".done") and not isinstance(t, SQLMeshModelOperator)]
+    # three SQLMesh stage executors, four dbt models with a test task each, three contract
+    # checks (DuckDB: a reading process needs the file lock too)
+    assert len(writers) == 3 + 8 + 3
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
+    assert dag.get_task("validate_contracts").pool == "default_pool"  # reads the compiled artifact only
 
 
 def test_dbt_reads_the_sqlmesh_environment_of_the_dag(dag) -> None:
@@ -113,9 +118,9 @@ def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Pa
 
     dag = build_dag(example_project, sqlmesh_model_tasks=False)
     stage_1 = sorted(t for t in dag.task_ids if t.startswith("stage_1_sqlmesh."))
-    assert stage_1 == ["stage_1_sqlmesh.done", "stage_1_sqlmesh.sqlmesh.run_stage"]
+    assert stage_1 == ["stage_1_sqlmesh.contract__staging__customer_enhanced", "stage_1_sqlmesh.done", "stage_1_sqlmesh.sqlmesh.run_stage"]
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").fail_on_model_error is True
-    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
+    assert dag.get_task("stage_1_sqlmesh.contract__staging__customer_enhanced").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
 
 
 def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_project: Path) -> None:
@@ -125,11 +130,13 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
     s1, s2 = "stage_1_sqlmesh.sqlmesh.", "stage_2_mixed."
     # the dbt model reads staging.stg_orders only: it no longer waits for customer_enhanced
     assert dag.get_task(f"{s2}dbt.stg_completed_orders.run").upstream_task_ids == {f"{s1}staging__stg_orders"}
-    assert dag.get_task(f"{s2}dbt.stg_customers.run").upstream_task_ids == {f"{s1}staging__customer_enhanced"}
+    # (a contracted model is ready once its contract check passed)
+    ce_ready = "stage_1_sqlmesh.contract__staging__customer_enhanced"
+    assert dag.get_task(f"{s2}dbt.stg_customers.run").upstream_task_ids == {ce_ready}
     # the SQLMesh stage runs once both of the stage-1 models it reads are reported
-    assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", f"{s1}staging__customer_enhanced"}
+    assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
     # a mart waits for its own inputs, across engines, and not for unrelated models
-    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {f"{s2}sqlmesh.intermediate__customer_lifetime", f"{s2}dbt.stg_customers.test"}
+    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {f"{s2}contract__intermediate__customer_lifetime", f"{s2}dbt.stg_customers.test"}
     assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {f"{s2}dbt.stg_customers.test", f"{s2}dbt.stg_completed_orders.test"}
 
 
@@ -237,8 +244,8 @@ def test_a_dag_of_some_stages_starts_where_its_stages_start(example_project: Pat
     from airflow_provider_dualengine import build_dag
 
     dag = build_dag(example_project, dag_id="marts", stages=["stage_3_dbt"])
-    assert {t.task_id.split(".")[0] for t in dag.tasks} == {"stage_3_dbt"}
-    assert sorted(t.task_id for t in dag.roots) == ["stage_3_dbt.dbt.customer_order_summary.run", "stage_3_dbt.dbt.customer_value.run"]
+    assert {t.task_id.split(".")[0] for t in dag.tasks} == {"stage_3_dbt", "validate_contracts"}
+    assert sorted(t.task_id for t in dag.roots) == ["validate_contracts"]
     with pytest.raises(DualEngineConfigError, match="(?s)unknown stage.*stage_9.*use stages of this project: stage_1_sqlmesh"):
         build_dag(example_project, stages=["stage_9"])
 
@@ -257,3 +264,18 @@ def test_model_assets_name_tables_like_the_producing_tasks(example_project: Path
     assert prod[0].uri == "duckdb:/data/shop.duckdb/shop/intermediate/customer_lifetime"
     with pytest.raises(DualEngineConfigError, match="'sqlmesh:customer_value' is not a model of this project"):
         model_assets(["sqlmesh:customer_value"], example_project)
+
+
+def test_contract_checks_sit_between_producers_and_consumers(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project)
+    check = dag.get_task("stage_1_sqlmesh.contract__staging__customer_enhanced")
+    assert check.upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"}
+    assert (check.schema, check.table) == ("staging__dev", "customer_enhanced")  # the dev view
+    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {check.task_id}
+    assert dag.get_task("stage_3_dbt.contract__customer_value").table == "customer_value"
+    assert dag.get_task("validate_contracts").downstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
+    # model-level: the dbt reader waits for the check, not for the model
+    dag = build_dag(example_project, model_level_dependencies=True)
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {check.task_id}

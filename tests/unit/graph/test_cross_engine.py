@@ -67,7 +67,7 @@ def test_impact_of_a_sqlmesh_staging_model_lists_the_dbt_marts(example_project: 
     assert downstream[("dbt", "customer_value")] == "stage_3_dbt"
     assert item["impact_scope"]["by_engine"] == {"sqlmesh": 3, "dbt": 4}
     assert item["risk_level"] == "high"
-    assert item["contracts_to_check"] == [str(example_project / "shared" / "schemas" / "customer_enhanced.yml")]
+    assert item["contracts_to_check"] == [str(example_project / "shared" / "schemas" / f"{name}.yml") for name in ("customer_enhanced", "customer_lifetime", "customer_value")]
     assert "unique_customer_order_summary_customer_id" in item["checks_to_run"]["dbt:customer_order_summary"]
 
 

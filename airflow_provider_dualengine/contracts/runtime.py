@@ -1,0 +1,437 @@
+"""Enforce a data contract on the real table, in the warehouse, at run time.
+
+The static checks compare what the engines *declare*; this reads what was *delivered*:
+the relation, its columns and types, each column constraint (as counting queries) and the
+freshness SLA. Everything runs in one read-only transaction that is rolled back, SQL text
+only ever holds quoted identifiers and sqlglot-regenerated check expressions, and values
+(names, accepted values) travel as bind parameters.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any, Literal
+from uuid import UUID
+
+from airflow_provider_dualengine.config.contracts import AcceptedValues, Check, ContractColumn, ContractModel, NotNull, Sla, Unique, parse_check_expression
+from airflow_provider_dualengine.contracts.types import Compatibility, compare
+from airflow_provider_dualengine.engines.warehouse import quote_ident
+
+Dialect = Literal["duckdb", "postgres"]
+
+_PARAM = "\x00"  # placeholder marker; rendered as the driver's paramstyle at execution
+_TEXT_TYPES = ("char", "text", "string", "varchar")
+
+
+@dataclass
+class CheckResult:
+    """One check: `passed` False is a contract violation; `warning` marks a pass worth a look."""
+
+    check: str  # relation_exists, column_exists, column_type, not_null, unique, accepted_values, check, freshness
+    column: str | None
+    passed: bool
+    message: str
+    failing_rows: int | None = None
+    sample: list[Any] = field(default_factory=list)
+    sample_key: str | None = None  # the column the sample values come from
+    sql: str | None = None
+    warning: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "check": self.check,
+            "column": self.column,
+            "passed": self.passed,
+            "warning": self.warning,
+            "failing_rows": self.failing_rows,
+            "sample_key": self.sample_key,
+            "sample": [_json_safe(v) for v in self.sample],
+            "message": self.message,
+            "sql": self.sql,
+        }
+
+    def line(self) -> str:
+        return f"{self.check}{' ' + self.column if self.column else ''}: {self.message}"
+
+
+@dataclass
+class ContractReport:
+    model: str
+    relation: str  # "schema"."table" as queried
+    dialect: str
+    checked_at: datetime
+    results: list[CheckResult]
+    last_update: datetime | None = None
+
+    @property
+    def passed(self) -> bool:
+        return all(r.passed for r in self.results)
+
+    @property
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.passed]
+
+    @property
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if r.passed and r.warning]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "relation": self.relation,
+            "dialect": self.dialect,
+            "checked_at": self.checked_at.isoformat(),
+            "last_update": self.last_update.isoformat() if self.last_update else None,
+            "passed": self.passed,
+            "checks": len(self.results),
+            "failed": len(self.failures),
+            "warnings": len(self.warnings),
+            "results": [r.to_dict() for r in self.results],
+        }
+
+    def summary(self) -> str:
+        """What an on-call reader needs: which constraint broke, how many rows, which keys."""
+        if self.passed:
+            head = f"Contract {self.model} on {self.relation} ({self.dialect}): all {len(self.results)} checks passed"
+        else:
+            head = f"Contract {self.model} on {self.relation} ({self.dialect}): {len(self.failures)} of {len(self.results)} checks FAILED"
+        lines = [head, *(f"  FAILED {r.line()}" for r in self.failures), *(f"  warning {r.line()}" for r in self.warnings)]
+        return "\n".join(lines)
+
+
+class _Reader:
+    """Runs the checks' queries in one read-only transaction on a caller's cursor.
+
+    PostgreSQL: REPEATABLE READ, READ ONLY (all checks see one snapshot, any write is
+    refused). DuckDB has no read-only transactions; a transaction rolled back at the end
+    keeps the same guarantee for our statements. A failed query aborts the transaction in
+    both engines, so it is rolled back and reopened before the next check.
+    """
+
+    def __init__(self, cursor: Any, dialect: Dialect):
+        if dialect not in ("duckdb", "postgres"):
+            raise ValueError(f"dialect must be 'duckdb' or 'postgres', not {dialect!r}")
+        self.cursor = cursor
+        self.dialect = dialect
+
+    @property
+    def _pg(self) -> Any:
+        return self.cursor.connection
+
+    def begin(self) -> None:
+        if self.dialect == "duckdb":
+            self.cursor.execute("BEGIN TRANSACTION")
+        elif self._pg.autocommit:
+            self.cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        else:
+            from psycopg2.extensions import TRANSACTION_STATUS_IDLE
+
+            if self._pg.get_transaction_status() != TRANSACTION_STATUS_IDLE:
+                raise ValueError("check_contract needs a connection without an open transaction: it rolls its own back")
+            self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+
+    def end(self) -> None:
+        if self.dialect == "postgres" and not self._pg.autocommit:
+            self._pg.rollback()
+        else:
+            self.cursor.execute("ROLLBACK")
+
+    def render(self, sql: str) -> str:
+        """Put the driver's placeholders in; psycopg2 then also reads `%` in the text."""
+        if self.dialect == "duckdb":
+            return sql.replace(_PARAM, "?")
+        return sql.replace("%", "%%").replace(_PARAM, "%s") if _PARAM in sql else sql
+
+    def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        try:
+            self.cursor.execute(self.render(sql), params) if params else self.cursor.execute(self.render(sql))
+            return self.cursor.fetchall()
+        except Exception:
+            self.end()
+            self.begin()
+            raise
+
+
+@dataclass
+class _Target:
+    reader: _Reader
+    relation: str
+    columns: dict[str, tuple[str, str]]  # lower name -> (name as stored, type as the warehouse spells it)
+    key: str | None  # stored name of the sample key column
+    sample_size: int
+
+    def ident(self, name: str) -> str:
+        return quote_ident(self.columns[name.lower()][0])
+
+
+def check_contract(
+    cursor: Any,
+    dialect: Dialect,
+    schema: str,
+    table: str,
+    contract: ContractModel,
+    now: datetime,
+    last_update: datetime | None = None,
+    sample_size: int = 5,
+) -> ContractReport:
+    """Check `schema.table` against `contract`; never writes, always rolls back.
+
+    `last_update` is the producer's last Asset event time, used for the freshness SLA when
+    the contract names no `freshness_column`.
+    """
+    reader = _Reader(cursor, dialect)
+    relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+    reader.begin()
+    try:
+        results = _run_checks(reader, relation, schema, table, contract, now, last_update, max(0, int(sample_size)))
+    finally:
+        reader.end()
+    return ContractReport(contract.name, relation, dialect, now, results, last_update)
+
+
+def _run_checks(reader: _Reader, relation: str, schema: str, table: str, contract: ContractModel, now: datetime, last_update: datetime | None, sample_size: int) -> list[CheckResult]:
+    exists = _relation_exists(reader, relation, schema, table)
+    if not exists.passed:
+        return [exists]
+    columns, columns_sql = _actual_columns(reader, schema, table)
+    results = [exists]
+    for column in contract.columns:
+        results.extend(_column_shape(column, columns, reader.dialect, columns_sql))
+    target = _Target(reader, relation, columns, _key_column(contract, columns), sample_size)
+    for column in contract.columns:
+        if column.name.lower() in columns:
+            results.extend(_constraint(target, column.name, c) for c in column.constraints)
+    if contract.sla and contract.sla.max_age is not None:
+        results.append(_freshness(target, contract.sla, now, last_update))
+    return results
+
+
+# --- relation and columns -------------------------------------------------------------
+
+
+def _relation_exists(reader: _Reader, relation: str, schema: str, table: str) -> CheckResult:
+    sql = f"SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {_PARAM} AND table_name = {_PARAM}"
+    if reader.rows(sql, [schema, table]):
+        return CheckResult("relation_exists", None, True, f"{relation} exists", sql=reader.render(sql))
+    others_sql = f"SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {_PARAM} ORDER BY table_name LIMIT 10"
+    others = [r[0] for r in reader.rows(others_sql, [schema])]
+    hint = f"; schema '{schema}' has: {', '.join(others)}" if others else f"; schema '{schema}' has no relations (or does not exist)"
+    return CheckResult("relation_exists", None, False, f"relation {relation} does not exist or is not visible to this connection{hint}", sql=reader.render(sql))
+
+
+def _actual_columns(reader: _Reader, schema: str, table: str) -> tuple[dict[str, tuple[str, str]], str]:
+    sql = (
+        "SELECT column_name, data_type, udt_name, character_maximum_length, numeric_precision, numeric_scale"
+        f" FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = {_PARAM} AND table_name = {_PARAM}"
+        " ORDER BY ordinal_position"
+    )
+    rows = reader.rows(sql, [schema, table])
+    return {r[0].lower(): (r[0], _type_text(reader.dialect, *r[1:])) for r in rows}, reader.render(sql)
+
+
+def _type_text(dialect: Dialect, data_type: str, udt_name: str | None, length: int | None, precision: int | None, scale: int | None) -> str:
+    """A type sqlglot can read: DuckDB spells it whole; PostgreSQL splits it into columns."""
+    if dialect == "duckdb":
+        return data_type
+    if data_type == "ARRAY" and udt_name:
+        return f"{udt_name.lstrip('_')}[]"
+    if data_type == "USER-DEFINED" and udt_name:
+        return udt_name
+    if length is not None:
+        return f"{data_type}({length})"
+    if data_type == "numeric" and precision is not None:
+        return f"numeric({precision},{scale or 0})"
+    return data_type
+
+
+def _column_shape(column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: Dialect, sql: str) -> list[CheckResult]:
+    found = columns.get(column.name.lower())
+    if found is None:
+        return [CheckResult("column_exists", column.name, False, f"column {column.name} is missing (the table has: {', '.join(n for n, _ in columns.values())})", sql=sql)]
+    present = CheckResult("column_exists", column.name, True, "present", sql=sql)
+    try:
+        verdict = compare(column.data_type, found[1], dialect)
+    except Exception as exc:  # a warehouse type sqlglot cannot read
+        return [present, CheckResult("column_type", column.name, False, f"type {found[1]} could not be compared with promised {column.data_type}: {exc}", sql=sql)]
+    text = f"promised {column.data_type}, table has {found[1]}"
+    if verdict in (Compatibility.NARROWER, Compatibility.DIFFERENT):
+        return [present, CheckResult("column_type", column.name, False, f"{verdict.value} type: {text}", sql=sql)]
+    return [present, CheckResult("column_type", column.name, True, f"{verdict.value}: {text}", sql=sql, warning=verdict == Compatibility.WIDER)]
+
+
+def _key_column(contract: ContractModel, columns: dict[str, tuple[str, str]]) -> str | None:
+    """The first unique column, else the first column; only if the table has it."""
+    candidates = [c for c in contract.columns if c.has("unique")] + list(contract.columns)
+    for column in candidates:
+        if column.name.lower() in columns:
+            return columns[column.name.lower()][0]
+    return None
+
+
+# --- constraints ----------------------------------------------------------------------
+
+
+def _constraint(target: _Target, column: str, constraint: Any) -> CheckResult:
+    if isinstance(constraint, NotNull):
+        return _failing(target, "not_null", column, f"{target.ident(column)} IS NULL", [], f"with {column} NULL", avoid_key=column)
+    if isinstance(constraint, AcceptedValues):
+        condition, params = _not_accepted(target, column, constraint.values)
+        return _failing(target, "accepted_values", column, condition, params, f"with {column} not in {constraint.values}")
+    if isinstance(constraint, Check):
+        try:
+            predicate = _check_sql(constraint.expression, target)
+        except ValueError as exc:
+            return CheckResult("check", column, False, f"check '{constraint.expression}' cannot be run: {exc}")
+        return _failing(target, "check", column, f"NOT ({predicate})", [], f"failing check '{constraint.expression}'")
+    if isinstance(constraint, Unique):
+        return _unique(target, column)
+    raise TypeError(f"unknown constraint {constraint!r}")
+
+
+def _failing(target: _Target, check: str, column: str, condition: str, params: list[Any], what: str, avoid_key: str | None = None) -> CheckResult:
+    """Count the rows matching `condition` (the violations) and sample their keys."""
+    sql = f"SELECT count(*) FROM {target.relation} WHERE {condition}"
+    try:
+        count = int(target.reader.rows(sql, params)[0][0])
+    except Exception as exc:
+        return _error(check, column, sql, target.reader, exc)
+    if count == 0:
+        return CheckResult(check, column, True, f"0 rows {what}", failing_rows=0, sql=target.reader.render(sql))
+    key = _sample_key(target, avoid_key)
+    sample: list[Any] = []
+    if key and target.sample_size:
+        key_sql = quote_ident(key)
+        sample = _sample(target.reader, f"SELECT {key_sql} FROM {target.relation} WHERE {condition} ORDER BY {key_sql} LIMIT {target.sample_size}", params)
+    return CheckResult(check, column, False, f"{_plural(count, 'row')} {what}{_sample_text(key, sample)}", failing_rows=count, sample=sample, sample_key=key, sql=target.reader.render(sql))
+
+
+def _sample(reader: _Reader, sql: str, params: list[Any]) -> list[Any]:
+    """Sample values are a courtesy: the count already decided the check."""
+    try:
+        return [r[0] for r in reader.rows(sql, params)]
+    except Exception:
+        return []
+
+
+def _sample_key(target: _Target, avoid: str | None) -> str | None:
+    """The key column, unless it is the column found NULL (its values would all be NULL)."""
+    if target.key and (avoid is None or target.key.lower() != avoid.lower()):
+        return target.key
+    return next((name for name, _ in target.columns.values() if avoid is None or name.lower() != avoid.lower()), None)
+
+
+def _not_accepted(target: _Target, column: str, values: list[Any]) -> tuple[str, list[Any]]:
+    """Numbers compare as numbers; anything else as text (bound, never spliced). NULL passes."""
+    ident = target.ident(column)
+    numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    is_text = any(t in target.columns[column.lower()][1].lower() for t in _TEXT_TYPES)
+    subject = ident if numeric or is_text else f"CAST({ident} AS TEXT)"
+    params = list(values) if numeric else [str(v) for v in values]
+    return f"{ident} IS NOT NULL AND {subject} NOT IN ({', '.join([_PARAM] * len(params))})", params
+
+
+def _check_sql(expression: str, target: _Target) -> str:
+    """The check re-generated for the warehouse, its columns quoted as the table spells them."""
+    from sqlglot import exp
+
+    tree = parse_check_expression(expression)
+    for node in tree.find_all(exp.Column):
+        stored = target.columns.get(node.name.lower(), (node.name, ""))[0]
+        node.set("this", exp.to_identifier(stored, quoted=True))
+    return tree.sql(dialect=target.reader.dialect)
+
+
+def _unique(target: _Target, column: str) -> CheckResult:
+    """A cheap screen first (count vs count distinct: one scan, no spilling hash table on
+    PostgreSQL); only duplicated data pays for grouping, which also yields the sample."""
+    ident = target.ident(column)
+    screen = f"SELECT count({ident}) - count(DISTINCT {ident}) FROM {target.relation}"
+    groups = f"SELECT {ident} AS v, count(*) AS n FROM {target.relation} WHERE {ident} IS NOT NULL GROUP BY {ident} HAVING count(*) > 1"
+    detail = f"SELECT v, count(*) OVER (), sum(n) OVER () FROM ({groups}) AS duplicates ORDER BY v LIMIT {max(1, target.sample_size)}"
+    try:
+        if int(target.reader.rows(screen)[0][0]) == 0:
+            return CheckResult("unique", column, True, "0 duplicated values", failing_rows=0, sql=screen)
+        found = target.reader.rows(detail)
+    except Exception as exc:
+        return _error("unique", column, screen, target.reader, exc)
+    values, rows = int(found[0][1]), int(found[0][2])
+    sample = [r[0] for r in found][: target.sample_size]
+    message = f"{_plural(values, 'value')} repeated, in {_plural(rows, 'row')}{_sample_text(column, sample)}"
+    return CheckResult("unique", column, False, message, failing_rows=rows, sample=sample, sample_key=column, sql=groups)
+
+
+def _error(check: str, column: str | None, sql: str, reader: _Reader, exc: Exception) -> CheckResult:
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return CheckResult(check, column, False, f"could not be evaluated: {first}", sql=reader.render(sql))
+
+
+# --- freshness ------------------------------------------------------------------------
+
+
+def _freshness(target: _Target, sla: Sla, now: datetime, last_update: datetime | None) -> CheckResult:
+    max_age = sla.max_age
+    assert max_age is not None
+    column, sql = sla.freshness_column, None
+    if column:
+        if column.lower() not in target.columns:
+            return CheckResult("freshness", column, False, f"freshness_column {column} is not in the table")
+        sql = f"SELECT max({target.ident(column)}) FROM {target.relation}"
+        try:
+            newest, source = target.reader.rows(sql)[0][0], f"max({column})"
+        except Exception as exc:
+            return _error("freshness", column, sql, target.reader, exc)
+        if newest is None:
+            return CheckResult("freshness", column, False, f"no rows with a {column} value, so no data within '{sla.freshness}'", sql=sql)
+    elif last_update is not None:
+        newest, source = last_update, "the producer's last Asset event"
+    else:
+        return CheckResult("freshness", None, True, f"not checked: no freshness_column in the contract and no producer Asset event to date the data (SLA '{sla.freshness}')", warning=True)
+    if not isinstance(newest, date):
+        return CheckResult("freshness", column, False, f"{source} is {newest!r}, not a date or timestamp", sql=sql)
+    age = _utc(now) - _utc(newest)
+    text = f"{source} is {_utc(newest).isoformat()}, {_duration(age)} old; SLA '{sla.freshness}'"
+    return CheckResult("freshness", column, age <= max_age, ("stale: " if age > max_age else "") + text, sql=sql)
+
+
+def _utc(value: date) -> datetime:
+    if not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
+    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _duration(age: timedelta) -> str:
+    return str(timedelta(seconds=round(age.total_seconds())))
+
+
+# --- values ---------------------------------------------------------------------------
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _sample_text(key: str | None, sample: list[Any]) -> str:
+    if not key or not sample:
+        return ""
+    return f"; sample {key}: {', '.join('NULL' if v is None else str(v) for v in sample)}"
+
+
+def _json_safe(value: Any) -> Any:
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if value == value and value not in (float("inf"), float("-inf")) else str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, (Decimal, UUID, timedelta)):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return base64.b64encode(bytes(value)).decode()
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    return str(value)

@@ -1,0 +1,53 @@
+"""Where contracts sit in a DAG: one static check before anything runs, and a run-time
+check between each contracted producer and its consumers.
+
+The run-time check becomes the producer's "done" point, so every consumer (the next
+stage, or with model-level scheduling the models that read the producer) waits for it,
+and a violation leaves them upstream_failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_dualengine.config.contracts import Contract
+from airflow_provider_dualengine.factory.model_assets import model_relation
+from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.graph import Engine, UnifiedGraph
+
+
+def contracted_producers(contracts: list[Contract], graph: UnifiedGraph) -> dict[tuple[Engine, str], Contract]:
+    """(engine, model) of each contract's producer that this graph renders."""
+    placed = graph.placement()
+    found = {}
+    for contract in contracts:
+        for (engine, name) in placed:
+            if engine.value == contract.model.producer and (name == contract.model.name or name.split(".")[-1] == contract.model.name):
+                found[(engine, name)] = contract
+    return found
+
+
+def render_contract_check(contract: Contract, engine: Engine, model: str, graph: UnifiedGraph, ctx: RenderContext) -> Any:
+    from airflow_provider_dualengine.engines.sqlmesh.names import task_id_for
+    from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
+
+    relation = graph.models_graph.nodes.get((engine, model), {}).get("relation")
+    schema, table = model_relation(ctx.project, engine, model, relation, ctx.environment.name)
+    return ContractCheckOperator(
+        task_id=f"contract__{task_id_for(model)}",
+        task_display_name=f"contract: {model}",
+        contract=contract.model.model_dump(mode="json"),
+        schema=schema,
+        table=table,
+        conn_id=ctx.conn_id,
+        asset_alias=ctx.asset_alias("contract", model),
+        # DuckDB: even a reading process needs the file lock, so checks queue with the writers
+        **ctx.pool_args(),
+        doc_md=f"Data contract `{contract.file.name}` (version {contract.version}) for {engine.value} model `{model}`, checked in `{schema}.{table}`.",
+    )
+
+
+def render_static_validation(ctx: RenderContext) -> Any:
+    from airflow_provider_dualengine.operators.contract_validation import ContractValidationOperator
+
+    return ContractValidationOperator(task_id="validate_contracts", project_dir=str(ctx.project.root), doc_md="Contracts against the compiled projects (columns, types, consumers) before any model is built.")
