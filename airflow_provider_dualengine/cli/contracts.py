@@ -24,18 +24,60 @@ def check(args: argparse.Namespace) -> int:
 
 
 def diff(args: argparse.Namespace) -> int:
-    """Compare the project's contracts with a base version (e.g. main's shared/schemas);
-    exit 1 when a breaking change comes without a major version bump."""
+    """Compare the project's contracts with a base version (e.g. main's shared/schemas)
+    and/or with the prod relations as deployed; exit 1 when a breaking change comes
+    without a major version bump, or prod does not deliver what a contract promises."""
     from airflow_provider_dualengine.config.project import load_project
     from airflow_provider_dualengine.contracts.evolution import diff_dirs
 
+    if not (args.base or args.against_prod):
+        raise SystemExit("dualengine contracts diff: give --base DIR, --against-prod, or both")
     project = load_project(args.project_dir)
-    report = diff_dirs(Path(args.base), project.contracts_path)
+    report = diff_dirs(Path(args.base), project.contracts_path) if args.base else None
+    live = _against_prod(project) if args.against_prod else []
+    blocking = bool(report and report.blocking) or any(c.blocking for c in live)
     if args.json:
-        print(json.dumps(report.to_dict(), indent=2))
+        print(json.dumps({**(report.to_dict() if report else {}), "live": [c.to_dict() for c in live], "blocking": blocking}, indent=2))
     else:
-        print(report.summary())
-    return 1 if report.blocking else 0
+        if report:
+            print(report.summary())
+        for change in live:
+            print(change.render())
+        if args.against_prod and not live:
+            print("prod relations match their contracts")
+    return 1 if blocking else 0
+
+
+def _against_prod(project) -> list:
+    """The deployed prod relations (through the warehouse's Airflow connection) against
+    the project's contracts: what a deployment of these contracts would break."""
+    from airflow.sdk import BaseHook
+
+    from airflow_provider_dualengine.config.contracts import load_contracts
+    from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+    from airflow_provider_dualengine.contracts.evolution import diff_live_schema
+    from airflow_provider_dualengine.contracts.runtime import live_columns
+    from airflow_provider_dualengine.engines.connections import connection_kind
+    from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+    from airflow_provider_dualengine.factory.contract_tasks import contracted_producers
+    from airflow_provider_dualengine.factory.model_assets import model_relation
+    from airflow_provider_dualengine.graph import build_graph
+
+    prod = [name for name in project.environments if project.environment(name).sqlmesh_environment == "prod"]
+    if not prod:
+        raise DualEngineConfigError([ConfigIssue(project.files["environments"], "environments", "no environment maps to SQLMesh's prod", "add one with environment_suffix: \"\"")])
+    contracts, issues = load_contracts(project.contracts_path)
+    if issues:
+        raise DualEngineConfigError(issues)
+    graph = build_graph(project)
+    conn = BaseHook.get_connection(project.settings.warehouse.conn_id)
+    changes = []
+    with warehouse_cursor(conn) as cursor:
+        for (engine, model), contract in contracted_producers(contracts, graph).items():
+            relation = graph.models_graph.nodes[(engine, model)].get("relation")
+            schema, table = model_relation(project, engine, model, relation, prod[0])
+            changes.extend(diff_live_schema(contract, live_columns(cursor, connection_kind(conn), schema, table), connection_kind(conn)))
+    return changes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -47,6 +89,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     check_.set_defaults(func=check)
     diff_ = actions.add_parser("diff", help="breaking changes against a base version of the contracts folder")
     diff_.add_argument("project_dir")
-    diff_.add_argument("--base", required=True, help="the contracts folder as deployed (e.g. a checkout of main's shared/schemas)")
+    diff_.add_argument("--base", help="the contracts folder as deployed (e.g. a checkout of main's shared/schemas)")
+    diff_.add_argument("--against-prod", action="store_true", help="also compare with the prod relations in the warehouse (Airflow connection)")
     diff_.add_argument("--json", action="store_true")
     diff_.set_defaults(func=diff)

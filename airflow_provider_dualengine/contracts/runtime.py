@@ -435,3 +435,14 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, dict):
         return {str(k): _json_safe(v) for k, v in value.items()}
     return str(value)
+
+
+def live_columns(cursor: Any, dialect: Dialect, schema: str, table: str) -> dict[str, str]:
+    """A relation's columns as deployed: name -> type as sqlglot reads it (empty if absent)."""
+    reader = _Reader(cursor, dialect)
+    reader.begin()
+    try:
+        columns, _ = _actual_columns(reader, schema, table)
+    finally:
+        reader.end()
+    return {name: type_text for name, type_text in columns.values()}

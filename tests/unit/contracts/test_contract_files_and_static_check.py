@@ -122,3 +122,26 @@ def test_contracts_diff_cli_blocks_a_breaking_change_until_the_major_version_goe
     (base / "customer_value.yml").write_text((base / "customer_value.yml").read_text().replace("version: 1", "version: 0"))
     assert main(["contracts", "diff", str(example_project), "--base", str(base), "--json"]) == 0  # 0 -> 1 is a major bump
     assert '"blocking": false' in capsys.readouterr().out
+
+
+def test_contracts_diff_against_prod_reads_the_deployed_relations(example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import json
+
+    import duckdb
+
+    from airflow_provider_dualengine.cli.main import main
+
+    path = tmp_path / "shop.duckdb"
+    with duckdb.connect(str(path)) as db:
+        db.execute("CREATE SCHEMA staging; CREATE SCHEMA analytics")
+        # prod scores are FLOAT (4 bytes): narrower than the contract's double
+        db.execute("CREATE TABLE staging.customer_enhanced (customer_id INTEGER, customer_name TEXT, customer_tier TEXT, customer_score FLOAT)")
+        db.execute("CREATE TABLE analytics.customer_value (customer_id INTEGER, customer_tier TEXT, lifetime_value DECIMAL(18, 2), value_band TEXT)")
+        # intermediate.customer_lifetime is not deployed at all
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+    assert main(["contracts", "diff", str(example_project), "--against-prod", "--json"]) == 1
+    live = json.loads(capsys.readouterr().out)["live"]
+    blocking = {(c["model"], c["column"], c["kind"]) for c in live if c["blocking"]}
+    assert ("staging.customer_enhanced", "customer_score", "live_type_narrowed") in blocking
+    assert ("intermediate.customer_lifetime", "customer_id", "live_column_missing") in blocking
+    assert not any(c["model"] == "customer_value" and c["blocking"] for c in live)
