@@ -44,3 +44,31 @@ def relations_in_schema(cursor: Any, schema: str) -> list[str]:
     placeholder = "?" if "duckdb" in type(cursor).__module__ else "%s"
     cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder} ORDER BY 1", [schema])
     return [row[0] for row in cursor.fetchall()]
+
+
+def placeholder(dialect: str) -> str:
+    """The DB-API parameter marker of the warehouse driver (duckdb: ?, psycopg2: %s)."""
+    return "?" if dialect == "duckdb" else "%s"
+
+
+@contextmanager
+def transaction(cursor: Any, dialect: str) -> Iterator[None]:
+    """Commit on success, roll back on any error. Both warehouses have transactional DDL,
+    so schema changes inside are all-or-nothing too. On PostgreSQL this also commits work
+    the caller left pending on the connection (psycopg2 opens transactions implicitly)."""
+    implicit = dialect == "postgres" and not cursor.connection.autocommit
+    if not implicit:
+        cursor.execute("BEGIN TRANSACTION")
+    try:
+        yield
+    except BaseException:
+        _end_transaction(cursor, implicit, "ROLLBACK")
+        raise
+    _end_transaction(cursor, implicit, "COMMIT")
+
+
+def _end_transaction(cursor: Any, implicit: bool, verb: str) -> None:
+    if implicit:
+        getattr(cursor.connection, verb.lower())()
+    else:
+        cursor.execute(verb)

@@ -1,0 +1,1 @@
+"""Coordinated deployments across SQLMesh and dbt: durable records of each run."""

@@ -1,0 +1,120 @@
+"""Durable deployment records, kept in the warehouse itself (`dualengine.deployments`).
+
+One row per deployment: environment, who triggered it, what each engine deployed
+(`sqlmesh_version`: plan id or fingerprint summary; `dbt_version`: manifest hash or slot),
+its status and its stages as JSON text (a list of {stage, outcome, started_at,
+finished_at, message}). Every write is committed at once, so the record survives a crash
+of the deployment it describes. Works on a DB-API cursor of DuckDB or PostgreSQL;
+timestamps are stored as UTC (TIMESTAMP without zone) and returned timezone-aware.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ident, transaction
+
+SCHEMA = "dualengine"
+TABLE = "deployments"
+STATUSES = ("running", "succeeded", "failed", "rolled_back")
+DIALECTS = ("duckdb", "postgres")
+COLUMNS = ("id", "environment", "started_at", "finished_at", "status", "triggered_by", "sqlmesh_version", "dbt_version", "stages")
+
+
+class DeploymentRecordError(LookupError):
+    """No such deployment, or a status outside STATUSES."""
+
+
+def ensure_table(cursor: Any, dialect: str) -> None:
+    """Create `dualengine.deployments` if missing."""
+    if dialect not in DIALECTS:
+        raise ValueError(f"unsupported dialect '{dialect}'; expected one of {DIALECTS}")
+    with transaction(cursor, dialect):
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(SCHEMA)}")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_table()} ("
+            "id TEXT PRIMARY KEY, environment TEXT NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, "
+            "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL)"
+        )
+
+
+def start(cursor: Any, dialect: str, deployment_id: str, environment: str, triggered_by: str, sqlmesh_version: str | None, dbt_version: str | None) -> None:
+    """Record a deployment as running, now (the id must be new)."""
+    ensure_table(cursor, dialect)
+    m = placeholder(dialect)
+    sql = f"INSERT INTO {_table()} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages) VALUES ({m}, {m}, {m}, 'running', {m}, {m}, {m}, '[]')"
+    with transaction(cursor, dialect):
+        cursor.execute(sql, [deployment_id, environment, _utc_naive(_now()), triggered_by, sqlmesh_version, dbt_version])
+
+
+def record_stage(cursor: Any, dialect: str, deployment_id: str, stage: str, outcome: str, started_at: datetime, finished_at: datetime, message: str = "") -> None:
+    """Append one stage's outcome to the deployment's stages."""
+    m = placeholder(dialect)
+    lock = " FOR UPDATE" if dialect == "postgres" else ""
+    with transaction(cursor, dialect):
+        cursor.execute(f"SELECT stages FROM {_table()} WHERE id = {m}{lock}", [deployment_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+        stages = json.loads(row[0])
+        stages.append({"stage": stage, "outcome": outcome, "started_at": _iso(started_at), "finished_at": _iso(finished_at), "message": message})
+        cursor.execute(f"UPDATE {_table()} SET stages = {m} WHERE id = {m}", [json.dumps(stages), deployment_id])
+
+
+def finish(cursor: Any, dialect: str, deployment_id: str, status: str) -> None:
+    """Set the final status (succeeded, failed or rolled_back) and the finish time."""
+    if status not in STATUSES or status == "running":
+        raise DeploymentRecordError(f"final status must be one of {STATUSES[1:]}, not '{status}'")
+    m = placeholder(dialect)
+    with transaction(cursor, dialect):
+        cursor.execute(f"UPDATE {_table()} SET status = {m}, finished_at = {m} WHERE id = {m}", [status, _utc_naive(_now()), deployment_id])
+        cursor.execute(f"SELECT count(*) FROM {_table()} WHERE id = {m}", [deployment_id])
+        if cursor.fetchone()[0] == 0:
+            raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+
+
+def list_deployments(cursor: Any, dialect: str, limit: int = 20) -> list[dict[str, Any]]:
+    """The latest deployments, newest first."""
+    ensure_table(cursor, dialect)
+    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} ORDER BY started_at DESC, id DESC LIMIT {placeholder(dialect)}", [int(limit)])
+    return [_record(row) for row in cursor.fetchall()]
+
+
+def last_succeeded(cursor: Any, dialect: str, environment: str) -> dict[str, Any] | None:
+    """The most recently finished successful deployment of `environment`, if any."""
+    ensure_table(cursor, dialect)
+    m = placeholder(dialect)
+    sql = f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {m} AND status = 'succeeded' ORDER BY finished_at DESC, started_at DESC LIMIT 1"
+    cursor.execute(sql, [environment])
+    row = cursor.fetchone()
+    return _record(row) if row else None
+
+
+def _record(row: tuple) -> dict[str, Any]:
+    record = dict(zip(COLUMNS, row))
+    record["started_at"] = _aware(record["started_at"])
+    record["finished_at"] = _aware(record["finished_at"])
+    record["stages"] = json.loads(record["stages"])
+    return record
+
+
+def _table() -> str:
+    return f"{quote_ident(SCHEMA)}.{quote_ident(TABLE)}"
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _utc_naive(moment: datetime) -> datetime:
+    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+
+
+def _iso(moment: datetime) -> str:
+    return _aware(_utc_naive(moment)).isoformat()

@@ -1,0 +1,170 @@
+"""Blue-green deployment for dbt, at the warehouse level.
+
+dbt has no environments of its own: it builds into whatever schema it is given. Here a
+deployment builds its models into the *idle slot* (`<live>__blue` or `<live>__green`),
+which no production reader uses, and `switch` then repoints a stable layer of views in the
+live schema (`analytics.customer_value` = `SELECT * FROM analytics__green.customer_value`)
+in one transaction. So prod readers never see a half-built slot, and the previous slot
+stays intact for `rollback`.
+
+Which slot is live is recorded in `dualengine.dbt_slots` (not read back from view SQL):
+one row per live schema with the live and previous slot, the relations the live views
+cover and when and how fast the last switch was. Works on a DB-API cursor of DuckDB or
+PostgreSQL (both have transactional DDL); identifiers are quoted, values bound.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ident, transaction
+
+STATE_SCHEMA = "dualengine"
+STATE_TABLE = "dbt_slots"
+DIALECTS = ("duckdb", "postgres")
+
+
+class BlueGreenError(RuntimeError):
+    """A switch or rollback was refused or failed; the live layer is unchanged."""
+
+
+@dataclass(frozen=True)
+class SwitchResult:
+    live_schema: str
+    slot: str  # live after the switch
+    previous_slot: str | None  # live before the switch, kept for rollback
+    relations: tuple[str, ...]  # live views now pointing at `slot`
+    dropped: tuple[str, ...]  # live views removed: their relation is no longer deployed
+    seconds: float  # BEGIN to COMMIT: the promotion window readers could wait on locks
+    switched_at: datetime
+
+
+def slot_names(live_schema: str) -> tuple[str, str]:
+    """The two slot schemas behind a live schema: (`<live>__blue`, `<live>__green`)."""
+    return f"{live_schema}__blue", f"{live_schema}__green"
+
+
+def live_slot(cursor: Any, dialect: str, live_schema: str) -> str | None:
+    """The slot the live views point to, or None before the first switch."""
+    state = _read_state(cursor, dialect, live_schema)
+    return state["live_slot"] if state else None
+
+
+def idle_slot(cursor: Any, dialect: str, live_schema: str) -> str:
+    """The slot to build the next deployment into: the one not live (blue at first)."""
+    blue, green = slot_names(live_schema)
+    return green if live_slot(cursor, dialect, live_schema) == blue else blue
+
+
+def switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> SwitchResult:
+    """Point the live views of `relations` at `slot`, atomically.
+
+    Every relation must exist in `slot` (checked first). In one transaction: create the
+    live schema if missing, (re)create one view per relation, drop live views of relations
+    deployed before but not now, and record the state (previous slot = the old live one).
+    Any error rolls the whole transaction back, so readers keep the old live layer.
+    """
+    _check_dialect(dialect)
+    wanted = _unique(relations)
+    if slot not in slot_names(live_schema):
+        raise BlueGreenError(f"'{slot}' is not a slot of '{live_schema}' (expected one of {slot_names(live_schema)})")
+    if not wanted:
+        raise BlueGreenError("no relations to switch")
+    missing = sorted(set(wanted) - set(_relations_in(cursor, dialect, slot)))
+    if missing:
+        raise BlueGreenError(f"slot '{slot}' lacks {', '.join(missing)}; live schema '{live_schema}' left unchanged")
+    try:
+        return _switch(cursor, dialect, live_schema, slot, wanted)
+    except Exception as exc:  # rolled back by _switch's transaction
+        raise BlueGreenError(f"switch of '{live_schema}' to '{slot}' failed and was rolled back: {exc}") from exc
+
+
+def rollback(cursor: Any, dialect: str, live_schema: str, relations: list[str]) -> SwitchResult:
+    """Switch the live views back to the previous slot (left intact by the last switch)."""
+    state = _read_state(cursor, dialect, live_schema)
+    if not state or not state["previous_slot"]:
+        raise BlueGreenError(f"live schema '{live_schema}' has no previous slot to roll back to")
+    return switch(cursor, dialect, live_schema, state["previous_slot"], relations)
+
+
+def _switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> SwitchResult:
+    _ensure_state_table(cursor, dialect)
+    switched_at = datetime.now(timezone.utc)
+    started = time.perf_counter()
+    with transaction(cursor, dialect):
+        state = _read_state(cursor, dialect, live_schema, for_update=True)
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(live_schema)}")
+        for relation in relations:
+            _create_view(cursor, live_schema, slot, relation)
+        before = json.loads(state["relations"]) if state else []
+        dropped = [r for r in before if r not in relations]
+        for relation in dropped:
+            cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(live_schema)}.{quote_ident(relation)}")
+        previous = state["live_slot"] if state else None
+        window = time.perf_counter() - started
+        _write_state(cursor, dialect, live_schema, slot, previous, relations, switched_at, window, exists=state is not None)
+    seconds = time.perf_counter() - started
+    return SwitchResult(live_schema, slot, previous, tuple(relations), tuple(dropped), seconds, switched_at)
+
+
+def _create_view(cursor: Any, live_schema: str, slot: str, relation: str) -> None:
+    # Drop + create rather than CREATE OR REPLACE: PostgreSQL refuses to replace a view
+    # whose columns changed, which a new deployment may well do. Same transaction, so
+    # readers never see the view missing.
+    live = f"{quote_ident(live_schema)}.{quote_ident(relation)}"
+    cursor.execute(f"DROP VIEW IF EXISTS {live}")
+    cursor.execute(f"CREATE VIEW {live} AS SELECT * FROM {quote_ident(slot)}.{quote_ident(relation)}")
+
+
+def _ensure_state_table(cursor: Any, dialect: str) -> None:
+    with transaction(cursor, dialect):
+        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(STATE_SCHEMA)}")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS {_state_table()} ("
+            "live_schema TEXT PRIMARY KEY, live_slot TEXT NOT NULL, previous_slot TEXT, "
+            "relations TEXT NOT NULL, switched_at TIMESTAMP NOT NULL, switch_seconds DOUBLE PRECISION)"
+        )
+
+
+def _read_state(cursor: Any, dialect: str, live_schema: str, for_update: bool = False) -> dict[str, Any] | None:
+    """The state row of `live_schema`; inside a switch, locked against concurrent switches (PostgreSQL)."""
+    _check_dialect(dialect)
+    if not for_update:
+        _ensure_state_table(cursor, dialect)
+    lock = " FOR UPDATE" if for_update and dialect == "postgres" else ""
+    cursor.execute(f"SELECT live_slot, previous_slot, relations FROM {_state_table()} WHERE live_schema = {placeholder(dialect)}{lock}", [live_schema])
+    row = cursor.fetchone()
+    return dict(zip(("live_slot", "previous_slot", "relations"), row)) if row else None
+
+
+def _write_state(cursor: Any, dialect: str, live_schema: str, slot: str, previous: str | None, relations: list[str], at: datetime, seconds: float, exists: bool) -> None:
+    m = placeholder(dialect)
+    values = [slot, previous, json.dumps(relations), at.replace(tzinfo=None), seconds]
+    if exists:
+        sql = f"UPDATE {_state_table()} SET live_slot = {m}, previous_slot = {m}, relations = {m}, switched_at = {m}, switch_seconds = {m} WHERE live_schema = {m}"
+        cursor.execute(sql, [*values, live_schema])
+    else:
+        sql = f"INSERT INTO {_state_table()} (live_slot, previous_slot, relations, switched_at, switch_seconds, live_schema) VALUES ({m}, {m}, {m}, {m}, {m}, {m})"
+        cursor.execute(sql, [*values, live_schema])
+
+
+def _relations_in(cursor: Any, dialect: str, schema: str) -> list[str]:
+    cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder(dialect)}", [schema])
+    return [row[0] for row in cursor.fetchall()]
+
+
+def _state_table() -> str:
+    return f"{quote_ident(STATE_SCHEMA)}.{quote_ident(STATE_TABLE)}"
+
+
+def _check_dialect(dialect: str) -> None:
+    if dialect not in DIALECTS:
+        raise ValueError(f"unsupported dialect '{dialect}'; expected one of {DIALECTS}")
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))

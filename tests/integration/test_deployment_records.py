@@ -1,0 +1,72 @@
+"""Deployment records in the db_connect, on real DuckDB and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from airflow_provider_dualengine.deployments import records
+from airflow_provider_dualengine.deployments.records import DeploymentRecordError
+
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+
+
+def _deploy(cursor: Any, dialect: str, deployment_id: str, environment: str, status: str, stages: list[tuple[str, str]]) -> None:
+    records.start(cursor, dialect, deployment_id, environment, "alice", f"plan-{deployment_id}", f"manifest-{deployment_id}")
+    for i, (stage, outcome) in enumerate(stages):
+        records.record_stage(cursor, dialect, deployment_id, stage, outcome, T0 + timedelta(minutes=i), T0 + timedelta(minutes=i, seconds=30), message=f"{stage} {outcome}")
+    records.finish(cursor, dialect, deployment_id, status)
+
+
+def test_deployments_are_recorded_listed_and_persist(db_connect: tuple[str, Callable[[], Any]]) -> None:
+    dialect, connect = db_connect
+    db = connect()
+    cursor = db.cursor()
+    _deploy(cursor, dialect, "d1", "prod", "succeeded", [("sqlmesh_plan", "succeeded"), ("dbt_build", "succeeded"), ("switch", "succeeded")])
+    _deploy(cursor, dialect, "d2", "prod", "failed", [("sqlmesh_plan", "succeeded"), ("dbt_build", "failed")])
+    _deploy(cursor, dialect, "d3", "dev", "succeeded", [("sqlmesh_plan", "succeeded")])
+    records.start(cursor, dialect, "d4", "prod", "bob", None, None)  # still running when the process dies
+    db.close()
+
+    other = connect()  # a new connection: everything was committed
+    try:
+        listed = records.list_deployments(other.cursor(), dialect)
+        assert [d["id"] for d in listed] == ["d4", "d3", "d2", "d1"]
+        assert [d["status"] for d in listed] == ["running", "succeeded", "failed", "succeeded"]
+        d1 = listed[-1]
+        assert (d1["environment"], d1["triggered_by"], d1["sqlmesh_version"], d1["dbt_version"]) == ("prod", "alice", "plan-d1", "manifest-d1")
+        assert [s["stage"] for s in d1["stages"]] == ["sqlmesh_plan", "dbt_build", "switch"]
+        assert d1["stages"][1] == {"stage": "dbt_build", "outcome": "succeeded", "started_at": "2025-01-02T03:05:05+00:00", "finished_at": "2025-01-02T03:05:35+00:00", "message": "dbt_build succeeded"}
+        assert d1["started_at"].tzinfo is not None and d1["finished_at"] >= d1["started_at"]
+        assert listed[0]["finished_at"] is None and listed[0]["stages"] == []
+        assert listed[2]["stages"][-1]["outcome"] == "failed"
+        assert [d["id"] for d in records.list_deployments(other.cursor(), dialect, limit=2)] == ["d4", "d3"]
+
+        assert records.last_succeeded(other.cursor(), dialect, "prod")["id"] == "d1"
+        assert records.last_succeeded(other.cursor(), dialect, "dev")["id"] == "d3"
+        assert records.last_succeeded(other.cursor(), dialect, "staging") is None
+    finally:
+        other.close()
+
+
+def test_bad_writes_are_refused_and_leave_the_connection_usable(db_connect: tuple[str, Callable[[], Any]]) -> None:
+    dialect, connect = db_connect
+    db = connect()
+    try:
+        cursor = db.cursor()
+        records.start(cursor, dialect, "d1", "prod", "alice", None, None)
+        with pytest.raises(Exception):
+            records.start(cursor, dialect, "d1", "prod", "alice", None, None)  # duplicate id
+        with pytest.raises(DeploymentRecordError):
+            records.record_stage(cursor, dialect, "nope", "dbt_build", "failed", T0, T0)
+        with pytest.raises(DeploymentRecordError):
+            records.finish(cursor, dialect, "nope", "failed")
+        with pytest.raises(DeploymentRecordError):
+            records.finish(cursor, dialect, "d1", "running")
+        records.finish(cursor, dialect, "d1", "rolled_back")
+        assert [d["status"] for d in records.list_deployments(cursor, dialect)] == ["rolled_back"]
+    finally:
+        db.close()
