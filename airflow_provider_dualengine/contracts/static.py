@@ -43,11 +43,6 @@ class Finding:
         return f"{self.severity}: {self.file.name}: {self.key}: {self.message}{hint}"
 
 
-def _find_model(graph: UnifiedGraph, name: str) -> list[tuple[Engine, str]]:
-    engine_name, _, model = name.rpartition(":")
-    return [(e, n) for (e, n) in graph.models_graph.nodes if (not engine_name or e.value == engine_name) and (n == model or n.split(".")[-1] == model)]
-
-
 def check_contracts(contracts: list[Contract], graph: UnifiedGraph, column_reads: dict[tuple[Engine, str], dict[str, set[str]]] | None = None, dialects: dict[str, str] | None = None, structural_only: bool = False) -> list[Finding]:
     """Every finding for every contract. `column_reads`: producer -> {consumer id: columns
     read} (from SQLMesh column lineage); `dialects`: engine -> dialect of its column types.
@@ -68,9 +63,9 @@ def _check_one(contract: Contract, graph: UnifiedGraph, column_reads: dict, dial
     for index, consumer in enumerate(spec.consumers):
         if consumer in ENGINES or consumer.startswith(EXTERNAL_PREFIX):
             continue
-        if not _find_model(graph, consumer):
+        if not graph.models_graph.matching(consumer):
             add(f"consumers[{index}]", "error", f"consumer '{consumer}' is neither an engine (sqlmesh, dbt) nor a model of either project", "name a model, an engine, or a system outside both projects as external:<name>")
-    matches = _find_model(graph, spec.name)
+    matches = graph.models_graph.matching(spec.name)
     producer = [m for m in matches if m[0].value == spec.producer]
     if not producer:
         other = ", ".join(f"{e.value}:{n}" for e, n in matches)

@@ -19,12 +19,7 @@ from airflow_provider_dualengine.graph import Engine, UnifiedGraph
 def contracted_producers(contracts: list[Contract], graph: UnifiedGraph) -> dict[tuple[Engine, str], Contract]:
     """(engine, model) of each contract's producer that this graph renders."""
     placed = graph.placement()
-    found = {}
-    for contract in contracts:
-        for (engine, name) in placed:
-            if engine.value == contract.model.producer and (name == contract.model.name or name.split(".")[-1] == contract.model.name):
-                found[(engine, name)] = contract
-    return found
+    return {key: contract for contract in contracts for key in graph.models_graph.matching(f"{contract.model.producer}:{contract.model.name}") if key in placed}
 
 
 def render_contract_check(contract: Contract, engine: Engine, model: str, graph: UnifiedGraph, ctx: RenderContext) -> Any:

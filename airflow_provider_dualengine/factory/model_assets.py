@@ -59,8 +59,7 @@ def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None =
 
 
 def _resolve(graph, name: str) -> tuple[tuple[Engine, str, str | None] | None, str]:
-    engine_name, _, model = name.rpartition(":")
-    candidates = [(e, n) for (e, n) in graph.models_graph.nodes if (not engine_name or e.value == engine_name) and (n == model or n.split(".")[-1] == model)]
+    candidates = graph.models_graph.matching(name)
     if len(candidates) != 1:
         what = "is in both engines" if candidates else "is not a model of this project"
         return None, f"'{name}' {what}" + (f" ({', '.join(f'{e.value}:{n}' for e, n in candidates)})" if candidates else "")

@@ -33,8 +33,7 @@ def contracted_models(contracts_dir: Path) -> dict[str, str]:
 
 def resolve_model(graph: UnifiedGraph, name: str) -> NodeKey:
     """'sqlmesh:staging.stg_orders', 'staging.stg_orders' or a unique short name."""
-    engine, _, plain = name.rpartition(":")
-    candidates = [k for k in graph.models_graph.nodes if (not engine or k[0].value == engine) and (k[1] == plain or k[1].rsplit(".", 1)[-1] == plain)]
+    candidates = graph.models_graph.matching(name)
     if len(candidates) != 1:
         known = "ambiguous: " + ", ".join(f"{k[0].value}:{k[1]}" for k in candidates) if candidates else "no such model in either project"
         raise KeyError(f"{name}: {known}")

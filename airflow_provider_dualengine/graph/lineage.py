@@ -48,6 +48,12 @@ class ModelGraph:
             queue.extend(children.get(node, []))
         return order
 
+    def matching(self, name: str) -> list[NodeKey]:
+        """Models a user-given name means: 'sqlmesh:staging.stg_orders', 'staging.stg_orders',
+        or a short name ('stg_orders'), optionally prefixed with its engine."""
+        engine, _, plain = name.rpartition(":")
+        return [k for k in self.nodes if (not engine or k[0].value == engine) and (k[1] == plain or k[1].rsplit(".", 1)[-1] == plain)]
+
     def cross_engine_edges(self) -> list[Edge]:
         return [e for e in self.edges if e.cross_engine]
 
