@@ -9,15 +9,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_dag", "model_assets"]
+__all__ = ["__version__", "build_dag", "build_deploy_dag", "build_rollback_dag", "model_assets"]
 
 
 def __getattr__(name: str):
     # Lazy so that `import airflow_provider_dualengine` (provider discovery) stays cheap.
-    if name == "build_dag":
-        from airflow_provider_dualengine.factory import build_dag
+    if name in ("build_dag", "build_deploy_dag", "build_rollback_dag"):
+        from airflow_provider_dualengine import factory
 
-        return build_dag
+        return getattr(factory, name)
     if name == "model_assets":
         from airflow_provider_dualengine.factory.model_assets import model_assets
 

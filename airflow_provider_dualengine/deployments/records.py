@@ -18,9 +18,9 @@ from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ide
 
 SCHEMA = "dualengine"
 TABLE = "deployments"
-STATUSES = ("running", "succeeded", "failed", "rolled_back")
+STATUSES = ("running", "succeeded", "failed", "rolled_back", "interrupted")
 DIALECTS = ("duckdb", "postgres")
-COLUMNS = ("id", "environment", "started_at", "finished_at", "status", "triggered_by", "sqlmesh_version", "dbt_version", "stages")
+COLUMNS = ("id", "environment", "started_at", "finished_at", "status", "triggered_by", "sqlmesh_version", "dbt_version", "stages", "details")
 
 
 class DeploymentRecordError(LookupError):
@@ -36,7 +36,7 @@ def ensure_table(cursor: Any, dialect: str) -> None:
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS {_table()} ("
             "id TEXT PRIMARY KEY, environment TEXT NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, "
-            "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL)"
+            "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}')"
         )
 
 
@@ -44,7 +44,7 @@ def start(cursor: Any, dialect: str, deployment_id: str, environment: str, trigg
     """Record a deployment as running, now (the id must be new)."""
     ensure_table(cursor, dialect)
     m = placeholder(dialect)
-    sql = f"INSERT INTO {_table()} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages) VALUES ({m}, {m}, {m}, 'running', {m}, {m}, {m}, '[]')"
+    sql = f"INSERT INTO {_table()} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages, details) VALUES ({m}, {m}, {m}, 'running', {m}, {m}, {m}, '[]', '{{}}')"
     with transaction(cursor, dialect):
         cursor.execute(sql, [deployment_id, environment, _utc_naive(_now()), triggered_by, sqlmesh_version, dbt_version])
 
@@ -63,8 +63,42 @@ def record_stage(cursor: Any, dialect: str, deployment_id: str, stage: str, outc
         cursor.execute(f"UPDATE {_table()} SET stages = {m} WHERE id = {m}", [json.dumps(stages), deployment_id])
 
 
-def finish(cursor: Any, dialect: str, deployment_id: str, status: str) -> None:
-    """Set the final status (succeeded, failed or rolled_back) and the finish time."""
+def update(cursor: Any, dialect: str, deployment_id: str, **fields: Any) -> None:
+    """Merge `fields` into the deployment's details (JSON: slots, saved prod state,
+    checksums, promotion window); `sqlmesh_version`/`dbt_version` update their columns."""
+    m = placeholder(dialect)
+    lock = " FOR UPDATE" if dialect == "postgres" else ""
+    with transaction(cursor, dialect):
+        cursor.execute(f"SELECT details FROM {_table()} WHERE id = {m}{lock}", [deployment_id])
+        row = cursor.fetchone()
+        if row is None:
+            raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+        columns = {k: fields.pop(k) for k in ("sqlmesh_version", "dbt_version") if k in fields}
+        details = {**json.loads(row[0]), **fields}
+        sets = ", ".join([f"details = {m}", *(f"{k} = {m}" for k in columns)])
+        cursor.execute(f"UPDATE {_table()} SET {sets} WHERE id = {m}", [json.dumps(details, default=str), *columns.values(), deployment_id])
+
+
+def get(cursor: Any, dialect: str, deployment_id: str) -> dict[str, Any]:
+    """One deployment record; raises DeploymentRecordError if there is none."""
+    ensure_table(cursor, dialect)
+    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE id = {placeholder(dialect)}", [deployment_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+    return _record(row)
+
+
+def running(cursor: Any, dialect: str, environment: str) -> list[dict[str, Any]]:
+    """Deployments of `environment` still marked running (their process may have died)."""
+    ensure_table(cursor, dialect)
+    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {placeholder(dialect)} AND status = 'running' ORDER BY started_at", [environment])
+    return [_record(row) for row in cursor.fetchall()]
+
+
+def finish(cursor: Any, dialect: str, deployment_id: str, status: str, summary: str | None = None) -> None:
+    """Set the final status (succeeded, failed, rolled_back, interrupted), the finish time
+    and, optionally, a one-line summary of what happened (details.summary)."""
     if status not in STATUSES or status == "running":
         raise DeploymentRecordError(f"final status must be one of {STATUSES[1:]}, not '{status}'")
     m = placeholder(dialect)
@@ -73,6 +107,8 @@ def finish(cursor: Any, dialect: str, deployment_id: str, status: str) -> None:
         cursor.execute(f"SELECT count(*) FROM {_table()} WHERE id = {m}", [deployment_id])
         if cursor.fetchone()[0] == 0:
             raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+    if summary is not None:
+        update(cursor, dialect, deployment_id, summary=summary)
 
 
 def list_deployments(cursor: Any, dialect: str, limit: int = 20) -> list[dict[str, Any]]:
@@ -97,6 +133,7 @@ def _record(row: tuple) -> dict[str, Any]:
     record["started_at"] = _aware(record["started_at"])
     record["finished_at"] = _aware(record["finished_at"])
     record["stages"] = json.loads(record["stages"])
+    record["details"] = json.loads(record["details"] or "{}")
     return record
 
 

@@ -72,3 +72,13 @@ def _end_transaction(cursor: Any, implicit: bool, verb: str) -> None:
         getattr(cursor.connection, verb.lower())()
     else:
         cursor.execute(verb)
+
+
+def relation_exists(cursor: Any, dialect: str, relation: str) -> bool:
+    """Whether a quoted `"schema"."name"` table or view exists (parsed with sqlglot, bound as values)."""
+    from sqlglot import exp
+
+    table = exp.to_table(relation, dialect=dialect)
+    m = placeholder(dialect)
+    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {m} AND table_name = {m}", [table.db, table.name])
+    return cursor.fetchone()[0] > 0

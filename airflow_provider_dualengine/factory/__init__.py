@@ -1,6 +1,7 @@
-"""The Airflow layer's entry point: the unified graph rendered as a DAG."""
+"""The Airflow layer's entry point: the unified graph rendered as DAGs."""
 
 from airflow_provider_dualengine.factory.dag_builder import build_dag
+from airflow_provider_dualengine.factory.deploy_dag import build_deploy_dag, build_rollback_dag
 from airflow_provider_dualengine.factory.model_assets import model_assets
 
-__all__ = ["build_dag", "model_assets"]
+__all__ = ["build_dag", "build_deploy_dag", "build_rollback_dag", "model_assets"]

@@ -27,7 +27,7 @@ def render_contract_check(contract: Contract, engine: Engine, model: str, graph:
     from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
 
     relation = graph.models_graph.nodes.get((engine, model), {}).get("relation")
-    schema, table = model_relation(ctx.project, engine, model, relation, ctx.environment.name)
+    schema, table = model_relation(ctx.project, engine, model, relation, ctx.environment)
     return ContractCheckOperator(
         task_id=f"contract__{task_id_for(model)}",
         task_display_name=f"contract: {model}",

@@ -135,14 +135,16 @@ def _load_contracts(project: Any, graph: UnifiedGraph) -> list[Any]:
     return contracts
 
 
-def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, contracts: list[Any] | None = None) -> None:
+def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, contracts: list[Any] | None = None, *, static_validation: bool = True, wait_for_inputs: bool = True) -> dict[str, TaskGroup]:
+    """The stage groups (returned by name); `static_validation`/`wait_for_inputs` add the
+    contract check task and the external-input sensors (a deployment places its own)."""
     from airflow_provider_dualengine.factory.contract_tasks import contracted_producers, render_contract_check, render_static_validation
 
     renderers = _renderers()
     contracted = contracted_producers(contracts or [], graph)
-    validation = render_static_validation(ctx) if contracts else None
+    validation = render_static_validation(ctx) if contracts and static_validation else None
     inputs = {}
-    for name in {n for s in graph.stages.values() for n in s.external_inputs}:
+    for name in {n for s in graph.stages.values() for n in s.external_inputs} if wait_for_inputs else ():
         spec = graph.external_inputs[name]
         inputs[name] = ExternalInputSensor(
             task_id=name,
@@ -175,7 +177,8 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, 
             leaves >> finished[stage.name]
         groups[stage.name] = group
         for name in stage.external_inputs:
-            inputs[name] >> group
+            if name in inputs:
+                inputs[name] >> group
         if validation is not None and not stage.upstream_stages:
             validation >> group
     linked: set[tuple[str, str]] = set()
@@ -189,6 +192,7 @@ def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, 
         for upstream in stage.upstream_stages:
             if (upstream, stage.name) not in linked:
                 finished[upstream] >> groups[stage.name]
+    return groups
 
 
 def _doc(root, graph: UnifiedGraph, env: str) -> str:

@@ -22,15 +22,15 @@ from typing import Any
 from airflow.sdk import Asset, BaseHook
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
-from airflow_provider_dualengine.config.project import Project, load_project
+from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment, load_project
 from airflow_provider_dualengine.engines.connections import table_asset_uri
 from airflow_provider_dualengine.graph import Engine, build_graph
 
 
-def model_relation(project: Project, engine: Engine, name: str, relation: str | None, environment: str | None = None) -> tuple[str, str]:
+def model_relation(project: Project, engine: Engine, name: str, relation: str | None, environment: str | ResolvedEnvironment | None = None) -> tuple[str, str]:
     """(schema, table) of a model's output in an environment: SQLMesh's environment view
     or the dbt model's table in the environment's target schema."""
-    env = project.environment(environment)
+    env = environment if isinstance(environment, ResolvedEnvironment) else project.environment(environment)
     if engine is Engine.SQLMESH:
         schema, table = name.split(".")[-2:]
         return f"{schema}{env.sqlmesh_view_suffix}", table

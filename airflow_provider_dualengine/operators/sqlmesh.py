@@ -28,7 +28,7 @@ class SQLMeshPromotionWouldBackfill(SQLMeshError):
 
 
 class _SQLMeshOperator(BaseOperator):
-    template_fields: Sequence[str] = ("environment",)
+    template_fields: Sequence[str] = ("environment", "env")
     ui_color = "#7c3aed"
     ui_fgcolor = "#ffffff"
 
@@ -86,10 +86,13 @@ class SQLMeshPlanOperator(_StageExecutor):
     task to report (how the DAG factory renders per-model tasks).
     """
 
-    template_fields: Sequence[str] = ("environment", "select_models", "restate_models", "start", "end")
+    template_fields: Sequence[str] = ("environment", "env", "select_models", "restate_models", "start", "end")
 
-    def __init__(self, *, restate_models: list[str] | None = None, start: Any = None, end: Any = None, forward_only: bool = False, skip_tests: bool = False, include_unmodified: bool = True, **kwargs: Any):
+    def __init__(self, *, restate_models: list[str] | None = None, start: Any = None, end: Any = None, forward_only: bool = False, skip_tests: bool = False, include_unmodified: bool = True, apply: bool = True, **kwargs: Any):
+        """:param apply: False only plans: the result lists the snapshots a plan would create
+        and the intervals it would backfill (a deployment's cost estimate)."""
         super().__init__(**kwargs)
+        self.apply = apply
         self.restate_models = restate_models
         self.start = start
         self.end = end
@@ -125,7 +128,7 @@ class SQLMeshPlanOperator(_StageExecutor):
             result = {"action": "plan", **summarize_plan(plan)}
             self.log.info("SQLMesh plan for %s: new snapshots %s; backfill %s", self.environment, result["new_snapshots"] or "none", result["backfill"] or "none")
             applied = False
-            if plan.has_changes or plan.requires_backfill:
+            if self.apply and (plan.has_changes or plan.requires_backfill):
                 try:
                     ctx.apply(plan)
                     applied = True
@@ -139,7 +142,7 @@ class SQLMeshRunOperator(_StageExecutor):
     """Run the environment's due cron intervals. Fails when SQLMesh reports FAILURE
     (`Context.run` returns it without raising)."""
 
-    template_fields: Sequence[str] = ("environment", "select_models", "start", "end", "execution_time")
+    template_fields: Sequence[str] = ("environment", "env", "select_models", "start", "end", "execution_time")
 
     def __init__(self, *, start: Any = None, end: Any = None, execution_time: Any = None, ignore_cron: bool = False, **kwargs: Any):
         super().__init__(**kwargs)
@@ -234,6 +237,28 @@ class SQLMeshTestOperator(_SQLMeshOperator):
         if failures:
             raise SQLMeshError(f"SQLMesh unit tests failed: {', '.join(failures)}")
         return {"action": "test", "tests_run": result.testsRun, "failed": failures}
+
+
+class SQLMeshLintOperator(_SQLMeshOperator):
+    """SQLMesh's linter over the project (or selected models); fails on error-level rules."""
+
+    template_fields: Sequence[str] = ("select_models",)
+
+    def __init__(self, *, select_models: list[str] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.select_models = select_models
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from sqlmesh.utils.errors import LinterError
+
+        with self.hook.context() as ctx:
+            try:
+                violations = ctx.lint_models(self.select_models or None, raise_on_error=True)
+            except LinterError as exc:
+                raise SQLMeshError(f"SQLMesh lint failed: {exc}") from exc
+        for violation in violations:
+            self.log.warning("%s", violation)
+        return {"action": "lint", "warnings": len(violations)}
 
 
 class SQLMeshAuditOperator(_SQLMeshOperator):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -68,6 +68,32 @@ def switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: li
     deployed before but not now, and record the state (previous slot = the old live one).
     Any error rolls the whole transaction back, so readers keep the old live layer.
     """
+    wanted = check_switch(cursor, dialect, live_schema, slot, relations)
+    started = time.perf_counter()
+    try:
+        with transaction(cursor, dialect):
+            result = apply_switch(cursor, dialect, live_schema, slot, wanted)
+    except Exception as exc:  # rolled back by the transaction
+        raise BlueGreenError(f"switch of '{live_schema}' to '{slot}' failed and was rolled back: {exc}") from exc
+    return replace(result, seconds=time.perf_counter() - started)
+
+
+def rollback(cursor: Any, dialect: str, live_schema: str, relations: list[str]) -> SwitchResult:
+    """Switch the live views back to the previous slot (left intact by the last switch)."""
+    return switch(cursor, dialect, live_schema, previous_slot(cursor, dialect, live_schema), relations)
+
+
+def previous_slot(cursor: Any, dialect: str, live_schema: str) -> str:
+    """The slot that was live before the last switch; raises if there is none."""
+    state = _read_state(cursor, dialect, live_schema)
+    if not state or not state["previous_slot"]:
+        raise BlueGreenError(f"live schema '{live_schema}' has no previous slot to roll back to")
+    return state["previous_slot"]
+
+
+def check_switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> list[str]:
+    """Refuse a switch that could not complete (wrong slot, nothing to switch, a relation
+    missing from the slot) before any transaction starts; returns the relations, deduplicated."""
     _check_dialect(dialect)
     wanted = _unique(relations)
     if slot not in slot_names(live_schema):
@@ -77,37 +103,26 @@ def switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: li
     missing = sorted(set(wanted) - set(_relations_in(cursor, dialect, slot)))
     if missing:
         raise BlueGreenError(f"slot '{slot}' lacks {', '.join(missing)}; live schema '{live_schema}' left unchanged")
-    try:
-        return _switch(cursor, dialect, live_schema, slot, wanted)
-    except Exception as exc:  # rolled back by _switch's transaction
-        raise BlueGreenError(f"switch of '{live_schema}' to '{slot}' failed and was rolled back: {exc}") from exc
-
-
-def rollback(cursor: Any, dialect: str, live_schema: str, relations: list[str]) -> SwitchResult:
-    """Switch the live views back to the previous slot (left intact by the last switch)."""
-    state = _read_state(cursor, dialect, live_schema)
-    if not state or not state["previous_slot"]:
-        raise BlueGreenError(f"live schema '{live_schema}' has no previous slot to roll back to")
-    return switch(cursor, dialect, live_schema, state["previous_slot"], relations)
-
-
-def _switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> SwitchResult:
     _ensure_state_table(cursor, dialect)
+    return wanted
+
+
+def apply_switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> SwitchResult:
+    """The switch's statements, inside the caller's transaction (after `check_switch`), so
+    a coordinated promotion can switch dbt and SQLMesh views in one commit."""
     switched_at = datetime.now(timezone.utc)
     started = time.perf_counter()
-    with transaction(cursor, dialect):
-        state = _read_state(cursor, dialect, live_schema, for_update=True)
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(live_schema)}")
-        for relation in relations:
-            _create_view(cursor, live_schema, slot, relation)
-        before = json.loads(state["relations"]) if state else []
-        dropped = [r for r in before if r not in relations]
-        for relation in dropped:
-            cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(live_schema)}.{quote_ident(relation)}")
-        previous = state["live_slot"] if state else None
-        window = time.perf_counter() - started
-        _write_state(cursor, dialect, live_schema, slot, previous, relations, switched_at, window, exists=state is not None)
+    state = _read_state(cursor, dialect, live_schema, for_update=True)
+    cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(live_schema)}")
+    for relation in relations:
+        _create_view(cursor, live_schema, slot, relation)
+    before = json.loads(state["relations"]) if state else []
+    dropped = [r for r in before if r not in relations]
+    for relation in dropped:
+        cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(live_schema)}.{quote_ident(relation)}")
+    previous = state["live_slot"] if state else None
     seconds = time.perf_counter() - started
+    _write_state(cursor, dialect, live_schema, slot, previous, relations, switched_at, seconds, exists=state is not None)
     return SwitchResult(live_schema, slot, previous, tuple(relations), tuple(dropped), seconds, switched_at)
 
 
@@ -168,3 +183,27 @@ def _check_dialect(dialect: str) -> None:
 
 def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
+
+
+def apply_clear(cursor: Any, dialect: str, live_schema: str, relations: list[str]) -> None:
+    """Inside the caller's transaction: drop the live views and forget the live slot (a
+    rollback to before the first deployment). The slots themselves are left as they are."""
+    for relation in relations:
+        cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(live_schema)}.{quote_ident(relation)}")
+    cursor.execute(f"DELETE FROM {_state_table()} WHERE live_schema = {placeholder(dialect)}", [live_schema])
+
+
+def drop_slot(cursor: Any, dialect: str, live_schema: str, slot: str) -> None:
+    """Drop an idle slot's schema (a failed deployment's half-built models). Refuses the live slot."""
+    if slot not in slot_names(live_schema):
+        raise BlueGreenError(f"'{slot}' is not a slot of '{live_schema}'")
+    if slot == live_slot(cursor, dialect, live_schema):
+        raise BlueGreenError(f"refusing to drop '{slot}': it is live")
+    with transaction(cursor, dialect):
+        cursor.execute(f"DROP SCHEMA IF EXISTS {quote_ident(slot)} CASCADE")
+
+
+def live_state(cursor: Any, dialect: str, live_schema: str) -> dict[str, Any] | None:
+    """{live_slot, previous_slot, relations (list)} of a live schema, or None before the first switch."""
+    state = _read_state(cursor, dialect, live_schema)
+    return {**state, "relations": json.loads(state["relations"])} if state else None

@@ -18,8 +18,19 @@ from airflow_provider_dualengine.graph.model import ModelNode
 SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"
 
 
+TARGET_SCHEMA_ENV = "DUALENGINE_DBT_TARGET_SCHEMA"
+
+
+def _run_time_schema(ctx: RenderContext) -> bool:
+    """A target schema decided at run time (a Jinja template, e.g. a deployment's idle slot)."""
+    return "{{" in ctx.environment.dbt_schema
+
+
 def profile_config(ctx: RenderContext) -> ProfileConfig:
-    profile_args = {"schema": ctx.environment.dbt_schema, "threads": 1}
+    # Cosmos writes profile_args into profiles.yml literally; dbt renders env_var() there, and
+    # Airflow renders the operators' `env`, so a run-time schema reaches dbt this way.
+    schema = f"{{{{ env_var('{TARGET_SCHEMA_ENV}') }}}}" if _run_time_schema(ctx) else ctx.environment.dbt_schema
+    profile_args = {"schema": schema, "threads": 1}
     if ctx.project.settings.warehouse.type == "postgres":
         from cosmos.profiles import PostgresUserPasswordProfileMapping as Mapping
     else:
@@ -33,8 +44,6 @@ def profile_config(ctx: RenderContext) -> ProfileConfig:
 
 def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
     from airflow_provider_dualengine.engines.dbt.stage_manifest import stage_manifest
-
-    MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
 
     project = ctx.project
     manifest_path, stage_tag = stage_manifest(project.dbt_manifest_path, [m.unique_id for m in models if m.unique_id])
@@ -62,8 +71,19 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
         ),
         # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
         # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.
-        operator_args={**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(project.artifact_path.resolve())}},
+        operator_args=_operator_args(ctx),
     )
     # Cosmos keys each model's task (or run+test group) by dbt unique_id.
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
     return RenderedModels(group, per_model, per_model)
+
+
+def _operator_args(ctx: RenderContext) -> dict:
+    MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
+
+    env = {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}
+    args: dict = {**ctx.pool_args(), "env": env}
+    if _run_time_schema(ctx):
+        env[TARGET_SCHEMA_ENV] = ctx.environment.dbt_schema
+        args["emit_datasets"] = False  # a deployment's slot tables are not the models' Assets
+    return args

@@ -1,0 +1,224 @@
+"""One deployment across both engines: start, promote, conclude (roll back), roll back by hand.
+
+Used by the deploy DAG's operators and by the CLI. Prod changes only in `promote`, in one
+warehouse transaction (deployments/promotion.py); everything before builds green (the
+SQLMesh environment `<env>_green`, the idle dbt slot) and everything after either keeps
+the new prod or swaps back to the layer saved when the deployment started.
+
+Coordinated rollback follows the seed's table (`ROLLBACK_PLAN`): a failure in the SQLMesh
+deployment discards SQLMesh's green environment; in the dbt deployment, dbt's idle slot
+only; in integration validation, both; in production promotion, prod returns to the
+saved layer (both engines, SQLMesh state included) and the rollback is verified by
+checksums.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from airflow_provider_dualengine.deployments import records
+from airflow_provider_dualengine.deployments.checksums import checksums
+from airflow_provider_dualengine.deployments.plan import green_environment
+from airflow_provider_dualengine.deployments.promotion import ProdLayer, swap
+from airflow_provider_dualengine.engines.dbt import blue_green
+
+FAILURE_POINTS = ("validation", "sqlmesh_deployment", "dbt_deployment", "integration_validation", "production_promotion")
+ROLLBACK_PLAN: dict[str, tuple[str, ...]] = {
+    "validation": (),  # nothing was built
+    "sqlmesh_deployment": ("sqlmesh",),  # dbt never started
+    "dbt_deployment": ("dbt",),  # SQLMesh's green environment stays valid
+    "integration_validation": ("dbt", "sqlmesh"),
+    "production_promotion": ("prod",),  # both engines back to the saved prod layer, then verified
+}
+
+
+class DeploymentBlocked(RuntimeError):
+    """A deployment stopped; the message is the one line operators read first."""
+
+
+@dataclass(frozen=True)
+class DeploymentSite:
+    """Where a project deploys: the warehouse, SQLMesh's prod and green environments, dbt's live schema."""
+
+    project_dir: str
+    environment: str
+    conn_id: str
+    dialect: str
+    sqlmesh_path: str
+    gateway: str | None
+    sqlmesh_environment: str
+    dbt_live_schema: str
+    dbt_relations: tuple[str, ...]
+
+    @classmethod
+    def of(cls, project_dir: str, environment: str | None = None) -> DeploymentSite:
+        from airflow_provider_dualengine.config.project import load_project
+        from airflow_provider_dualengine.deployments.plan import dbt_table
+        from airflow_provider_dualengine.graph import Engine, build_graph
+
+        project = load_project(project_dir)
+        env = project.environment(environment)
+        graph = build_graph(project)
+        dbt = tuple(sorted(dbt_table(graph, name) for engine, name in graph.placement() if engine is Engine.DBT))
+        warehouse = project.settings.warehouse
+        return cls(str(project.root), env.name, warehouse.conn_id, warehouse.type, str(project.sqlmesh_path), env.sqlmesh_gateway, env.sqlmesh_environment, env.dbt_schema, dbt)
+
+    @property
+    def green(self) -> str:
+        return green_environment(self.sqlmesh_environment)
+
+    def hook(self, dbt_schema: str | None = None) -> Any:
+        from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
+        from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
+
+        return SQLMeshHook(self.sqlmesh_path, gateway=self.gateway, conn_id=self.conn_id, env={DBT_SCHEMA_ENV: dbt_schema or self.dbt_live_schema})
+
+    @contextmanager
+    def cursor(self) -> Iterator[Any]:
+        from airflow.sdk import BaseHook
+
+        from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+
+        with warehouse_cursor(BaseHook.get_connection(self.conn_id)) as cursor:
+            yield cursor
+
+
+def prod_layer(ctx: Any, cursor: Any, site: DeploymentSite) -> ProdLayer:
+    """What prod points at now (SQLMesh state + the dbt slot state)."""
+    from airflow_provider_dualengine.engines.sqlmesh.promotion import view_mapping
+
+    state = blue_green.live_state(cursor, site.dialect, site.dbt_live_schema)
+    return ProdLayer(view_mapping(ctx, site.sqlmesh_environment, site.sqlmesh_environment), site.dbt_live_schema, state["live_slot"] if state else None, tuple(state["relations"]) if state else ())
+
+
+def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
+    """Record a new deployment, settle any earlier one whose process died, choose the idle
+    dbt slot and save prod as it is (layer, SQLMesh state, checksums) for rollback."""
+    from airflow_provider_dualengine.engines.sqlmesh.promotion import saved_environment
+
+    deployment_id = f"{site.environment}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    with site.cursor() as cursor, site.hook().context() as ctx:
+        for stale in records.running(cursor, site.dialect, site.environment):
+            settle_interrupted(cursor, site, ctx, stale, log)
+        before = prod_layer(ctx, cursor, site)
+        slot = blue_green.idle_slot(cursor, site.dialect, site.dbt_live_schema)
+        records.start(cursor, site.dialect, deployment_id, site.environment, triggered_by, None, slot)
+        records.update(cursor, site.dialect, deployment_id, dbt_slot=slot, green_environment=site.green, before=before.as_dict(), sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment), checksums_before=checksums(cursor, site.dialect, before.relations()))
+    log.info("Deployment %s of %s: SQLMesh builds into '%s', dbt into slot '%s'", deployment_id, site.environment, site.green, slot)
+    return {"deployment_id": deployment_id, "dbt_slot": slot}
+
+
+def settle_interrupted(cursor: Any, site: DeploymentSite, ctx: Any, record: dict[str, Any], log: Any) -> None:
+    """A deployment still 'running' when a new one starts died with its process. Our single
+    transaction means prod is either the saved layer or the promoted one; say which."""
+    details = record["details"]
+    last = record["stages"][-1]["stage"] if record["stages"] else "start"
+    now = checksums(cursor, site.dialect, sorted(details.get("checksums_before", {})))
+    if now == details.get("checksums_before"):
+        outcome = "prod unchanged (checksums equal to before it started)"
+    elif blue_green.live_slot(cursor, site.dialect, site.dbt_live_schema) == details.get("dbt_slot"):
+        outcome = "its promotion had committed: prod is the promoted state"
+    else:
+        outcome = "prod differs from before it started and from its promotion: inspect `dualengine deployments`"
+    summary = f"process stopped during {last}; {outcome}"
+    log.warning("Deployment %s was interrupted: %s", record["id"], summary)
+    records.finish(cursor, site.dialect, record["id"], "interrupted", summary)
+
+
+def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any]:
+    """Switch prod to green for both engines in one transaction, then let SQLMesh's state
+    follow. Raises DeploymentBlocked; prod is fully old unless the commit happened."""
+    from airflow_provider_dualengine.engines.sqlmesh.promotion import PromotionRefused, promotable_plan, record_in_state, view_mapping
+
+    with site.cursor() as cursor:
+        record = records.get(cursor, site.dialect, deployment_id)
+    details = record["details"]
+    before = ProdLayer.from_dict(details["before"])
+    slot = details["dbt_slot"]
+    with site.hook(dbt_schema=slot).context() as ctx:
+        try:
+            plan = promotable_plan(ctx, site.green, site.sqlmesh_environment)
+        except PromotionRefused as exc:
+            raise DeploymentBlocked(f"SQLMesh promotion refused: {exc}") from exc
+        target = ProdLayer(view_mapping(ctx, site.green, site.sqlmesh_environment), site.dbt_live_schema, slot, site.dbt_relations)
+        started = datetime.now(timezone.utc)
+        with site.cursor() as cursor:
+            records.record_stage(cursor, site.dialect, deployment_id, "production_promotion", "started", started, started, f"{len(target.sqlmesh_views)} SQLMesh views + {len(target.dbt_relations)} dbt views")
+        try:
+            window = swap(ctx.engine_adapter.cursor, site.dialect, target, before)
+        except Exception as exc:
+            raise DeploymentBlocked(f"promotion transaction failed and was rolled back, prod unchanged: {exc}") from exc
+        with site.cursor() as cursor:
+            records.update(cursor, site.dialect, deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4))
+            records.record_stage(cursor, site.dialect, deployment_id, "production_promotion", "committed", started, datetime.now(timezone.utc), f"prod switched in {window:.3f} s")
+        log.info("Prod switched for both engines in one transaction: %.3f s (%d SQLMesh views, %d dbt views)", window, len(target.sqlmesh_views), len(target.dbt_relations))
+        record_in_state(ctx, plan)
+    with site.cursor() as cursor:
+        after = checksums(cursor, site.dialect, target.relations())
+        records.update(cursor, site.dialect, deployment_id, checksums_after=after)
+    return {"promotion_seconds": round(window, 4), "sqlmesh_views": len(target.sqlmesh_views), "dbt_views": len(target.dbt_relations)}
+
+
+def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None, reason: str, log: Any) -> str:
+    """Finish the record; on failure run the seed's rollback for `failure_point` and verify
+    prod equals what it was before. Returns the one-line summary."""
+    with site.cursor() as cursor:
+        record = records.get(cursor, site.dialect, deployment_id)
+        details = record["details"]
+        if failure_point is None:
+            summary = f"succeeded: prod switched in {details.get('promotion_seconds', 0):.3f} s"
+            records.finish(cursor, site.dialect, deployment_id, "succeeded", summary)
+            return summary
+        undone = []
+        for action in ROLLBACK_PLAN[failure_point]:
+            if action == "dbt":
+                blue_green.drop_slot(cursor, site.dialect, site.dbt_live_schema, details["dbt_slot"])
+                undone.append(f"dbt slot {details['dbt_slot']} dropped")
+            elif action == "sqlmesh":
+                with site.hook().context() as ctx:
+                    ctx.invalidate_environment(site.green, sync=True)
+                undone.append(f"SQLMesh environment {site.green} invalidated")
+            elif action == "prod" and details.get("target"):
+                restore_prod(cursor, site, details)
+                undone.append("prod swapped back to the previous layer, SQLMesh state restored")
+        now = checksums(cursor, site.dialect, sorted(details.get("checksums_before", {})))
+        intact = now == details.get("checksums_before")
+        verdict = "prod verified identical to before (checksums)" if intact else "PROD DIFFERS FROM BEFORE: inspect now"
+        summary = f"blocked at {failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}"
+        records.finish(cursor, site.dialect, deployment_id, "rolled_back" if intact else "failed", summary)
+    log.error("%s", summary)
+    return summary
+
+
+def restore_prod(cursor: Any, site: DeploymentSite, details: dict[str, Any]) -> float:
+    """Swap prod back to the layer saved before a deployment and restore SQLMesh's state."""
+    from airflow_provider_dualengine.engines.sqlmesh.promotion import restore_state
+
+    before, target = ProdLayer.from_dict(details["before"]), ProdLayer.from_dict(details["target"])
+    window = swap(cursor, site.dialect, before, target)
+    with site.hook().context() as ctx:
+        restore_state(ctx, details.get("sqlmesh_state_before"), site.sqlmesh_environment)
+    return window
+
+
+def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
+    """Manual rollback: return both engines to the state before the last successful
+    deployment, verify by checksums, and mark that deployment rolled back."""
+    with site.cursor() as cursor:
+        last = records.last_succeeded(cursor, site.dialect, site.environment)
+        if last is None:
+            raise DeploymentBlocked(f"no successful deployment of '{site.environment}' to roll back")
+        details = last["details"]
+        window = restore_prod(cursor, site, details)
+        now = checksums(cursor, site.dialect, sorted(details.get("checksums_before", {})))
+        intact = now == details.get("checksums_before")
+        summary = f"rolled back by {triggered_by} in {window:.3f} s; " + ("prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now")
+        records.finish(cursor, site.dialect, last["id"], "rolled_back", summary)
+    if not intact:
+        raise DeploymentBlocked(summary)
+    return {"deployment_id": last["id"], "rollback_seconds": round(window, 4), "summary": summary}

@@ -1,0 +1,44 @@
+"""Validation-stage checks of the deploy DAG that need no warehouse.
+
+`DbtProjectCheckOperator`: the compiled artifact (SQLMesh description + `dbt parse`
+manifest) matches the code being deployed, and every dbt model of the graph is documented.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+
+class ProjectCheckFailed(RuntimeError):
+    pass
+
+
+class DbtProjectCheckOperator(BaseOperator):
+    template_fields: Sequence[str] = ()
+    ui_color = "#fde68a"
+
+    def __init__(self, *, project_dir: str, require_docs: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.project_dir = project_dir
+        self.require_docs = require_docs
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
+        from airflow_provider_dualengine.config.project import load_project
+
+        project = load_project(self.project_dir)
+        try:
+            read_artifact(project, check_fresh=True)  # the dbt manifest and SQLMesh description are of this code
+        except ArtifactProblem as exc:
+            raise ProjectCheckFailed(f"compiled artifact does not match the code being deployed: {exc}") from exc
+        manifest = json.loads(project.dbt_manifest_path.read_text(encoding="utf-8"))
+        models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name}
+        undocumented = sorted(name for name, node in models.items() if not (node.get("description") or "").strip())
+        self.log.info("dbt manifest fresh: %d models, %d without a description", len(models), len(undocumented))
+        if undocumented and self.require_docs:
+            raise ProjectCheckFailed(f"dbt models without a description: {', '.join(undocumented)}; document them in a schema.yml (or require_docs=False)")
+        return {"models": len(models), "undocumented": undocumented}
