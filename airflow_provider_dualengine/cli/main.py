@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, lineage, impact, contracts, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, demo."""
 
 from __future__ import annotations
 
@@ -134,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_provider_dualengine.cli import contracts
 
     contracts.add_parser(sub)
+
+    from airflow_provider_dualengine.cli import deployments
+
+    deployments.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

@@ -6,8 +6,9 @@ SQLMesh environment `<env>_green`, the idle dbt slot) and everything after eithe
 the new prod or swaps back to the layer saved when the deployment started.
 
 Coordinated rollback follows the seed's table (`ROLLBACK_PLAN`): a failure in the SQLMesh
-deployment discards SQLMesh's green environment; in the dbt deployment, dbt's idle slot
-only; in integration validation, both; in production promotion, prod returns to the
+deployment leaves SQLMesh's prod as it was (its views never moved; green is re-planned by
+the next deployment); in the dbt deployment, dbt's idle slot is dropped; in integration
+validation, both; in production promotion, prod returns to the
 saved layer (both engines, SQLMesh state included) and the rollback is verified by
 checksums.
 """
@@ -85,6 +86,9 @@ class DeploymentSite:
         from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
 
         with warehouse_cursor(BaseHook.get_connection(self.conn_id)) as cursor:
+            if self.dialect == "postgres":
+                # statement by statement; writes open their own transaction (warehouse.transaction)
+                cursor.connection.autocommit = True
             yield cursor
 
 
@@ -180,9 +184,10 @@ def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None
                 blue_green.drop_slot(cursor, site.dialect, site.dbt_live_schema, details["dbt_slot"])
                 undone.append(f"dbt slot {details['dbt_slot']} dropped")
             elif action == "sqlmesh":
-                with site.hook().context() as ctx:
-                    ctx.invalidate_environment(site.green, sync=True)
-                undone.append(f"SQLMesh environment {site.green} invalidated")
+                # SQLMesh's prod views never moved. The green environment is kept, not
+                # invalidated: the next deployment re-plans it (a plan with selected models
+                # into a freshly invalidated environment would leave unselected models out).
+                undone.append(f"SQLMesh prod untouched, {site.green} left for the next deployment to re-plan")
             elif action == "prod" and details.get("target"):
                 restore_prod(cursor, site, details)
                 undone.append("prod swapped back to the previous layer, SQLMesh state restored")
@@ -214,6 +219,8 @@ def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
         if last is None:
             raise DeploymentBlocked(f"no successful deployment of '{site.environment}' to roll back")
         details = last["details"]
+        if not ProdLayer.from_dict(details["before"]).relations():
+            raise DeploymentBlocked(f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to")
         window = restore_prod(cursor, site, details)
         now = checksums(cursor, site.dialect, sorted(details.get("checksums_before", {})))
         intact = now == details.get("checksums_before")

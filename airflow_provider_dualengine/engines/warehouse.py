@@ -80,5 +80,6 @@ def relation_exists(cursor: Any, dialect: str, relation: str) -> bool:
 
     table = exp.to_table(relation, dialect=dialect)
     m = placeholder(dialect)
-    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {m} AND table_name = {m}", [table.db, table.name])
+    schema, params = (m, [table.db]) if table.db else ("current_schema()", [])
+    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {schema} AND table_name = {m}", [*params, table.name])
     return cursor.fetchone()[0] > 0

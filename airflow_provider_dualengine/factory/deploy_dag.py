@@ -25,6 +25,7 @@ from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
 from airflow_provider_dualengine.factory.dag_builder import _load_contracts, _render
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import build_graph
+from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh, load_catalogs
 from airflow_provider_dualengine.operators.deployment import (
     START_TASK_ID,
     DeploymentConcludeOperator,
@@ -60,8 +61,12 @@ def build_deploy_dag(
     try:
         project = load_project(project_dir)
         env = project.environment(environment)
-        graph = build_graph(project)
+        catalogs, issues = load_catalogs(project)
+        graph = build_graph(project, catalogs if not issues else None)
         contracts = _load_contracts(project, graph)
+        views = dbt_views_on_sqlmesh(catalogs, project.files["settings"], "in a blue-green deployment it would keep reading the green SQLMesh environment, which the next deployment re-plans while it is live")
+        if views:
+            raise DualEngineConfigError(views)
     except DualEngineConfigError as exc:
         raise DualEngineConfigError(exc.issues) from None
     green = green_environment(env.sqlmesh_environment)

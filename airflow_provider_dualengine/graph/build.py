@@ -81,7 +81,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
         )
 
     if project.settings.warehouse.type == "postgres" and Engine.SQLMESH in catalogs and Engine.DBT in catalogs:
-        issues.extend(_dbt_views_on_sqlmesh_views(catalogs, project.files["settings"]))
+        issues.extend(dbt_views_on_sqlmesh(catalogs, project.files["settings"], "SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL"))
     order = _stage_order(stages, file, issues)
     models = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
     if not issues:
@@ -157,13 +157,16 @@ def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) 
         return list(stages)
 
 
-def _dbt_views_on_sqlmesh_views(catalogs: dict[Engine, ModelCatalog], file) -> list[ConfigIssue]:
-    """On PostgreSQL, SQLMesh swaps views with DROP VIEW ... CASCADE, which silently drops
-    any dbt view selecting from them; such dbt models must be tables."""
+def dbt_views_on_sqlmesh(catalogs: dict[Engine, ModelCatalog], file, why: str) -> list[ConfigIssue]:
+    """dbt views selecting from SQLMesh views, each an issue saying `why` they must be tables.
+
+    On PostgreSQL SQLMesh swaps views with DROP VIEW ... CASCADE, silently dropping such
+    views; in a blue-green deployment they would read the green SQLMesh environment, which
+    the next deployment re-plans while the view is still live."""
     sqlmesh_tables = set(catalogs[Engine.SQLMESH].models)
     issues = []
     for model in catalogs[Engine.DBT].models.values():
         reads = sorted((set(model.reads_tables) | set(model.engine_refs)) & sqlmesh_tables)
         if model.kind == "view" and reads:
-            issues.append(ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", "materialize it as a table (or incremental)"))
+            issues.append(ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; {why}", "materialize it as a table (or incremental)"))
     return issues

@@ -40,16 +40,205 @@ def records(warehouse: Warehouse) -> list[tuple]:
     return warehouse.query("SELECT id, status, details FROM dualengine.deployments ORDER BY started_at")
 
 
-@pytest.mark.e2e
-def test_deploy_then_rollback_restores_prod_exactly(shop: Path, warehouse: Warehouse, scenario_dag) -> None:
+def write_v2(project: Path) -> None:
+    """A change in both engines: dbt's value bands move, SQLMesh's summary is redefined."""
+    from airflow_provider_dualengine.compiled import compile_project
+    from airflow_provider_dualengine.config import load_project
+
+    mart = project / "dbt" / "models" / "marts" / "customer_value.sql"
+    mart.write_text(mart.read_text().replace(">= 300 then 'medium'", ">= 250 then 'medium'"))
+    summary = project / "sqlmesh" / "models" / "reporting" / "value_band_summary.sql"
+    summary.write_text(summary.read_text().replace("GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0"))
+    compile_project(load_project(project))
+
+
+def inject_sqlmesh_failure(monkeypatch) -> None:
+    from airflow_provider_dualengine.operators.sqlmesh import SQLMeshModelsFailed, SQLMeshPlanOperator
+
+    original = SQLMeshPlanOperator.execute
+
+    def failing(self, context):
+        if self.task_id.startswith("staging_deployment.stage_2_mixed"):
+            raise SQLMeshModelsFailed("injected: intermediate.customer_lifetime failed")
+        return original(self, context)
+
+    monkeypatch.setattr(SQLMeshPlanOperator, "execute", failing)
+
+
+def inject_dbt_failure(monkeypatch) -> None:
+    from cosmos.operators.local import DbtRunLocalOperator
+
+    original = DbtRunLocalOperator.execute
+
+    def failing(self, context, **kwargs):
+        if self.task_id.endswith("customer_value.run"):
+            raise RuntimeError("injected: dbt run of customer_value failed")
+        return original(self, context, **kwargs)
+
+    monkeypatch.setattr(DbtRunLocalOperator, "execute", failing)
+
+
+def inject_failure_inside_promotion(monkeypatch) -> None:
+    """The third view replaced inside the promotion transaction fails."""
+    from airflow_provider_dualengine.deployments import promotion
+
+    original, calls = promotion._replace_view, []
+
+    def failing(cursor, view, physical):
+        calls.append(view)
+        if len(calls) == 3:
+            raise RuntimeError(f"injected: replacing {view} failed")
+        return original(cursor, view, physical)
+
+    monkeypatch.setattr(promotion, "_replace_view", failing)
+
+
+def inject_failure_after_commit(monkeypatch) -> None:
+    """Prod switched (committed), then SQLMesh's state update fails: both must go back."""
+    from airflow_provider_dualengine.engines.sqlmesh import promotion
+
+    def failing(ctx, plan):
+        raise RuntimeError("injected: SQLMesh state update failed after the switch")
+
+    monkeypatch.setattr(promotion, "record_in_state", failing)
+
+
+def deploy_in_child(shop: Path, dag_id: str, tmp_path: Path, kill_mid_promotion: bool) -> None:
+    """A deployment in a child process; with `kill_mid_promotion`, SIGKILLed once two prod
+    views are replaced inside the open promotion transaction."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+
+    dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
+    dag_file.write_text("# airflow dag file written by a test\n" + deploy_source(dag_id, shop))
+    marker = tmp_path / f"{dag_id}-inside-promotion"
+    output = tmp_path / f"{dag_id}.log"
+    with output.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.deploy_until_killed", str(dag_file), dag_id, str(marker) if kill_mid_promotion else "-"], cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        if not kill_mid_promotion:
+            assert proc.wait(timeout=600) == 0 and "deployment ended: success" in output.read_text(), output.read_text()[-3000:]
+            return
+        deadline = time.monotonic() + 600
+        while not marker.exists():
+            assert proc.poll() is None, "the deployment ended before reaching the promotion:\n" + output.read_text()[-3000:]
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        os.kill(proc.pid, signal.SIGKILL)  # two prod views already replaced, transaction open
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        dag_file.unlink(missing_ok=True)
+
+
+def assert_killed_deployment_recorded(warehouse: Warehouse) -> None:
+    import json
+
+    killed = [(s, json.loads(d).get("summary")) for _, s, d in records(warehouse) if json.loads(d).get("summary", "").startswith("process stopped")]
+    assert killed == [("interrupted", "process stopped during production_promotion; prod unchanged (checksums equal to before it started)")]
+
+
+FAULTS = {
+    "sqlmesh_deployment": inject_sqlmesh_failure,
+    "dbt_deployment": inject_dbt_failure,
+    "production_promotion/in_transaction": inject_failure_inside_promotion,
+    "production_promotion/after_commit": inject_failure_after_commit,
+}
+
+
+def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys, faults: list[str], kill: bool) -> None:
+    """v1 deployed; then each fault on a v2 deployment leaves prod exactly v1 and a record
+    saying what happened (with `kill`, also a process killed mid-promotion); then v2
+    deploys and changes both engines at once; a rollback restores v1 exactly."""
     import json
 
     kind = warehouse.kind
-    first = scenario_dag(f"deploy_a_{kind}", deploy_source(f"deploy_a_{kind}", shop))
-    assert str(first.state) == "success", states(first)
+    dag_id = f"deploy_chain_{kind}"
+    assert str(scenario_dag(dag_id, deploy_source(dag_id, shop)).state) == "success"
     v1 = prod_checksums(warehouse)
-    assert all(v1.values()), v1  # every prod relation of both engines exists
-    assert v1["analytics.customer_value"][0] == 50 and v1["reporting.value_band_summary"][0] > 0
-    assert warehouse.scalar("SELECT live_slot FROM dualengine.dbt_slots") == "analytics__blue"
-    [(dep_id, status, details)] = records(warehouse)
-    assert status == "succeeded" and json.loads(details)["promotion_seconds"] > 0
+    assert all(v1.values()), v1
+    write_v2(shop)
+
+    for fault in faults:
+        with monkeypatch.context() as patch:
+            if fault == "integration_validation":
+                # a real check failing for real: any build time counts as a regression
+                run = scenario_dag(f"{dag_id}_strict", deploy_source(f"{dag_id}_strict", shop, thresholds={"duration_factor": 0.0, "duration_grace_s": 0.0}))
+            else:
+                FAULTS[fault](patch)
+                run = scenario_dag(dag_id, deploy_source(dag_id, shop))
+        assert str(run.state) == "failed", fault
+        assert states(run)["conclude"] == "failed"
+        assert prod_checksums(warehouse) == v1, f"prod changed after a failure at {fault}"
+        _, status, details = records(warehouse)[-1]
+        summary = json.loads(details)["summary"]
+        point = fault.split("/")[0]
+        assert status == "rolled_back" and summary.startswith(f"blocked at {point}:") and "prod verified identical to before" in summary, (fault, status, summary)
+
+    if kill:
+        deploy_in_child(shop, f"{dag_id}_killed", tmp_path, kill_mid_promotion=True)
+        assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
+
+    rerun = scenario_dag(dag_id, deploy_source(dag_id, shop))
+    assert str(rerun.state) == "success", states(rerun)
+    if kill:
+        assert_killed_deployment_recorded(warehouse)
+    history = records(warehouse)
+    v2 = prod_checksums(warehouse)
+    changed = sorted(r for r in PROD if v2[r] != v1[r])
+    # fully new: both engines' changed relations switched together, nothing else differs
+    assert changed == ["analytics.customer_value", "reporting.value_band_summary"], changed
+    assert history[-1][1] == "succeeded"
+
+    back = scenario_dag(f"rollback_{kind}", rollback_source(f"rollback_{kind}", shop))
+    assert str(back.state) == "success"
+    assert prod_checksums(warehouse) == v1  # restored exactly, both engines
+    assert records(warehouse)[-1][1] == "rolled_back"
+
+    from airflow_provider_dualengine.cli.main import main
+
+    capsys.readouterr()
+    assert main(["deployments", str(shop), "-e", "production"]) == 0
+    listing = capsys.readouterr().out
+    assert listing.count("rolled_back") == len(faults) + 1 and ("interrupted" in listing) == kill and "succeeded" in listing
+    # v1 is now the last successful deployment, and it was the first: nothing earlier to return to
+    assert main(["rollback", str(shop), "-e", "production"]) == 1
+    assert "there is no earlier prod to return to" in capsys.readouterr().out
+    assert prod_checksums(warehouse) == v1
+
+
+@pytest.mark.e2e
+def test_faults_at_every_failure_point_leave_prod_whole(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys) -> None:
+    if warehouse.kind == "duckdb":
+        # the killed process is proved on DuckDB below: this process holds the file's lock
+        faults, kill = ["sqlmesh_deployment", "dbt_deployment", "integration_validation", "production_promotion/in_transaction", "production_promotion/after_commit"], False
+    else:  # the promotion cases on PostgreSQL, the killed promotion included
+        faults, kill = ["production_promotion/in_transaction", "production_promotion/after_commit"], True
+    run_fault_chain(shop, warehouse, scenario_dag, monkeypatch, tmp_path, capsys, faults, kill)
+
+
+@pytest.mark.e2e
+def test_a_process_killed_mid_promotion_leaves_duckdb_prod_old(project_copy: Path, tmp_path: Path, monkeypatch, metadata_db) -> None:
+    """Every deployment in a child process (DuckDB admits one process per file)."""
+    from airflow_provider_dualengine.cli.local_airflow import ensure_pool
+    from tests.warehouses import duckdb_warehouse
+
+    warehouse = duckdb_warehouse(tmp_path / "warehouse" / "shop.duckdb")
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", warehouse.env_json())
+    ensure_pool("dualengine_warehouse")
+    deploy_in_child(project_copy, "deploy_killed_v1", tmp_path, kill_mid_promotion=False)
+    v1 = prod_checksums(warehouse)
+    assert all(v1.values()), v1
+    write_v2(project_copy)
+    deploy_in_child(project_copy, "deploy_killed_v2", tmp_path, kill_mid_promotion=True)
+    assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
+    deploy_in_child(project_copy, "deploy_killed_rerun", tmp_path, kill_mid_promotion=False)
+    assert_killed_deployment_recorded(warehouse)
+    v2 = prod_checksums(warehouse)
+    assert sorted(r for r in PROD if v2[r] != v1[r]) == ["analytics.customer_value", "reporting.value_band_summary"]

@@ -70,3 +70,27 @@ def test_bad_writes_are_refused_and_leave_the_connection_usable(db_connect: tupl
         assert [d["status"] for d in records.list_deployments(cursor, dialect)] == ["rolled_back"]
     finally:
         db.close()
+
+
+def test_details_merge_and_running_deployments_are_found(db_connect: tuple[str, Callable[[], Any]]) -> None:
+    dialect, connect = db_connect
+    db = connect()
+    cursor = db.cursor()
+    records.start(cursor, dialect, "d1", "prod", "alice", None, None)
+    records.update(cursor, dialect, "d1", dbt_slot="analytics__blue", checksums_before={'"a"."b"': [3, "77"]})
+    records.update(cursor, dialect, "d1", promotion_seconds=0.012, dbt_version="analytics__blue")
+    records.start(cursor, dialect, "d2", "dev", "bob", None, None)
+    assert [r["id"] for r in records.running(cursor, dialect, "prod")] == ["d1"]
+    records.finish(cursor, dialect, "d1", "interrupted", "process stopped during production_promotion; prod unchanged")
+    db.close()
+
+    other = connect()
+    try:
+        d1 = records.get(other.cursor(), dialect, "d1")
+        assert d1["details"] == {"dbt_slot": "analytics__blue", "checksums_before": {'"a"."b"': [3, "77"]}, "promotion_seconds": 0.012, "summary": "process stopped during production_promotion; prod unchanged"}
+        assert (d1["status"], d1["dbt_version"]) == ("interrupted", "analytics__blue")
+        assert records.running(other.cursor(), dialect, "prod") == []
+        with pytest.raises(DeploymentRecordError, match="no deployment 'nope'"):
+            records.update(other.cursor(), dialect, "nope", x=1)
+    finally:
+        other.close()
