@@ -17,11 +17,11 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-dualengine",
         "name": "Dual engine: SQLMesh and dbt",
-        "description": "Run SQLMesh and dbt side by side as one platform: DAG factory, SQLMesh operators, cross-engine stages.",
+        "description": "Run SQLMesh and dbt side by side as one platform: DAG factory, SQLMesh operators, cross-engine stages, data contracts, blue-green deployment across both engines.",
         "versions": [__version__],
         "integrations": [{"integration-name": _INTEGRATION, "tags": ["software"]}],
         "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.hooks.sqlmesh"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh", "airflow_provider_dualengine.operators.sqlmesh_model"]}],
+        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh", "airflow_provider_dualengine.operators.sqlmesh_model", "airflow_provider_dualengine.operators.contract_check", "airflow_provider_dualengine.operators.contract_validation", "airflow_provider_dualengine.operators.deployment", "airflow_provider_dualengine.operators.project_checks"]}],
         "connection-types": [
             {
                 "connection-type": "sqlmesh",

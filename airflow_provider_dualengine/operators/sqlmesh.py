@@ -188,29 +188,22 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
         self.source_environment = source_environment
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from sqlmesh.utils.errors import NoChangesPlanError
-
         from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
-        from airflow_provider_dualengine.engines.sqlmesh.plans import environment_snapshot_ids, summarize_plan
+        from airflow_provider_dualengine.engines.sqlmesh.plans import environment_snapshot_ids
+        from airflow_provider_dualengine.engines.sqlmesh.promotion import PromotionRefused, PromotionWouldBackfill, promotable_plan
 
         started = time.monotonic()
         with self.hook.context() as ctx:
-            validated = environment_snapshot_ids(ctx, self.source_environment)
-            if not validated:
-                raise SQLMeshError(f"environment '{self.source_environment}' does not exist: plan and validate it before promoting")
             before = environment_snapshot_ids(ctx, self.environment)
             try:
-                # Tests ran when the source environment was validated; here only fingerprints matter.
-                plan = ctx.plan(self.environment, no_prompts=True, auto_apply=False, skip_tests=True)
-            except NoChangesPlanError:
+                plan = promotable_plan(ctx, self.source_environment, self.environment)
+            except PromotionWouldBackfill as exc:
+                raise SQLMeshPromotionWouldBackfill(str(exc)) from exc
+            except PromotionRefused as exc:
+                raise SQLMeshError(str(exc)) from exc
+            if plan is None:
                 return {"action": "promote", "environment": self.environment, "swapped": [], "duration_s": round(time.monotonic() - started, 3)}
-            summary = summarize_plan(plan)
             planned = {plain_name(s.name): s.identifier for s in plan.environment.snapshots}
-            if summary["new_snapshots"] or summary["backfill"]:
-                raise SQLMeshPromotionWouldBackfill(f"promoting to '{self.environment}' would create {summary['new_snapshots'] or 'no'} snapshots and backfill {sorted(summary['backfill']) or 'nothing'}; plan and validate '{self.source_environment}' with this code first")
-            drift = sorted(m for m, sid in planned.items() if validated.get(m) != sid)
-            if drift:
-                raise SQLMeshError(f"code differs from what was validated in '{self.source_environment}' for: {', '.join(drift)}")
             ctx.apply(plan)
         swapped = sorted(m for m, sid in planned.items() if before.get(m) != sid)
         self.log.info("Promoted %s -> %s: %d views swapped", self.source_environment, self.environment, len(swapped))

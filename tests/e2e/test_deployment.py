@@ -225,7 +225,8 @@ def test_faults_at_every_failure_point_leave_prod_whole(shop: Path, warehouse: W
 
 @pytest.mark.e2e
 def test_a_process_killed_mid_promotion_leaves_duckdb_prod_old(project_copy: Path, tmp_path: Path, monkeypatch, metadata_db) -> None:
-    """Every deployment in a child process (DuckDB admits one process per file)."""
+    """Deployments in child processes (DuckDB admits one process per file): v1 deployed,
+    the v2 deployment killed inside its promotion transaction, prod still exactly v1."""
     from airflow_provider_dualengine.cli.local_airflow import ensure_pool
     from tests.warehouses import duckdb_warehouse
 
@@ -238,7 +239,12 @@ def test_a_process_killed_mid_promotion_leaves_duckdb_prod_old(project_copy: Pat
     write_v2(project_copy)
     deploy_in_child(project_copy, "deploy_killed_v2", tmp_path, kill_mid_promotion=True)
     assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
-    deploy_in_child(project_copy, "deploy_killed_rerun", tmp_path, kill_mid_promotion=False)
+    # The next deployment's first step settles the dead one (the re-run itself is proved
+    # on PostgreSQL above and after every fault on both warehouses).
+    import logging
+
+    from airflow_provider_dualengine.deployments.coordinator import DeploymentSite, start
+
+    start(DeploymentSite.of(str(project_copy), "production"), "test", logging.getLogger(__name__))
     assert_killed_deployment_recorded(warehouse)
-    v2 = prod_checksums(warehouse)
-    assert sorted(r for r in PROD if v2[r] != v1[r]) == ["analytics.customer_value", "reporting.value_band_summary"]
+    assert prod_checksums(warehouse) == v1

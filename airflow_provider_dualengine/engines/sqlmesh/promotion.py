@@ -24,6 +24,10 @@ class PromotionRefused(RuntimeError):
     """The prod plan is not a pure view swap of what was validated."""
 
 
+class PromotionWouldBackfill(PromotionRefused):
+    """The prod plan would create snapshots or compute intervals."""
+
+
 def view_mapping(ctx: Any, source_environment: str, target_environment: str = "prod") -> dict[str, str]:
     """Quoted prod view -> quoted physical table, for every model of `source_environment`,
     as the views would be named in `target_environment`. {} if the source does not exist."""
@@ -49,7 +53,7 @@ def promotable_plan(ctx: Any, source_environment: str, target_environment: str =
         return None
     summary = summarize_plan(plan)
     if summary["new_snapshots"] or summary["backfill"]:
-        raise PromotionRefused(
+        raise PromotionWouldBackfill(
             f"promoting to '{target_environment}' would create {summary['new_snapshots'] or 'no'} snapshots and backfill "
             f"{sorted(summary['backfill']) or 'nothing'}; plan and validate '{source_environment}' with this code first"
         )
