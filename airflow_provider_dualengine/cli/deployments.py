@@ -22,7 +22,7 @@ def list_(args: argparse.Namespace) -> int:
         print(f"no deployments of '{site.environment}' recorded yet")
     for record in found:
         stages = ", ".join(f"{s['stage']}={s['outcome']}" for s in record["stages"])
-        print(f"{record['id']}  {record['status']:<12} {record['started_at']:%Y-%m-%d %H:%M:%S}  by {record['triggered_by']}  dbt slot {record['details'].get('dbt_slot')}")
+        print(f"{record['id']}  {record['status']:<12} {record['started_at']:%Y-%m-%d %H:%M:%S}  by {record['triggered_by']}  sqlmesh {record['sqlmesh_version'] or '-'}  dbt {record['dbt_version'] or '-'}")
         if stages:
             print(f"    stages: {stages}")
         if record["details"].get("summary"):

@@ -69,6 +69,12 @@ class DeploymentSite:
         warehouse = project.settings.warehouse
         return cls(str(project.root), env.name, warehouse.conn_id, warehouse.type, str(project.sqlmesh_path), env.sqlmesh_gateway, env.sqlmesh_environment, env.dbt_schema, dbt)
 
+    def dbt_manifest_digest(self) -> str:
+        """Short hash of the dbt manifest being deployed (the dbt side's version)."""
+        from airflow_provider_dualengine.config.project import load_project
+
+        return _digest(load_project(self.project_dir).dbt_manifest_path.read_bytes())
+
     @property
     def green(self) -> str:
         return green_environment(self.sqlmesh_environment)
@@ -111,7 +117,7 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
             settle_interrupted(cursor, site, ctx, stale, log)
         before = prod_layer(ctx, cursor, site)
         slot = blue_green.idle_slot(cursor, site.dialect, site.dbt_live_schema)
-        records.start(cursor, site.dialect, deployment_id, site.environment, triggered_by, None, slot)
+        records.start(cursor, site.dialect, deployment_id, site.environment, triggered_by, None, f"{slot}@{site.dbt_manifest_digest()}")
         records.update(cursor, site.dialect, deployment_id, dbt_slot=slot, green_environment=site.green, before=before.as_dict(), sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment), checksums_before=checksums(cursor, site.dialect, before.relations()))
     log.info("Deployment %s of %s: SQLMesh builds into '%s', dbt into slot '%s'", deployment_id, site.environment, site.green, slot)
     return {"deployment_id": deployment_id, "dbt_slot": slot}
@@ -158,7 +164,7 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
         except Exception as exc:
             raise DeploymentBlocked(f"promotion transaction failed and was rolled back, prod unchanged: {exc}") from exc
         with site.cursor() as cursor:
-            records.update(cursor, site.dialect, deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4))
+            records.update(cursor, site.dialect, deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4), sqlmesh_version=_digest("\n".join(sorted(target.sqlmesh_views.values())).encode()))
             records.record_stage(cursor, site.dialect, deployment_id, "production_promotion", "committed", started, datetime.now(timezone.utc), f"prod switched in {window:.3f} s")
         log.info("Prod switched for both engines in one transaction: %.3f s (%d SQLMesh views, %d dbt views)", window, len(target.sqlmesh_views), len(target.dbt_relations))
         record_in_state(ctx, plan)
@@ -229,3 +235,11 @@ def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
     if not intact:
         raise DeploymentBlocked(summary)
     return {"deployment_id": last["id"], "rollback_seconds": round(window, 4), "summary": summary}
+
+
+def _digest(data: bytes) -> str:
+    """A short, stable version string: the SQLMesh side hashes the physical snapshot tables
+    prod points at (one per model fingerprint), the dbt side its manifest."""
+    import hashlib
+
+    return hashlib.sha256(data).hexdigest()[:12]

@@ -75,6 +75,7 @@ def build_deploy_dag(
         environment=replace(env, sqlmesh_environment=green, sqlmesh_view_suffix=f"__{green}", dbt_schema=SLOT_TEMPLATE),
         sqlmesh_action="plan",
         sqlmesh_model_tasks=False,  # a deployment reports per stage; model Assets come from the regular DAG
+        dbt_build_per_model=True,  # `dbt build` per model into the slot: tests inline, half the tasks
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.
     site = {"project_dir": str(project.root), "environment": env.name, **ctx.pool_args()}

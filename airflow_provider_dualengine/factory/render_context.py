@@ -16,6 +16,7 @@ class RenderContext:
     sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
+    dbt_build_per_model: bool = False  # one `dbt build` task per model instead of run + test tasks
 
     def asset_alias(self, engine: str, model: str) -> str:
         """Stable alias a model task attaches its table's Asset to at run time."""

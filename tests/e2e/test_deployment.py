@@ -66,16 +66,16 @@ def inject_sqlmesh_failure(monkeypatch) -> None:
 
 
 def inject_dbt_failure(monkeypatch) -> None:
-    from cosmos.operators.local import DbtRunLocalOperator
+    from cosmos.operators.local import DbtBuildLocalOperator
 
-    original = DbtRunLocalOperator.execute
+    original = DbtBuildLocalOperator.execute
 
     def failing(self, context, **kwargs):
-        if self.task_id.endswith("customer_value.run"):
-            raise RuntimeError("injected: dbt run of customer_value failed")
+        if self.task_id.endswith("customer_value_model_build"):
+            raise RuntimeError("injected: dbt build of customer_value failed")
         return original(self, context, **kwargs)
 
-    monkeypatch.setattr(DbtRunLocalOperator, "execute", failing)
+    monkeypatch.setattr(DbtBuildLocalOperator, "execute", failing)
 
 
 def inject_failure_inside_promotion(monkeypatch) -> None:
@@ -195,6 +195,9 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
     # fully new: both engines' changed relations switched together, nothing else differs
     assert changed == ["analytics.customer_value", "reporting.value_band_summary"], changed
     assert history[-1][1] == "succeeded"
+    [v1_versions, v2_versions] = warehouse.query("SELECT sqlmesh_version, dbt_version FROM dualengine.deployments WHERE status = 'succeeded' ORDER BY started_at")
+    assert v1_versions[0] != v2_versions[0] and len(v2_versions[0]) == 12  # a new SQLMesh snapshot went live
+    assert v1_versions[1].startswith("analytics__blue@") and v2_versions[1].startswith("analytics__green@") and v1_versions[1][-12:] != v2_versions[1][-12:]
 
     back = scenario_dag(f"rollback_{kind}", rollback_source(f"rollback_{kind}", shop))
     assert str(back.state) == "success"

@@ -67,7 +67,7 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"tag:{stage_tag}"],
-            test_behavior=TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.BUILD if ctx.dbt_build_per_model else TestBehavior.AFTER_EACH,
         ),
         # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
         # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.

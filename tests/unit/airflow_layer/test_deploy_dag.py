@@ -36,7 +36,7 @@ def test_staging_builds_green_for_both_engines(dag) -> None:
     plan = dag.get_task("staging_deployment.stage_4_sqlmesh_reporting.sqlmesh.run_stage")
     assert plan.environment == "prod_green"
     assert plan.env["DUALENGINE_DBT_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"  # SQLMesh reads dbt's slot
-    dbt_run = dag.get_task("staging_deployment.stage_3_dbt.dbt.customer_value.run")
+    dbt_run = dag.get_task("staging_deployment.stage_3_dbt.dbt.customer_value_model_build")  # dbt build: tests inline
     assert dbt_run.env["DUALENGINE_DBT_TARGET_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
     assert dbt_run.vars == {"sqlmesh_schema_suffix": "__prod_green"}  # dbt reads the green SQLMesh views
     assert dbt_run.profile_config.profile_mapping.profile_args["schema"] == "{{ env_var('DUALENGINE_DBT_TARGET_SCHEMA') }}"
@@ -87,7 +87,7 @@ def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Pat
     [
         ({"validation.sqlmesh_unit_tests": "failed"}, "validation"),
         ({"staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage": "failed"}, "sqlmesh_deployment"),
-        ({"staging_deployment.stage_3_dbt.dbt.customer_value.run": "failed"}, "dbt_deployment"),
+        ({"staging_deployment.stage_3_dbt.dbt.customer_value_model_build": "failed"}, "dbt_deployment"),
         ({"staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced": "failed"}, "integration_validation"),
         ({"integration_validation.compare_with_prod": "failed"}, "integration_validation"),
         ({"promotion.promote": "failed"}, "production_promotion"),
