@@ -1,7 +1,5 @@
 """Run a deploy DAG with dag.test() and stall inside the promotion transaction, so that a
-test can kill this process (SIGKILL) mid-promotion. Usage: python -m tests.e2e.deploy_until_killed DAG_FILE DAG_ID MARKER
-(MARKER "-": just deploy; DuckDB admits one process per file, so a test that kills a
-deployment runs every deployment in a child process).
+test can kill this process (SIGKILL) mid-promotion. Usage: python -m tests.e2e.deploy_until_killed DAG_FILE DAG_ID MARKER.
 
 After the second prod view is replaced (inside the still-open transaction) the marker
 file is written and the process sleeps; the test kills it there.
@@ -28,8 +26,7 @@ def main(dag_file: str, dag_id: str, marker: str) -> None:
             Path(marker).write_text(view)
             time.sleep(600)
 
-    if marker != "-":
-        promotion._replace_view = stalling
+    promotion._replace_view = stalling
     run = DagBag(dag_folder=dag_file).dags[dag_id].test()
     print('deployment ended:', run.state, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}, flush=True)
 
