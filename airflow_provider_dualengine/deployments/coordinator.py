@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 from airflow_provider_dualengine.deployments import records
@@ -55,6 +56,7 @@ class DeploymentSite:
     sqlmesh_environment: str
     dbt_live_schema: str
     dbt_relations: tuple[str, ...]
+    dbt_manifest: str
 
     @classmethod
     def of(cls, project_dir: str, environment: str | None = None) -> DeploymentSite:
@@ -67,13 +69,11 @@ class DeploymentSite:
         graph = build_graph(project)
         dbt = tuple(sorted(dbt_table(graph, name) for engine, name in graph.placement() if engine is Engine.DBT))
         warehouse = project.settings.warehouse
-        return cls(str(project.root), env.name, warehouse.conn_id, warehouse.type, str(project.sqlmesh_path), env.sqlmesh_gateway, env.sqlmesh_environment, env.dbt_schema, dbt)
+        return cls(str(project.root), env.name, warehouse.conn_id, warehouse.type, str(project.sqlmesh_path), env.sqlmesh_gateway, env.sqlmesh_environment, env.dbt_schema, dbt, str(project.dbt_manifest_path))
 
     def dbt_manifest_digest(self) -> str:
         """Short hash of the dbt manifest being deployed (the dbt side's version)."""
-        from airflow_provider_dualengine.config.project import load_project
-
-        return _digest(load_project(self.project_dir).dbt_manifest_path.read_bytes())
+        return _digest(Path(self.dbt_manifest).read_bytes())
 
     @property
     def green(self) -> str:

@@ -52,13 +52,8 @@ def start(cursor: Any, dialect: str, deployment_id: str, environment: str, trigg
 def record_stage(cursor: Any, dialect: str, deployment_id: str, stage: str, outcome: str, started_at: datetime, finished_at: datetime, message: str = "") -> None:
     """Append one stage's outcome to the deployment's stages."""
     m = placeholder(dialect)
-    lock = " FOR UPDATE" if dialect == "postgres" else ""
     with transaction(cursor, dialect):
-        cursor.execute(f"SELECT stages FROM {_table()} WHERE id = {m}{lock}", [deployment_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise DeploymentRecordError(f"no deployment '{deployment_id}'")
-        stages = json.loads(row[0])
+        stages = _locked_json(cursor, dialect, deployment_id, "stages")
         stages.append({"stage": stage, "outcome": outcome, "started_at": _iso(started_at), "finished_at": _iso(finished_at), "message": message})
         cursor.execute(f"UPDATE {_table()} SET stages = {m} WHERE id = {m}", [json.dumps(stages), deployment_id])
 
@@ -67,14 +62,9 @@ def update(cursor: Any, dialect: str, deployment_id: str, **fields: Any) -> None
     """Merge `fields` into the deployment's details (JSON: slots, saved prod state,
     checksums, promotion window); `sqlmesh_version`/`dbt_version` update their columns."""
     m = placeholder(dialect)
-    lock = " FOR UPDATE" if dialect == "postgres" else ""
     with transaction(cursor, dialect):
-        cursor.execute(f"SELECT details FROM {_table()} WHERE id = {m}{lock}", [deployment_id])
-        row = cursor.fetchone()
-        if row is None:
-            raise DeploymentRecordError(f"no deployment '{deployment_id}'")
         columns = {k: fields.pop(k) for k in ("sqlmesh_version", "dbt_version") if k in fields}
-        details = {**json.loads(row[0]), **fields}
+        details = {**_locked_json(cursor, dialect, deployment_id, "details"), **fields}
         sets = ", ".join([f"details = {m}", *(f"{k} = {m}" for k in columns)])
         cursor.execute(f"UPDATE {_table()} SET {sets} WHERE id = {m}", [json.dumps(details, default=str), *columns.values(), deployment_id])
 
@@ -126,6 +116,17 @@ def last_succeeded(cursor: Any, dialect: str, environment: str) -> dict[str, Any
     cursor.execute(sql, [environment])
     row = cursor.fetchone()
     return _record(row) if row else None
+
+
+def _locked_json(cursor: Any, dialect: str, deployment_id: str, column: str) -> Any:
+    """A JSON column of one deployment, read inside the caller's transaction and locked
+    against concurrent writers on PostgreSQL; raises if the deployment does not exist."""
+    lock = " FOR UPDATE" if dialect == "postgres" else ""
+    cursor.execute(f"SELECT {column} FROM {_table()} WHERE id = {placeholder(dialect)}{lock}", [deployment_id])
+    row = cursor.fetchone()
+    if row is None:
+        raise DeploymentRecordError(f"no deployment '{deployment_id}'")
+    return json.loads(row[0])
 
 
 def _record(row: tuple) -> dict[str, Any]:

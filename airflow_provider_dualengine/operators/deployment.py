@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
@@ -36,7 +36,7 @@ class _DeploymentOperator(BaseOperator):
     def deployment_id(self, context: Any) -> str:
         return context["ti"].xcom_pull(task_ids=START_TASK_ID, key="deployment_id")
 
-    def blocked(self, context: Any, reason: str, cause: BaseException | None = None) -> None:
+    def blocked(self, context: Any, reason: str, cause: BaseException | None = None) -> NoReturn:
         """Log the reason as the first line, hand it to `conclude`, and fail the task."""
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked
 
@@ -70,7 +70,7 @@ class IntegrationValidationOperator(_DeploymentOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.config.project import load_project
         from airflow_provider_dualengine.deployments import records
-        from airflow_provider_dualengine.deployments.integration import Finding, Thresholds, validate
+        from airflow_provider_dualengine.deployments.integration import Thresholds, validate
         from airflow_provider_dualengine.deployments.plan import deployed_models
         from airflow_provider_dualengine.graph import build_graph
 
@@ -95,7 +95,6 @@ class IntegrationValidationOperator(_DeploymentOperator):
             first = failed[0]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
             self.blocked(context, f"integration validation failed: {first.check} of {first.model}: {first.message}{more}")
-        assert all(isinstance(f, Finding) for f in findings)
         return {"checks": len(findings), "failed": 0}
 
 
@@ -118,7 +117,6 @@ class DualEnginePromoteOperator(_DeploymentOperator):
             return promote(self.site, self.deployment_id(context), self.log)
         except DeploymentBlocked as exc:
             self.blocked(context, str(exc), exc)
-            raise  # unreachable: blocked() raises
 
 
 class DeploymentConcludeOperator(_DeploymentOperator):

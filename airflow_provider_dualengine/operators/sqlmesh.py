@@ -210,14 +210,18 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
         return {"action": "promote", "environment": self.environment, "source_environment": self.source_environment, "swapped": swapped, "duration_s": round(time.monotonic() - started, 3)}
 
 
-class SQLMeshTestOperator(_SQLMeshOperator):
-    """SQLMesh unit tests as their own task; fails with the failing tests' names."""
+class _ModelSelectingOperator(_SQLMeshOperator):
+    """Shared by test, lint and audit: an optional list of models to work on."""
 
-    template_fields: Sequence[str] = ("select_models",)
+    template_fields: Sequence[str] = ("environment", "env", "select_models")
 
     def __init__(self, *, select_models: list[str] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.select_models = select_models
+
+
+class SQLMeshTestOperator(_ModelSelectingOperator):
+    """SQLMesh unit tests as their own task; fails with the failing tests' names."""
 
     def execute(self, context: Any) -> dict[str, Any]:
         import io
@@ -232,14 +236,8 @@ class SQLMeshTestOperator(_SQLMeshOperator):
         return {"action": "test", "tests_run": result.testsRun, "failed": failures}
 
 
-class SQLMeshLintOperator(_SQLMeshOperator):
+class SQLMeshLintOperator(_ModelSelectingOperator):
     """SQLMesh's linter over the project (or selected models); fails on error-level rules."""
-
-    template_fields: Sequence[str] = ("select_models",)
-
-    def __init__(self, *, select_models: list[str] | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.select_models = select_models
 
     def execute(self, context: Any) -> dict[str, Any]:
         from sqlmesh.utils.errors import LinterError
@@ -254,14 +252,13 @@ class SQLMeshLintOperator(_SQLMeshOperator):
         return {"action": "lint", "warnings": len(violations)}
 
 
-class SQLMeshAuditOperator(_SQLMeshOperator):
+class SQLMeshAuditOperator(_ModelSelectingOperator):
     """Run the models' audits over an interval (default: the run's data interval)."""
 
-    template_fields: Sequence[str] = ("select_models", "start", "end")
+    template_fields: Sequence[str] = (*_ModelSelectingOperator.template_fields, "start", "end")
 
-    def __init__(self, *, select_models: list[str] | None = None, start: Any = None, end: Any = None, **kwargs: Any):
+    def __init__(self, *, start: Any = None, end: Any = None, **kwargs: Any):
         super().__init__(**kwargs)
-        self.select_models = select_models
         self.start = start
         self.end = end
 
