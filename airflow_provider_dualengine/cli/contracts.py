@@ -51,8 +51,6 @@ def diff(args: argparse.Namespace) -> int:
 def _against_prod(project) -> list:
     """The deployed prod relations (through the warehouse's Airflow connection) against
     the project's contracts: what a deployment of these contracts would break."""
-    from airflow.sdk import BaseHook
-
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
     from airflow_provider_dualengine.contracts.evolution import diff_live_schema
@@ -62,6 +60,7 @@ def _against_prod(project) -> list:
     from airflow_provider_dualengine.factory.contract_tasks import contracted_producers
     from airflow_provider_dualengine.factory.model_assets import model_relation
     from airflow_provider_dualengine.graph import build_graph
+    from airflow_provider_dualengine.hooks.connections import get_connection
 
     prod = [name for name in project.environments if project.environment(name).sqlmesh_environment == "prod"]
     if not prod:
@@ -70,7 +69,7 @@ def _against_prod(project) -> list:
     if issues:
         raise DualEngineConfigError(issues)
     graph = build_graph(project)
-    conn = BaseHook.get_connection(project.settings.warehouse.conn_id)
+    conn = get_connection(project.settings.warehouse.conn_id)
     changes = []
     with warehouse_cursor(conn) as cursor:
         for (engine, model), contract in contracted_producers(contracts, graph).items():

@@ -87,11 +87,10 @@ class DeploymentSite:
 
     @contextmanager
     def cursor(self) -> Iterator[Any]:
-        from airflow.sdk import BaseHook
-
         from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+        from airflow_provider_dualengine.hooks.connections import get_connection
 
-        with warehouse_cursor(BaseHook.get_connection(self.conn_id)) as cursor:
+        with warehouse_cursor(get_connection(self.conn_id)) as cursor:
             if self.dialect == "postgres":
                 # statement by statement; writes open their own transaction (warehouse.transaction)
                 cursor.connection.autocommit = True

@@ -14,7 +14,22 @@ from typing import Any
 from urllib.parse import quote
 
 
-class UnsupportedWarehouse(ValueError):
+class WarehouseConnectionError(Exception):
+    """The warehouse connection is missing, of a type we cannot use, or unreachable.
+
+    The message is written for the person at the terminal or in the task log: which
+    connection, what is wrong, what to do. It never carries credentials."""
+
+
+class UnsupportedWarehouse(WarehouseConnectionError, ValueError):
+    pass
+
+
+class WarehouseConnectionNotFound(WarehouseConnectionError, LookupError):
+    pass
+
+
+class WarehouseUnreachable(WarehouseConnectionError):
     pass
 
 
@@ -32,7 +47,11 @@ def connection_kind(conn: Any) -> str:
         return "postgres"
     if kind == "duckdb":
         return "duckdb"
-    raise UnsupportedWarehouse(f"connection '{conn.conn_id}' has type '{conn.conn_type}'; supported: duckdb, postgres, sqlmesh")
+    raise UnsupportedWarehouse(
+        f"Airflow connection '{conn.conn_id}' has type '{conn.conn_type}', which is not a warehouse this provider can use; "
+        "supported types: duckdb (file path in host), postgres, sqlmesh (with the engine extra). "
+        f"Fix: airflow connections delete {conn.conn_id} && airflow connections add {conn.conn_id} --conn-type duckdb --conn-host /path/to/warehouse.duckdb"
+    )
 
 
 def duckdb_path(conn: Any) -> str:

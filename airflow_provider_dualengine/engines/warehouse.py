@@ -9,7 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import connection_kind, duckdb_path, postgres_params
+from airflow_provider_dualengine.engines.connections import WarehouseUnreachable, connection_kind, dataset_namespace, duckdb_path, postgres_params
+from airflow_provider_dualengine.engines.redact import connection_secrets, redact
 
 
 def quote_ident(name: str) -> str:
@@ -18,21 +19,43 @@ def quote_ident(name: str) -> str:
 
 @contextmanager
 def warehouse_cursor(conn: Any) -> Iterator[Any]:
-    """A DB-API cursor on the warehouse behind an Airflow connection, closed on exit."""
-    if connection_kind(conn) == "duckdb":
-        import duckdb
+    """A DB-API cursor on the warehouse behind an Airflow connection, closed on exit.
 
-        # Same settings as SQLMesh and dbt-duckdb use: one process may not open a file twice differently.
-        db = duckdb.connect(duckdb_path(conn))
-    else:
-        import psycopg2
+    Failing to connect raises WarehouseUnreachable naming the connection and the place,
+    never the password."""
+    kind = connection_kind(conn)
+    try:
+        if kind == "duckdb":
+            import duckdb
 
-        params = postgres_params(conn)
-        db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"])
+            # Same settings as SQLMesh and dbt-duckdb use: one process may not open a file twice differently.
+            db = duckdb.connect(duckdb_path(conn))
+        else:
+            import psycopg2
+
+            params = postgres_params(conn)
+            db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"], connect_timeout=10)
+    except ImportError as exc:
+        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}); install airflow-provider-dualengine[postgres]") from None
+    except Exception as exc:  # the drivers raise their own types; all mean "cannot reach it"
+        raise WarehouseUnreachable(unreachable_message(conn, kind, exc)) from None
     try:
         yield db.cursor()
     finally:
         db.close()
+
+
+def unreachable_message(conn: Any, kind: str, exc: BaseException) -> str:
+    """One paragraph: which connection, where it points (no credentials), the driver's own
+    words, and what usually fixes it."""
+    detail = redact(" ".join(str(exc).split()), connection_secrets(conn))[:500]
+    if kind == "duckdb" and "lock" in detail.lower():
+        fix = "another process (a running pipeline task, or another CLI) holds the DuckDB file; wait for it to finish and retry"
+    elif kind == "duckdb":
+        fix = "check the connection's host field: it must be the path of the DuckDB file, in a folder that exists and is writable"
+    else:
+        fix = "check host, port, database (schema field), login and password of the connection, and that the server accepts connections"
+    return f"cannot connect to the warehouse of Airflow connection '{conn.conn_id}' ({dataset_namespace(conn)}): {type(exc).__name__}: {detail}\n    fix: {fix}"
 
 
 def row_count(cursor: Any, schema: str, table: str) -> int:

@@ -87,7 +87,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
     if not issues:
         issues.extend(_model_cycles(models, file))
     if not issues:
-        issues.extend(_reads_from_later_stages(models, placed, stages, file))
+        issues.extend(_reads_from_later_stages(models, placed, stages, order, file))
     if issues:
         raise DualEngineConfigError(issues)
     return UnifiedGraph(stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs), models_graph=models)
@@ -104,36 +104,39 @@ def _model_cycles(models: ModelGraph, file) -> list[ConfigIssue]:
     try:
         list(TopologicalSorter(parents).static_order())
     except CycleError as exc:
-        cycle = " -> ".join(_label(k) for k in reversed(exc.args[1]))
-        return [ConfigIssue(file, "dependency_graph", f"models read each other in a cycle across engines: {cycle}", "break the cycle: one of these models must stop reading the next")]
+        members = list(reversed(exc.args[1]))
+        where = " across engines" if len({k[0] for k in members}) > 1 else ""
+        cycle = " -> ".join(_label(k) for k in members)
+        return [ConfigIssue(file, "dependency_graph", f"models read each other in a cycle{where}: {cycle}", "break the cycle: one of these models must stop reading the next")]
     return []
 
 
-def _ancestors(stages: dict[str, StageNode]) -> dict[str, set[str]]:
-    found: dict[str, set[str]] = {}
+def _ancestors(stages: dict[str, StageNode], order: list[str]) -> tuple[dict[str, int], dict[str, int]]:
+    """(stage -> bit, stage -> bitmask of every stage that runs before it), in one pass over
+    the stage order. Iterative and one int per stage: a chain of 5,000 stages would need
+    12.5 million set entries (and recursion 5,000 deep) with plain sets."""
+    bit = {name: 1 << index for index, name in enumerate(order)}
+    before: dict[str, int] = {}
+    for name in order:
+        mask = 0
+        for upstream in stages[name].upstream_stages:
+            if upstream in before:
+                mask |= before[upstream] | bit[upstream]
+        before[name] = mask
+    return bit, before
 
-    def visit(name: str, trail: frozenset[str] = frozenset()) -> set[str]:
-        if name not in found:
-            direct = {u for u in stages[name].upstream_stages if u in stages and u not in trail}
-            found[name] = direct.union(*(visit(u, trail | {name}) for u in direct)) if direct else set()
-        return found[name]
 
-    for name in stages:
-        visit(name)
-    return found
-
-
-def _reads_from_later_stages(models: ModelGraph, placed: dict, stages: dict[str, StageNode], file) -> list[ConfigIssue]:
+def _reads_from_later_stages(models: ModelGraph, placed: dict, stages: dict[str, StageNode], order: list[str], file) -> list[ConfigIssue]:
     """A model must run in a stage that comes after the stage of every model it reads
     (or in the same stage, when the same engine orders the two)."""
-    ancestors = _ancestors(stages)
+    bit, before = _ancestors(stages, order)
     issues = []
     for edge in models.edges:
         up_stage, down_stage = placed.get(edge.upstream), placed.get(edge.downstream)
         if up_stage is None or down_stage is None:
             continue
         same_engine_same_stage = up_stage == down_stage and not edge.cross_engine
-        if not same_engine_same_stage and up_stage not in ancestors[down_stage]:
+        if not same_engine_same_stage and not before[down_stage] & bit[up_stage]:
             where = "the same stage, where the two engines run side by side" if up_stage == down_stage else f"stage '{up_stage}', which does not run before '{down_stage}'"
             issues.append(
                 ConfigIssue(

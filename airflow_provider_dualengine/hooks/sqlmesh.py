@@ -50,6 +50,13 @@ class SQLMeshHook(BaseHook):
         self.state_conn_id = state_conn_id
         self.env = dict(env or {})
 
+    @classmethod
+    def get_connection(cls, conn_id: str) -> Any:
+        """Also finds connections stored in the metadata DB when run outside a task (our CLI)."""
+        from airflow_provider_dualengine.hooks.connections import get_connection
+
+        return get_connection(conn_id)
+
     def _resolve_project(self, conn: Any | None) -> tuple[Path, str | None]:
         project = self.project_path or (Path(conn_extra(conn, "project_path")) if conn and conn_extra(conn, "project_path") else None)
         if project is None:

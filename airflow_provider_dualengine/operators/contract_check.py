@@ -37,6 +37,7 @@ class ContractViolation(RuntimeError):
 
 
 class ContractCheckOperator(BaseOperator):
+    custom_operator_name = "Data contract check"
     template_fields: Sequence[str] = ("schema", "table")
     ui_color = "#fef3c7"
 

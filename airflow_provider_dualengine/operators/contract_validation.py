@@ -18,6 +18,7 @@ class ContractsBroken(RuntimeError):
 
 
 class ContractValidationOperator(BaseOperator):
+    custom_operator_name = "Data contracts (static check)"
     template_fields: Sequence[str] = ()
     ui_color = "#fef3c7"
 

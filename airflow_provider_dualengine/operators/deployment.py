@@ -48,6 +48,8 @@ class _DeploymentOperator(BaseOperator):
 class DeploymentStartOperator(_DeploymentOperator):
     """Open the deployment record, choose the idle dbt slot, save prod for rollback."""
 
+    custom_operator_name = "Deployment: prepare"
+
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.deployments.coordinator import start
 
@@ -62,6 +64,8 @@ class DeploymentStartOperator(_DeploymentOperator):
 class IntegrationValidationOperator(_DeploymentOperator):
     """Green against prod: columns, types, row counts, distributions, referential
     integrity across engines, execution time against the previous deployment."""
+
+    custom_operator_name = "Deployment: integration validation"
 
     def __init__(self, *, thresholds: dict[str, float] | None = None, **kwargs: Any):
         super().__init__(**kwargs)
@@ -110,6 +114,8 @@ def _duration_finding(staging_s: float, previous_s: float | None, limits: Any) -
 class DualEnginePromoteOperator(_DeploymentOperator):
     """SQLMesh's view swap and dbt's slot switch in one warehouse transaction."""
 
+    custom_operator_name = "Deployment: promote both engines"
+
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, promote
 
@@ -122,6 +128,8 @@ class DualEnginePromoteOperator(_DeploymentOperator):
 class DeploymentConcludeOperator(_DeploymentOperator):
     """Runs whatever happened before it: finds the failure point, rolls back as the seed's
     table says, verifies prod against its checksums from before, closes the record."""
+
+    custom_operator_name = "Deployment: conclude"
 
     def execute(self, context: Any) -> str:
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, conclude
@@ -164,6 +172,8 @@ def failure_point(states: dict[str, Any]) -> tuple[str | None, str | None]:
 
 class DualEngineRollbackOperator(_DeploymentOperator):
     """Return both engines to the state before the last successful deployment."""
+
+    custom_operator_name = "Deployment: rollback"
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, rollback_last

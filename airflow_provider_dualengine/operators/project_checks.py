@@ -18,6 +18,7 @@ class ProjectCheckFailed(RuntimeError):
 
 
 class DbtProjectCheckOperator(BaseOperator):
+    custom_operator_name = "dbt project check"
     template_fields: Sequence[str] = ()
     ui_color = "#fde68a"
 

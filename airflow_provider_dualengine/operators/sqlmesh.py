@@ -86,6 +86,8 @@ class SQLMeshPlanOperator(_StageExecutor):
     task to report (how the DAG factory renders per-model tasks).
     """
 
+    custom_operator_name = "SQLMesh plan"
+
     template_fields: Sequence[str] = ("environment", "env", "select_models", "restate_models", "start", "end")
 
     def __init__(self, *, restate_models: list[str] | None = None, start: Any = None, end: Any = None, forward_only: bool = False, skip_tests: bool = False, include_unmodified: bool = True, apply: bool = True, **kwargs: Any):
@@ -142,6 +144,8 @@ class SQLMeshRunOperator(_StageExecutor):
     """Run the environment's due cron intervals. Fails when SQLMesh reports FAILURE
     (`Context.run` returns it without raising)."""
 
+    custom_operator_name = "SQLMesh run"
+
     template_fields: Sequence[str] = ("environment", "env", "select_models", "start", "end", "execution_time")
 
     def __init__(self, *, start: Any = None, end: Any = None, execution_time: Any = None, ignore_cron: bool = False, **kwargs: Any):
@@ -180,6 +184,8 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
     Refuses (fails) if the prod plan would create a snapshot or backfill an interval, or
     if the code no longer matches the validated environment.
     """
+
+    custom_operator_name = "SQLMesh promote"
 
     template_fields: Sequence[str] = ("source_environment", "environment")
 
@@ -223,6 +229,8 @@ class _ModelSelectingOperator(_SQLMeshOperator):
 class SQLMeshTestOperator(_ModelSelectingOperator):
     """SQLMesh unit tests as their own task; fails with the failing tests' names."""
 
+    custom_operator_name = "SQLMesh unit tests"
+
     def execute(self, context: Any) -> dict[str, Any]:
         import io
 
@@ -239,6 +247,8 @@ class SQLMeshTestOperator(_ModelSelectingOperator):
 class SQLMeshLintOperator(_ModelSelectingOperator):
     """SQLMesh's linter over the project (or selected models); fails on error-level rules."""
 
+    custom_operator_name = "SQLMesh lint"
+
     def execute(self, context: Any) -> dict[str, Any]:
         from sqlmesh.utils.errors import LinterError
 
@@ -254,6 +264,8 @@ class SQLMeshLintOperator(_ModelSelectingOperator):
 
 class SQLMeshAuditOperator(_ModelSelectingOperator):
     """Run the models' audits over an interval (default: the run's data interval)."""
+
+    custom_operator_name = "SQLMesh audit"
 
     template_fields: Sequence[str] = (*_ModelSelectingOperator.template_fields, "start", "end")
 
@@ -275,6 +287,8 @@ class SQLMeshAuditOperator(_ModelSelectingOperator):
 
 class SQLMeshCleanupOperator(_SQLMeshOperator):
     """Drop an environment (invalidate, then the janitor removes its views and expired tables)."""
+
+    custom_operator_name = "SQLMesh cleanup"
 
     def execute(self, context: Any) -> dict[str, Any]:
         if self.environment == "prod":

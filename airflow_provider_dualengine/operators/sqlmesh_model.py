@@ -23,6 +23,7 @@ class SQLMeshModelFailed(RuntimeError):
 
 
 class SQLMeshModelOperator(BaseOperator):
+    custom_operator_name = "SQLMesh model"
     template_fields: Sequence[str] = ()
     ui_color = "#ede9fe"
 

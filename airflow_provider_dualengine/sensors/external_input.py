@@ -13,6 +13,8 @@ from airflow.sdk import BaseSensorOperator
 class ExternalInputSensor(BaseSensorOperator):
     """Succeeds once every path (or glob) matches at least one non-empty file."""
 
+    custom_operator_name = "External input"
+
     template_fields: Sequence[str] = ("paths",)
     ui_color = "#e0f2fe"
 

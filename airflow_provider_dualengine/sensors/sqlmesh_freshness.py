@@ -35,6 +35,8 @@ class SQLMeshModelFreshSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (default) instead of occupying a worker slot.
     """
 
+    custom_operator_name = "SQLMesh freshness"
+
     template_fields: Sequence[str] = ("model", "environment", "target_time", "project_path")
     ui_color = "#ede9fe"
 

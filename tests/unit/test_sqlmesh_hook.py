@@ -30,7 +30,7 @@ def test_sqlmesh_connection_type_names_its_engine_in_extras() -> None:
 
 
 def test_unknown_connection_type_is_a_clear_error() -> None:
-    with pytest.raises(UnsupportedWarehouse, match="type 'mysql'; supported: duckdb, postgres, sqlmesh"):
+    with pytest.raises(UnsupportedWarehouse, match="type 'mysql', which is not a warehouse"):
         engine_connection_config(Connection(conn_id="w", conn_type="mysql", host="h"))
 
 
