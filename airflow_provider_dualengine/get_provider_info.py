@@ -20,9 +20,21 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Run SQLMesh and dbt side by side as one platform: DAG factory, SQLMesh operators, cross-engine stages, data contracts, blue-green deployment across both engines.",
         "versions": [__version__],
         "integrations": [{"integration-name": _INTEGRATION, "tags": ["software"]}],
-        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.hooks.sqlmesh"]}],
+        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.hooks.sqlmesh", "airflow_provider_dualengine.hooks.duckdb"]}],
         "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh", "airflow_provider_dualengine.operators.sqlmesh_model", "airflow_provider_dualengine.operators.contract_check", "airflow_provider_dualengine.operators.contract_validation", "airflow_provider_dualengine.operators.deployment", "airflow_provider_dualengine.operators.project_checks"]}],
         "connection-types": [
+            {
+                # The warehouse connection the README documents: `airflow connections add
+                # dualengine_warehouse --conn-type duckdb --conn-host /path/shop.duckdb`.
+                "connection-type": "duckdb",
+                "hook-class-name": "airflow_provider_dualengine.hooks.duckdb.DuckDBHook",
+                "hook-name": "DuckDB",
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "login", "password", "port", "extra"],
+                    "relabeling": {"host": "Database file"},
+                    "placeholders": {"host": "/opt/airflow/warehouse/shop.duckdb"},
+                },
+            },
             {
                 "connection-type": "sqlmesh",
                 "hook-class-name": "airflow_provider_dualengine.hooks.sqlmesh.SQLMeshHook",
