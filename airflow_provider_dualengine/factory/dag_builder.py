@@ -18,6 +18,7 @@ from airflow.sdk import DAG, Asset, TaskGroup
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import load_project
+from airflow_provider_dualengine.factory.model_assets import warehouse_at_parse
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph, build_graph
 from airflow_provider_dualengine.sensors.external_input import ExternalInputSensor
@@ -89,6 +90,7 @@ def build_dag(
         sqlmesh_model_tasks=sqlmesh_model_tasks,
         split_sqlmesh_branches=model_level_dependencies and sqlmesh_action == "run",
         sqlmesh_operator_args=dict(sqlmesh_operator_args or {}),
+        warehouse=warehouse_at_parse(project.settings.warehouse.conn_id),
     )
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]

@@ -16,13 +16,14 @@ from dataclasses import replace
 from typing import Any
 
 import pendulum
-from airflow.sdk import DAG, TaskGroup
+from airflow.sdk import DAG, Asset, TaskGroup
 
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
 from airflow_provider_dualengine.config.project import load_project
 from airflow_provider_dualengine.deployments.plan import green_environment
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
 from airflow_provider_dualengine.factory.dag_builder import _load_contracts, _render
+from airflow_provider_dualengine.factory.model_assets import model_asset_uri, warehouse_at_parse
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import build_graph
 from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh, load_catalogs
@@ -99,7 +100,8 @@ def build_deploy_dag(
         with TaskGroup("integration_validation", tooltip="Green against prod") as integration:
             IntegrationValidationOperator(task_id="compare_with_prod", thresholds=thresholds, **site)
         with TaskGroup("promotion", tooltip="Both engines switch in one transaction") as promotion:
-            DualEnginePromoteOperator(task_id="promote", **site)
+            # Consumers scheduled on the prod tables' Assets hear of the deployment.
+            DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(project, graph, env), **site)
         conclude = DeploymentConcludeOperator(task_id="conclude", trigger_rule="all_done", **site, doc_md="Roll back as the failure point requires, verify prod by checksums, close the record.")
         prepare >> validation >> staging >> integration >> promotion >> conclude
     return dag
@@ -117,11 +119,23 @@ def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require
     ContractValidationOperator(task_id="contracts", project_dir=str(project.root))
 
 
+def prod_assets(project: Any, graph: Any, env: Any) -> list[Asset]:
+    """The Assets of every model's table in the deployed environment (what the regular DAG
+    of that environment emits), declared by the tasks that change what those tables show:
+    promotion and rollback. Empty when the warehouse connection cannot be read at parse time."""
+    conn = warehouse_at_parse(project.settings.warehouse.conn_id)
+    if conn is None:
+        return []
+    nodes = graph.models_graph.nodes
+    return [Asset(model_asset_uri(conn, project, engine, name, nodes.get((engine, name), {}).get("relation"), env)) for engine, name in sorted(graph.placement())]
+
+
 def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, environment: str | None = None, dag_id: str | None = None, **dag_kwargs: Any) -> DAG:
     """A manually triggered DAG returning both engines to the state before the last successful deployment."""
     try:
         project = load_project(project_dir)
         env = project.environment(environment)
+        graph = build_graph(project)
     except DualEngineConfigError as exc:
         raise DualEngineConfigError(exc.issues) from None
     dag = DAG(
@@ -136,5 +150,5 @@ def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, env
     )
     with dag:
         pool = project.settings.warehouse.writer_pool
-        DualEngineRollbackOperator(task_id="rollback", project_dir=str(project.root), environment=env.name, **({"pool": pool} if pool else {}))
+        DualEngineRollbackOperator(task_id="rollback", project_dir=str(project.root), environment=env.name, outlets=prod_assets(project, graph, env), **({"pool": pool} if pool else {}))
     return dag

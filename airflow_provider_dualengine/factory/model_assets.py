@@ -11,7 +11,9 @@ so a dbt DAG can be scheduled on SQLMesh models and a SQLMesh DAG on dbt models:
 
 The URI carries the environment's schema (`staging__dev`, `analytics_dev`), so a dev
 consumer never fires on prod events. Reading the warehouse connection at parse time is
-needed for the URI's host/file; nothing else is touched.
+needed for the URI's host/file; nothing else is touched. The producing tasks declare the
+same Assets as outlets (`warehouse_at_parse`), so Airflow's Asset pages list them as
+producers, and a deployment's promotion declares the prod tables' Assets.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from airflow.sdk import Asset, BaseHook
+from airflow.sdk import Asset
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment, load_project
@@ -37,13 +39,35 @@ def model_relation(project: Project, engine: Engine, name: str, relation: str | 
     return env.dbt_schema, (relation or name).split(".")[-1]
 
 
+def warehouse_at_parse(conn_id: str) -> Any | None:
+    """The warehouse connection while a DAG file is parsed, or None when this process
+    cannot see it (then tasks attach their Assets at run time, through an alias). One
+    lookup per DAG: an environment variable, or one request to the DAG processor's or the
+    task's supervisor."""
+    from airflow_provider_dualengine.engines.connections import WarehouseConnectionError
+    from airflow_provider_dualengine.hooks.connections import get_connection
+
+    try:
+        return get_connection(conn_id)
+    except WarehouseConnectionError:
+        return None
+
+
+def model_asset_uri(conn: Any, project: Project, engine: Engine, name: str, relation: str | None, environment: str | ResolvedEnvironment | None = None) -> str:
+    """The Asset URI of a model's output in an environment (what its task emits)."""
+    schema, table = model_relation(project, engine, name, relation, environment)
+    return table_asset_uri(conn, schema, table)
+
+
 def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None = None, environment: str | None = None) -> list[Asset]:
     """One Asset per model ("staging.customer_enhanced", "dbt:customer_value", ...), named
     exactly as the producing task names it. Raises DualEngineConfigError for unknown or
     ambiguous names."""
     project = load_project(project_dir)
     graph = build_graph(project)
-    conn: Any = BaseHook.get_connection(project.settings.warehouse.conn_id)
+    from airflow_provider_dualengine.hooks.connections import get_connection
+
+    conn: Any = get_connection(project.settings.warehouse.conn_id)
     assets, issues = [], []
     for name in models:
         found, problem = _resolve(graph, name)
@@ -51,8 +75,7 @@ def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None =
             issues.append(ConfigIssue(project.files["dependency_graph"], "model_assets", problem, "use a model of either project; prefix it with sqlmesh: or dbt: when both have it"))
             continue
         engine, model_name, relation = found
-        schema, table = model_relation(project, engine, model_name, relation, environment)
-        assets.append(Asset(table_asset_uri(conn, schema, table), extra={"engine": engine.value, "model": model_name}))
+        assets.append(Asset(model_asset_uri(conn, project, engine, model_name, relation, environment), extra={"engine": engine.value, "model": model_name}))
     if issues:
         raise DualEngineConfigError(issues)
     return assets

@@ -17,10 +17,22 @@ class RenderContext:
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
     dbt_build_per_model: bool = False  # one `dbt build` task per model instead of run + test tasks
+    # The warehouse connection as seen while parsing; None when it cannot be read then.
+    warehouse: Any = None
 
     def asset_alias(self, engine: str, model: str) -> str:
         """Stable alias a model task attaches its table's Asset to at run time."""
         return f"dualengine/{self.project.settings.name}/{self.environment.name}/{engine}/{model}"
+
+    def asset_uri(self, engine: str, model: str, relation: str | None = None) -> str | None:
+        """The Asset URI of a model's output in this environment, when it is known at parse
+        time (tasks then declare it as an outlet, and Airflow lists them as its producers)."""
+        from airflow_provider_dualengine.factory.model_assets import model_asset_uri
+        from airflow_provider_dualengine.graph import Engine
+
+        if self.warehouse is None or "{{" in self.environment.dbt_schema:
+            return None
+        return model_asset_uri(self.warehouse, self.project, Engine(engine), model, relation, self.environment)
 
     @property
     def conn_id(self) -> str:

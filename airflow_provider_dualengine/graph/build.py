@@ -69,7 +69,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
                     issues.append(ConfigIssue(file, key, f"{engine.value} model '{found.name}' is already in stage '{previous}'", "a model runs in exactly one stage; remove one entry"))
                     continue
                 placed[(engine, found.name)] = stage_name
-                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on, reads_tables=found.reads_tables, columns=tuple(found.columns.items())))
+                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on, reads_tables=found.reads_tables, columns=tuple(found.columns.items()), relation=found.relation))
             if resolved:
                 models[engine] = tuple(resolved)
         stages[stage_name] = StageNode(

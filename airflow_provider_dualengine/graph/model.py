@@ -19,6 +19,7 @@ class ModelNode:
     depends_on: tuple[str, ...] = ()  # same-engine upstream models (any stage)
     reads_tables: tuple[str, ...] = ()  # tables read outside the engine's models (prod names)
     columns: tuple[tuple[str, str], ...] = ()  # (name, type) where the engine knows them
+    relation: str | None = None  # where the engine writes it, when not derived from the name (dbt alias)
 
 
 @dataclass(frozen=True)

@@ -35,13 +35,18 @@ class SQLMeshModelOperator(BaseOperator):
         environment: str,
         view_schema_suffix: str = "",
         conn_id: str | None = None,
+        asset_uri: str | None = None,
         asset_alias: str | None = None,
         lineage_inputs: list[str] | None = None,
         lineage_external_inputs: list[str] | None = None,
         columns: dict[str, str] | None = None,
         **kwargs: Any,
     ):
-        if asset_alias:
+        # Declared when the URI is known at parse time (Airflow then lists this task as the
+        # Asset's producer); else attached at run time through the alias.
+        if asset_uri:
+            kwargs.setdefault("outlets", [Asset(asset_uri)])
+        elif asset_alias:
             kwargs.setdefault("outlets", [AssetAlias(asset_alias)])
         super().__init__(**kwargs)
         self.model = model
@@ -49,6 +54,7 @@ class SQLMeshModelOperator(BaseOperator):
         self.environment = environment
         self.view_schema_suffix = view_schema_suffix
         self.conn_id = conn_id
+        self.asset_uri = asset_uri
         self.asset_alias = asset_alias
         # OpenLineage only: upstream SQLMesh models (read through this environment's views),
         # external or dbt tables (read as named), and the model's columns {name: type}.
@@ -69,7 +75,9 @@ class SQLMeshModelOperator(BaseOperator):
             self.log.warning("%s was built, but '%s' was not updated because other models failed: %s", self.model, self.environment, ", ".join(result.get("failed", [])))
         summary = {"model": self.model, "environment": self.environment, "status": status, "promoted": promoted, **({k: outcome[k] for k in ("intervals", "duration_ms", "audits_passed", "audits_failed")} if outcome else {})}
         self.log.info("SQLMesh model %s: %s", self.model, summary)
-        if self.asset_alias and self.conn_id:
+        if self.asset_uri:
+            context["outlet_events"][Asset(self.asset_uri)].extra.update({"engine": "sqlmesh", **summary})
+        elif self.asset_alias and self.conn_id:
             schema, table = self.model.split(".")[-2:]
             uri = table_asset_uri(BaseHook.get_connection(self.conn_id), f"{schema}{self.view_schema_suffix}", table)
             context["outlet_events"][AssetAlias(self.asset_alias)].add(Asset(uri), extra={"engine": "sqlmesh", **summary})

@@ -8,7 +8,9 @@ and which SQLMesh environment the dbt sources read (`sqlmesh_schema_suffix`).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+from airflow.sdk import Asset
 from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
 from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
 
@@ -59,6 +61,9 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
     project_config.manifest_path = Path(manifest_path)
     group = DbtTaskGroup(
         group_id="dbt",
+        # Airflow 3's graph draws no operator colours: the group's name says the engine.
+        group_display_name=f"dbt · {len(models)} model{'s' if len(models) != 1 else ''}",
+        tooltip=f"dbt (Cosmos): {', '.join(m.name for m in models)}",
         project_config=project_config,
         profile_config=profile_config(ctx),
         # BUILDABLE: a test reading models of two stages (relationships) runs with the later
@@ -75,7 +80,24 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
     )
     # Cosmos keys each model's task (or run+test group) by dbt unique_id.
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
+    for model in models:
+        if model.name in per_model:
+            _declare_output(per_model[model.name], ctx.asset_uri("dbt", model.name, model.relation))
     return RenderedModels(group, per_model, per_model)
+
+
+def _declare_output(node: Any, uri: str | None) -> None:
+    """Declare the model's table as an outlet of the task that builds it, so Airflow's
+    Asset page lists that task as its producer. Cosmos would otherwise attach the same
+    Asset at run time through an alias (no producer shown, and declaring it too would emit
+    every event twice), so its own emission is switched off for that task."""
+    if uri is None:
+        return
+    children = getattr(node, "children", None)
+    builders = [t for t in children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", "build")] if children else [node]
+    for task in builders:
+        task.emit_datasets = False
+        task.outlets = [*task.outlets, Asset(uri)]
 
 
 def _operator_args(ctx: RenderContext) -> dict:

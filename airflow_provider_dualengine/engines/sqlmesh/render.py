@@ -49,7 +49,8 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
     """One engine execution per stage, or, with `ctx.split_sqlmesh_branches`, one per
     independent branch so that a slow branch does not hold back readers of another."""
     branches = independent_branches(models) if ctx.split_sqlmesh_branches else [models]
-    with TaskGroup(group_id="sqlmesh", tooltip=f"SQLMesh: {len(models)} models, {len(branches)} engine run(s)") as group:
+    label = f"SQLMesh · {len(models)} model{'s' if len(models) != 1 else ''}"  # Airflow 3 draws no operator colours
+    with TaskGroup(group_id="sqlmesh", group_display_name=label, tooltip=f"SQLMesh {ctx.sqlmesh_action} into '{ctx.environment.sqlmesh_environment}': {len(models)} models, {len(branches)} engine run(s)") as group:
         entry = {}
         for branch in branches:
             task_id = EXECUTOR_TASK_ID if len(branches) == 1 else f"run__{task_id_for(branch[0].name)}"
@@ -93,6 +94,7 @@ def _model_task(model: ModelNode, executor, ctx: RenderContext) -> SQLMeshModelO
         environment=env.sqlmesh_environment,
         view_schema_suffix=env.sqlmesh_view_suffix,
         conn_id=ctx.conn_id,
+        asset_uri=ctx.asset_uri("sqlmesh", model.name),
         asset_alias=ctx.asset_alias("sqlmesh", model.name),
         lineage_inputs=list(model.depends_on),
         lineage_external_inputs=[_in_environment(table, ctx) for table in model.reads_tables],
