@@ -1,29 +1,48 @@
 """Order-independent checksums of relations: row count + sum of per-row hashes.
 
 Used to prove a promotion or rollback left prod fully old or fully new (never mixed) and
-to validate that a rollback restored prod exactly. `relations` are quoted names
-(`"staging"."orders"`) as the promotion works with them.
+to validate that a rollback restored prod exactly. Relations are (schema, table) parts,
+quoted here; a record stores checksums as a list of {relation, checksum}, never as names
+that could be read back into SQL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
+
+from airflow_provider_dualengine.deployments.relations import Relation, sql_name
+from airflow_provider_dualengine.engines.warehouse import placeholder
 
 _SQL = {
     "duckdb": "SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {rel} AS t",
     "postgres": "SELECT count(*), coalesce(sum(('x' || substr(md5(t::text), 1, 15))::bit(60)::bigint::numeric), 0)::text FROM {rel} AS t",
 }
 
+Checksums = dict[Relation, list[Any] | None]
 
-def checksum(cursor: Any, dialect: str, relation: str) -> list[Any]:
-    """[row count, digest] of a relation (a quoted, possibly schema-qualified name)."""
-    cursor.execute(_SQL[dialect].format(rel=relation))
+
+def checksum(cursor: Any, dialect: str, relation: Relation) -> list[Any]:
+    """[row count, digest] of a relation."""
+    cursor.execute(_SQL[dialect].format(rel=sql_name(relation)))
     count, digest = cursor.fetchone()
     return [int(count), str(digest)]
 
 
-def checksums(cursor: Any, dialect: str, relations: list[str]) -> dict[str, list[Any] | None]:
+def checksums(cursor: Any, dialect: str, relations: Iterable[Relation]) -> Checksums:
     """Checksum per relation; None for a relation that does not exist (yet)."""
-    from airflow_provider_dualengine.engines.warehouse import relation_exists
+    return {tuple(rel): checksum(cursor, dialect, tuple(rel)) if exists(cursor, dialect, tuple(rel)) else None for rel in relations}
 
-    return {rel: checksum(cursor, dialect, rel) if relation_exists(cursor, dialect, rel) else None for rel in relations}
+
+def exists(cursor: Any, dialect: str, relation: Relation) -> bool:
+    """Whether the table or view exists (names bound as values)."""
+    m = placeholder(dialect)
+    *schema, table = relation
+    where, params = (f"table_schema = {m}", [*schema]) if schema else ("table_schema = current_schema()", [])
+    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} AND table_name = {m}", [*params, table])
+    return cursor.fetchone()[0] > 0
+
+
+def as_record(sums: Checksums) -> list[dict[str, Any]]:
+    """Checksums as stored in a deployment record."""
+    return [{"relation": list(rel), "checksum": value} for rel, value in sums.items()]

@@ -6,14 +6,20 @@ its status and its stages as JSON text (a list of {stage, outcome, started_at,
 finished_at, message}). Every write is committed at once, so the record survives a crash
 of the deployment it describes. Works on a DB-API cursor of DuckDB or PostgreSQL;
 timestamps are stored as UTC (TIMESTAMP without zone) and returned timezone-aware.
+
+Deployments write through a `RecordWriter`, which redacts the warehouse connection's
+secrets from every text it stores: summaries and stage messages quote exception texts,
+and driver errors can quote a connection string or a password.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
 
+from airflow_provider_dualengine.engines.redact import redact
 from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ident, transaction
 
 SCHEMA = "dualengine"
@@ -21,6 +27,9 @@ TABLE = "deployments"
 STATUSES = ("running", "succeeded", "failed", "rolled_back", "interrupted")
 DIALECTS = ("duckdb", "postgres")
 COLUMNS = ("id", "environment", "started_at", "finished_at", "status", "triggered_by", "sqlmesh_version", "dbt_version", "stages", "details")
+# details holding engine names and digests (read back by a rollback), never free text:
+# left as they are by the redaction, which could otherwise mask part of a name.
+ENGINE_FIELDS = frozenset({"format", "before", "target", "sqlmesh_state_before", "checksums_before", "checksums_after"})
 
 
 class DeploymentRecordError(LookupError):
@@ -116,6 +125,39 @@ def last_succeeded(cursor: Any, dialect: str, environment: str) -> dict[str, Any
     cursor.execute(sql, [environment])
     row = cursor.fetchone()
     return _record(row) if row else None
+
+
+class RecordWriter:
+    """Every write of a deployment's record, with the warehouse connection's secrets
+    redacted from all text first (everything but ENGINE_FIELDS)."""
+
+    def __init__(self, cursor: Any, dialect: str, secrets: Iterable[str] = ()):
+        self.cursor, self.dialect, self.secrets = cursor, dialect, tuple(secrets)
+
+    def start(self, deployment_id: str, environment: str, triggered_by: str, sqlmesh_version: str | None, dbt_version: str | None) -> None:
+        start(self.cursor, self.dialect, deployment_id, environment, self.clean(triggered_by), self.clean(sqlmesh_version), self.clean(dbt_version))
+
+    def stage(self, deployment_id: str, stage: str, outcome: str, started_at: datetime, finished_at: datetime, message: str = "") -> None:
+        record_stage(self.cursor, self.dialect, deployment_id, stage, outcome, started_at, finished_at, self.clean(message))
+
+    def update(self, deployment_id: str, **fields: Any) -> None:
+        update(self.cursor, self.dialect, deployment_id, **{k: v if k in ENGINE_FIELDS else self.clean(v) for k, v in fields.items()})
+
+    def finish(self, deployment_id: str, status: str, summary: str) -> str:
+        """Close the record with a one-line summary; returns it as stored (redacted)."""
+        cleaned = redact(summary, self.secrets)
+        finish(self.cursor, self.dialect, deployment_id, status, cleaned)
+        return cleaned
+
+    def clean(self, value: Any) -> Any:
+        """`value` with every string in it (keys too) redacted."""
+        if isinstance(value, str):
+            return redact(value, self.secrets)
+        if isinstance(value, dict):
+            return {self.clean(k): self.clean(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.clean(v) for v in value]
+        return value
 
 
 def _locked_json(cursor: Any, dialect: str, deployment_id: str, column: str) -> Any:

@@ -8,8 +8,10 @@ the warehouse, CLI output - needs the same care.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 MASK = "***"
 # scheme://user:password@host  ->  scheme://user:***@host   (also scheme://:password@host)
@@ -19,11 +21,17 @@ _KEY_VALUE = re.compile(r"(?P<head>(?i:\b(?:pg)?pass(?:word|wd)?|secret|token)\b
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
-    """`text` with URI passwords, `password=` values and every given secret replaced by ***."""
-    for secret in sorted({s for s in secrets if s and len(s) >= 3}, key=len, reverse=True):
+    """`text` with URI passwords, `password=` values and every given secret replaced by ***
+    (also as it appears escaped in a URI, JSON text or a Python repr)."""
+    for secret in sorted({form for s in secrets if s and len(s) >= 3 for form in _forms(s)}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     text = _URI_PASSWORD.sub(lambda m: m.group("head") + MASK + m.group("tail"), text)
     return _KEY_VALUE.sub(lambda m: m.group("head") + MASK, text)
+
+
+def _forms(secret: str) -> set[str]:
+    """A secret as written plainly and in the escaped forms error texts quote it in."""
+    return {secret, quote(secret, safe=""), quote_plus(secret, safe=""), json.dumps(secret)[1:-1], repr(secret)[1:-1]}
 
 
 def connection_secrets(conn: object) -> list[str]:

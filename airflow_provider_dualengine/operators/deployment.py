@@ -2,7 +2,8 @@
 
 Each is a thin shell over `deployments/coordinator.py`. A task that blocks a deployment
 logs one line first (`DEPLOYMENT BLOCKED: ...`) and hands the same line to `conclude`
-through XCom (`blocked_reason`), which writes it into the deployment record.
+through XCom (`blocked_reason`), which writes it into the deployment record. The line is
+redacted of the warehouse connection's secrets first: it often quotes a driver's error.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ class _DeploymentOperator(BaseOperator):
     def deployment_id(self, context: Any) -> str:
         return context["ti"].xcom_pull(task_ids=START_TASK_ID, key="deployment_id")
 
-    def blocked(self, context: Any, reason: str, cause: BaseException | None = None) -> NoReturn:
-        """Log the reason as the first line, hand it to `conclude`, and fail the task."""
+    def blocked(self, context: Any, reason: str, cause: BaseException | None = None, site: Any = None) -> NoReturn:
+        """Log the reason (redacted) as the first line, hand it to `conclude`, and fail the task."""
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked
 
+        reason = (site or self.site).redact(reason)
         self.log.error("DEPLOYMENT BLOCKED: %s", reason)
         context["ti"].xcom_push(key="blocked_reason", value=reason)
         raise DeploymentBlocked(reason) from cause
@@ -73,7 +75,7 @@ class IntegrationValidationOperator(_DeploymentOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.config.project import load_project
-        from airflow_provider_dualengine.deployments import records
+        from airflow_provider_dualengine.deployments import records, saved
         from airflow_provider_dualengine.deployments.integration import Thresholds, validate
         from airflow_provider_dualengine.deployments.plan import deployed_models
         from airflow_provider_dualengine.graph import build_graph
@@ -84,22 +86,32 @@ class IntegrationValidationOperator(_DeploymentOperator):
         started = datetime.now(timezone.utc)
         with site.cursor() as cursor:
             record = records.get(cursor, site.dialect, deployment_id)
-            models = deployed_models(graph, site.sqlmesh_environment, site.dbt_live_schema, record["details"]["dbt_slot"])
+            try:
+                slot = saved.dbt_slot(record["details"], site, deployment_id)
+            except saved.RecordRefused as exc:
+                self.blocked(context, str(exc), exc, site)
+            models = deployed_models(graph, site.sqlmesh_environment, site.dbt_live_schema, slot)
             edges = [(e.upstream[1], e.downstream[1]) for e in graph.models_graph.cross_engine_edges()]
             findings = validate(cursor, site.dialect, models, edges, limits)
             staging_s = (started - record["started_at"]).total_seconds()
             previous = records.last_succeeded(cursor, site.dialect, site.environment)
-            findings.append(_duration_finding(staging_s, (previous or {}).get("details", {}).get("staging_seconds"), limits))
+            findings.append(_duration_finding(staging_s, _number(((previous or {}).get("details") or {}).get("staging_seconds")), limits))
             failed = [f for f in findings if not f.passed]
-            records.update(cursor, site.dialect, deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings])
-            records.record_stage(cursor, site.dialect, deployment_id, "integration_validation", "failed" if failed else "passed", started, datetime.now(timezone.utc), "; ".join(f"{f.model}: {f.message}" for f in failed))
+            writer = site.writer(cursor)
+            writer.update(deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings])
+            writer.stage(deployment_id, "integration_validation", "failed" if failed else "passed", started, datetime.now(timezone.utc), "; ".join(f"{f.model}: {f.message}" for f in failed))
         for finding in findings:
             (self.log.info if finding.passed else self.log.error)("%-22s %-40s %s", finding.check, finding.model, finding.message)
         if failed:
             first = failed[0]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-            self.blocked(context, f"integration validation failed: {first.check} of {first.model}: {first.message}{more}")
+            self.blocked(context, f"integration validation failed: {first.check} of {first.model}: {first.message}{more}", site=site)
         return {"checks": len(findings), "failed": 0}
+
+
+def _number(value: Any) -> float | None:
+    """A number read back from an earlier record, or None if it is not one."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _duration_finding(staging_s: float, previous_s: float | None, limits: Any) -> Any:
@@ -119,10 +131,11 @@ class DualEnginePromoteOperator(_DeploymentOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, promote
 
+        site = self.site
         try:
-            return promote(self.site, self.deployment_id(context), self.log)
+            return promote(site, self.deployment_id(context), self.log)
         except DeploymentBlocked as exc:
-            self.blocked(context, str(exc), exc)
+            self.blocked(context, str(exc), exc, site)
 
 
 class DeploymentConcludeOperator(_DeploymentOperator):

@@ -23,7 +23,7 @@ def main(dag_file: str, dag_id: str, marker: str) -> None:
         original(cursor, view, physical)
         calls.append(view)
         if len(calls) == 2:
-            Path(marker).write_text(view)
+            Path(marker).write_text(".".join(view))
             time.sleep(600)
 
     promotion._replace_view = stalling

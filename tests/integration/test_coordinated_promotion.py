@@ -13,9 +13,12 @@ from airflow_provider_dualengine.deployments.checksums import checksums
 from airflow_provider_dualengine.deployments.integration import Thresholds, validate
 from airflow_provider_dualengine.deployments.plan import DeployedModel
 from airflow_provider_dualengine.deployments.promotion import ProdLayer, swap
+from airflow_provider_dualengine.deployments.relations import sql_name
+from airflow_provider_dualengine.engines.sqlmesh.promotion import ViewBinding
 from airflow_provider_dualengine.graph import Engine
 
-PROD = ['"staging"."orders"', '"analytics"."customer_value"']
+ORDERS, CUSTOMER_VALUE = ("staging", "orders"), ("analytics", "customer_value")
+PROD = [ORDERS, CUSTOMER_VALUE]
 
 
 @pytest.fixture
@@ -34,11 +37,15 @@ def _sql(cursor: Any, *statements: str) -> None:
         cursor.execute(sql)
 
 
-def _physical(cursor: Any, name: str, rows: list[int]) -> str:
+def _physical(cursor: Any, name: str, rows: list[int]) -> tuple[str, str]:
     """A SQLMesh-like physical snapshot table holding `rows`."""
     values = ", ".join(f"({v})" for v in rows)
     _sql(cursor, 'CREATE SCHEMA IF NOT EXISTS "sqlmesh__staging"', f'CREATE TABLE "sqlmesh__staging"."{name}" (order_id INTEGER)', f'INSERT INTO "sqlmesh__staging"."{name}" VALUES {values}')
-    return f'"sqlmesh__staging"."{name}"'
+    return ("sqlmesh__staging", name)
+
+
+def _view(view: tuple[str, str], physical: tuple[str, str]) -> ViewBinding:
+    return ViewBinding(f'"db"."{view[0]}"."{view[1]}"', physical[1].rsplit("__", 1)[-1], view, physical)
 
 
 def _slot(cursor: Any, slot: str, rows: list[tuple[int, int]]) -> None:
@@ -46,8 +53,8 @@ def _slot(cursor: Any, slot: str, rows: list[tuple[int, int]]) -> None:
     _sql(cursor, f'CREATE SCHEMA IF NOT EXISTS "{slot}"', f'CREATE TABLE "{slot}".customer_value (customer_id INTEGER, amount INTEGER)', f'INSERT INTO "{slot}".customer_value VALUES {values}')
 
 
-def _layer(physical: str, slot: str) -> ProdLayer:
-    return ProdLayer({'"staging"."orders"': physical}, "analytics", slot, ("customer_value",))
+def _layer(physical: tuple[str, str], slot: str) -> ProdLayer:
+    return ProdLayer((_view(ORDERS, physical),), "analytics", slot, ("customer_value",))
 
 
 @pytest.fixture
@@ -65,11 +72,11 @@ def deployed(cursor: Any, db_connect: tuple[str, Any]) -> tuple[ProdLayer, ProdL
 def test_swap_switches_both_engines_together_and_back(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
     dialect = db_connect[0]
     v1, v2, before = deployed
-    assert before['"staging"."orders"'][0] == 3 and before['"analytics"."customer_value"'][0] == 2
+    assert before[ORDERS][0] == 3 and before[CUSTOMER_VALUE][0] == 2
     window = swap(cursor, dialect, v2, v1)
     after = checksums(cursor, dialect, PROD)
     assert window > 0
-    assert after['"staging"."orders"'][0] == 4 and after['"analytics"."customer_value"'][0] == 3  # both new
+    assert after[ORDERS][0] == 4 and after[CUSTOMER_VALUE][0] == 3  # both new
     assert all(after[r] != before[r] for r in PROD)
     swap(cursor, dialect, v1, v2)  # rollback is the same swap
     assert checksums(cursor, dialect, PROD) == before
@@ -95,18 +102,30 @@ def test_swap_drops_views_the_target_no_longer_has(cursor: Any, db_connect: tupl
     dialect = db_connect[0]
     v1, v2, _ = deployed
     extra = _physical(cursor, "returns__333", [9])
-    with_returns = ProdLayer({**v1.sqlmesh_views, '"staging"."returns"': extra}, "analytics", "analytics__blue", ("customer_value",))
+    returns = ("staging", "returns")
+    with_returns = ProdLayer((*v1.sqlmesh_views, _view(returns, extra)), "analytics", "analytics__blue", ("customer_value",))
     swap(cursor, dialect, with_returns, v1)
-    assert checksums(cursor, dialect, ['"staging"."returns"'])['"staging"."returns"'][0] == 1
+    assert checksums(cursor, dialect, [returns])[returns][0] == 1
     swap(cursor, dialect, v2, with_returns)
-    assert checksums(cursor, dialect, ['"staging"."returns"']) == {'"staging"."returns"': None}
+    assert checksums(cursor, dialect, [returns]) == {returns: None}
+
+
+def test_swap_quotes_each_name_part(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
+    """Names reach SQL only as quoted identifiers: a name shaped like SQL is just a name."""
+    dialect = db_connect[0]
+    v1, _, _ = deployed
+    odd = ("staging", 'x" AS SELECT 1; CREATE TABLE pwned (x INTEGER); --')
+    swap(cursor, dialect, ProdLayer((*v1.sqlmesh_views, _view(odd, v1.sqlmesh_views[0].physical)), "analytics", "analytics__blue", ("customer_value",)), v1)
+    assert checksums(cursor, dialect, [odd])[odd][0] == 3
+    cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'pwned'")
+    assert cursor.fetchone()[0] == 0
 
 
 def test_integration_checks_name_every_difference(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
     dialect = db_connect[0]
     _, v2, _ = deployed
     models = [
-        DeployedModel(Engine.SQLMESH, "staging.orders", v2.sqlmesh_views['"staging"."orders"'], '"staging"."orders"'),
+        DeployedModel(Engine.SQLMESH, "staging.orders", sql_name(v2.sqlmesh_views[0].physical), '"staging"."orders"'),
         DeployedModel(Engine.DBT, "customer_value", '"analytics__green"."customer_value"', '"analytics"."customer_value"'),
     ]
     findings = validate(cursor, dialect, models, [("staging.orders", "customer_value")], Thresholds(row_count_tolerance=0.4, mean_tolerance=0.3))
@@ -141,6 +160,6 @@ def test_referential_integrity_across_engines_counts_orphans(cursor: Any, db_con
 def test_checksums_ignore_row_order_and_see_any_change(cursor: Any, db_connect: tuple[str, Any]) -> None:
     dialect = db_connect[0]
     _sql(cursor, 'CREATE TABLE a (x INTEGER, y TEXT)', "INSERT INTO a VALUES (1, 'p'), (2, 'q')", 'CREATE TABLE b (x INTEGER, y TEXT)', "INSERT INTO b VALUES (2, 'q'), (1, 'p')", 'CREATE TABLE c (x INTEGER, y TEXT)', "INSERT INTO c VALUES (2, 'q'), (1, 'r')")
-    sums = checksums(cursor, dialect, ['"a"', '"b"', '"c"', '"missing"'])
-    assert sums['"a"'] == sums['"b"'] and sums['"a"'] != sums['"c"'] and sums['"a"'][0] == 2
-    assert sums['"missing"'] is None
+    sums = checksums(cursor, dialect, [("a",), ("b",), ("c",), ("missing",)])
+    assert sums[("a",)] == sums[("b",)] and sums[("a",)] != sums[("c",)] and sums[("a",)][0] == 2
+    assert sums[("missing",)] is None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -94,3 +95,22 @@ def test_details_merge_and_running_deployments_are_found(db_connect: tuple[str, 
             records.update(other.cursor(), dialect, "nope", x=1)
     finally:
         other.close()
+
+
+def test_the_writer_redacts_every_text_but_leaves_engine_names_alone(db_connect: tuple[str, Callable[[], Any]]) -> None:
+    dialect, connect = db_connect
+    secret = 'pa"ss:w@rd/1'
+    db = connect()
+    try:
+        writer = records.RecordWriter(db.cursor(), dialect, [secret])
+        writer.start("d1", "prod", f"cli:{secret}", None, None)
+        writer.stage("d1", "promotion", "failed", T0, T0, f"connection to postgresql://u:{secret}@h/db refused; dsn: password={secret}")
+        writer.update("d1", integration=[{"message": f"saw {secret!r}"}], before={"dbt_relations": [secret]})
+        assert writer.finish("d1", "failed", f"blocked: {secret}") == "blocked: ***"
+        cursor = db.cursor()
+        cursor.execute("SELECT triggered_by, stages, details FROM dualengine.deployments")
+        triggered_by, stages, details = cursor.fetchone()
+        assert triggered_by == "cli:***" and json.loads(stages)[0]["message"] == "connection to postgresql://u:***@h/db refused; dsn: password=***"
+        assert json.loads(details) == {"integration": [{"message": "saw '***'"}], "before": {"dbt_relations": [secret]}, "summary": "blocked: ***"}
+    finally:
+        db.close()
