@@ -24,7 +24,9 @@ class SQLMeshModels(dbtPlugin):
     @dbt_hook
     def get_nodes(self) -> PluginNodes:
         # Resolved on every parse, not once per process: the environment (dbt var
-        # `sqlmesh_schema_suffix`) and the SQLMesh project can differ between invocations.
+        # `sqlmesh_schema_suffix`, or the name dualengine.yml's `dbt.sqlmesh_suffix_var`
+        # gives it, recorded in the compiled artifact) and the SQLMesh project can differ
+        # between invocations.
         from airflow_provider_dualengine.engines.dbt.sqlmesh_refs import sqlmesh_plugin_nodes
 
         return sqlmesh_plugin_nodes()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 
@@ -31,7 +32,8 @@ def diff(args: argparse.Namespace) -> int:
     from airflow_provider_dualengine.contracts.evolution import diff_dirs
 
     if not (args.base or args.against_prod):
-        raise SystemExit("dualengine contracts diff: give --base DIR, --against-prod, or both")
+        print("error: dualengine contracts diff: give --base DIR, --against-prod, or both", file=sys.stderr)
+        return 2
     project = load_project(args.project_dir)
     report = diff_dirs(Path(args.base), project.contracts_path) if args.base else None
     live = _against_prod(project) if args.against_prod else []

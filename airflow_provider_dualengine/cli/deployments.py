@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import sys
 
 
 def list_(args: argparse.Namespace) -> int:
@@ -37,7 +38,7 @@ def rollback(args: argparse.Namespace) -> int:
     try:
         result = rollback_last(site, f"cli:{getpass.getuser()}")
     except DeploymentBlocked as exc:
-        print(f"error: rollback refused: {exc}")
+        print(f"error: rollback refused: {exc}", file=sys.stderr)
         return 1
     print(f"{result['deployment_id']}: {result['summary']}")
     return 0

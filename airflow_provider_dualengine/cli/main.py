@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -14,18 +15,36 @@ if TYPE_CHECKING:
 
 
 def _validate(args: argparse.Namespace) -> int:
+    """Everything DAG parsing checks, plus what only a CLI can afford: gateways, dbt sources
+    over SQLMesh models, contracts against the compiled projects, and for a prod
+    environment the deploy DAG's rules. A stale artifact is an error naming the changed
+    files (validate never writes anything) unless --compile asks to compile first."""
+    from airflow_provider_dualengine.compiled.artifact import compile_project, read_artifact
+    from airflow_provider_dualengine.config.errors import ConfigIssue
     from airflow_provider_dualengine.config.project import load_project
-    from airflow_provider_dualengine.graph import Engine, build_graph
+    from airflow_provider_dualengine.contracts.static import check_project_contracts
+    from airflow_provider_dualengine.graph import Engine, build_graph, load_catalogs
+    from airflow_provider_dualengine.graph.validation import validate_project
 
     project = load_project(args.project_dir)
     env = project.environment(args.environment)
-    graph = build_graph(project)
+    if args.compile:
+        print(f"compiled {compile_project(project, env.name)}")
+    catalogs, problems = load_catalogs(project)
+    graph = build_graph(project, catalogs if not problems else None)
+    issues = validate_project(project, read_artifact(project), catalogs, env, require_dbt_docs=not args.no_dbt_docs)
+    contracts, findings = check_project_contracts(project, graph)
+    issues += [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
+    if issues:
+        raise DualEngineConfigError(issues)
     print(f"OK: {project.root} (environment {env.name}: SQLMesh '{env.sqlmesh_environment}', dbt target '{env.dbt_target}')")
     for stage in graph.stages.values():
         after = ", ".join(stage.upstream_stages + stage.external_inputs) or "-"
         counts = ", ".join(f"{len(stage.models[e])} {e.value}" for e in stage.engines())
         print(f"  {stage.name:<24} {counts:<22} after: {after}")
-    print(f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages; {len(graph.models_graph.cross_engine_edges())} cross-engine edges")
+    print(f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages; {len(graph.models_graph.cross_engine_edges())} cross-engine edges; {len(contracts)} contract(s)")
+    for finding in findings:
+        print(f"  {finding}".replace("\n", "\n  "))
     return 0
 
 
@@ -67,16 +86,23 @@ def _impact(args: argparse.Namespace) -> int:
     import json
 
     from airflow_provider_dualengine.config.project import load_project
-    from airflow_provider_dualengine.graph import build_graph
-    from airflow_provider_dualengine.graph.impact import analyze_impact, downstream_columns
+    from airflow_provider_dualengine.graph import Engine, build_graph
+    from airflow_provider_dualengine.graph.impact import UnknownModel, analyze_impact, downstream_columns
 
     project = load_project(args.project_dir)
+    graph = build_graph(project)
     try:
-        report = analyze_impact(build_graph(project), args.models, project.root / "shared" / "schemas")
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+        report = analyze_impact(graph, args.models, project.contracts_path)
+    except UnknownModel as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.column:
+        for model in report:
+            engine, _, name = model.partition(":")
+            columns = graph.models_graph.nodes[(Engine(engine), name)].get("columns") or {}
+            if columns and args.column.lower() not in {c.lower() for c in columns}:
+                print(f"error: model {model} has no column '{args.column}' (it has: {', '.join(columns)})\n    fix: name one of its columns", file=sys.stderr)
+                return 2
         edges = _column_edges(project)
         for model, item in report.items():
             item["downstream_columns"] = downstream_columns(edges, f"{model}.{args.column}")
@@ -106,11 +132,14 @@ def _demo(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dualengine", description="SQLMesh + dbt as one platform on Airflow")
+    parser.add_argument("--debug", action="store_true", help="show the Python traceback of any error")
     sub = parser.add_subparsers(dest="command", required=True)
 
     validate = sub.add_parser("validate", help="check the project's YAML against both engines' projects")
     validate.add_argument("project_dir")
-    validate.add_argument("--environment", "-e")
+    validate.add_argument("--environment", "-e", help="check this environment (an environment mapping to SQLMesh's prod also gets the deploy DAG's rules)")
+    validate.add_argument("--compile", action="store_true", help="compile first (loads SQLMesh, runs dbt parse) instead of failing on a stale artifact")
+    validate.add_argument("--no-dbt-docs", action="store_true", help="do not require dbt model descriptions in a prod environment (as build_deploy_dag(require_dbt_docs=False))")
     validate.set_defaults(func=_validate)
 
     compile_ = sub.add_parser("compile", help="load both engines once and write the artifact DAG parsing reads")
@@ -148,13 +177,75 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _known_errors() -> tuple[type[BaseException], ...]:
+    """Errors written for the person at the terminal: printed as they are, no traceback."""
+    from airflow_provider_dualengine.compiled.artifact import ArtifactProblem
+    from airflow_provider_dualengine.engines.connections import WarehouseConnectionError
+
+    return (DualEngineConfigError, ArtifactProblem, WarehouseConnectionError)
+
+
+class _NoTraceback(logging.Formatter):
+    """Library log lines as one line each: an engine that logs an exception before raising
+    it (SQLMesh does for a missing engine library) must not print the traceback wall the
+    CLI's own message replaces."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 - logging's name
+        return ""
+
+    def formatStack(self, stack_info: str) -> str:  # noqa: N802
+        return ""
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (a test's capture, say)."""
+
+    @property
+    def stream(self):  # type: ignore[override]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _quiet_library_logging() -> logging.Handler | None:
+    """Installed for the command's duration when nothing configured logging."""
+    root = logging.getLogger()
+    if root.handlers:  # Airflow, pytest or the caller configured logging already
+        return None
+    handler = _StderrHandler()
+    handler.setLevel(logging.WARNING)
+    handler.setFormatter(_NoTraceback("%(levelname)s: %(name)s: %(message)s"))
+    root.addHandler(handler)
+    return handler
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv  # accepted anywhere: `dualengine compile x --debug` too
+    args = build_parser().parse_args([a for a in argv if a != "--debug"])
+    handler = None if debug else _quiet_library_logging()
     try:
         return args.func(args)
-    except DualEngineConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print("interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if debug:
+            raise
+        if isinstance(exc, _known_errors()):
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        # A bug or an unforeseen failure: one line, not a wall; --debug shows where.
+        first = (str(exc).strip().splitlines() or [""])[0]
+        print(f"error: {type(exc).__name__}: {first}\n(unexpected; run with --debug for the traceback)", file=sys.stderr)
         return 1
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dualengine.config.project import Project
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+from airflow_provider_dualengine.config.project import DEFAULT_SQLMESH_SUFFIX_VAR, Project
+from airflow_provider_dualengine.engines.catalog import CatalogModel
 
 ARTIFACT_VERSION = 1
 _SOURCE_SUFFIXES = {".sql", ".py", ".yml", ".yaml", ".csv", ".json"}
@@ -50,35 +53,45 @@ def source_files_state(project: Project) -> dict[str, list]:
     return state
 
 
-def _is_fresh(project: Project, recorded: dict[str, list]) -> bool:
-    """Same files with the same contents. Size and mtime equal means unchanged (a stat per
-    file, fast at parse time); only files whose stat differs are hashed."""
-    current = _source_files(project)
-    if {key for key, _ in current} != set(recorded):
-        return False
-    for key, path in current:
+def changed_sources(project: Project, recorded: dict[str, list]) -> list[str]:
+    """Source files that differ from `recorded`, as `<engine folder>/<path> (new|deleted|changed)`.
+    Size and mtime equal means unchanged (a stat per file, fast at parse time); only files
+    whose stat differs are hashed."""
+    current = dict(_source_files(project))
+    changes = [f"{key} (new)" for key in sorted(set(current) - set(recorded))]
+    changes += [f"{key} (deleted)" for key in sorted(set(recorded) - set(current))]
+    for key in sorted(set(current) & set(recorded)):
         size, mtime_ns, digest = recorded[key]
-        stat = path.stat()
-        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns) and hashlib.sha256(path.read_bytes()).hexdigest() != digest:
-            return False
-    return True
+        stat = current[key].stat()
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns) and hashlib.sha256(current[key].read_bytes()).hexdigest() != digest:
+            changes.append(f"{key} (changed)")
+    return changes
 
 
 def compile_project(project: Project, environment: str | None = None) -> Path:
-    """Run `dbt parse` and load the SQLMesh project once; write the artifact."""
+    """Run `dbt parse` and load the SQLMesh project once; write the artifact.
+
+    Raises DualEngineConfigError naming the file (and line) when either engine rejects
+    the project: a model that does not parse or import, a broken SQLMesh config, an
+    unknown gateway, a dbt Jinja error or a ref()/source() to nothing."""
     from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
     from airflow_provider_dualengine.engines.sqlmesh.compile import describe_sqlmesh_project
+    from airflow_provider_dualengine.engines.sqlmesh.project_config import UnknownGateway
 
     from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
 
     env = project.environment(environment)
     files = source_files_state(project)
-    sqlmesh = describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway)
+    try:
+        sqlmesh = describe_sqlmesh_project(project.sqlmesh_path, env.sqlmesh_gateway)
+    except UnknownGateway as exc:
+        raise DualEngineConfigError([gateway_issue(project, env.name, exc.name, exc.known, exc.from_default)]) from None
+    suffix_var = project.settings.dbt.sqlmesh_suffix_var
     path = project.artifact_path
     path.parent.mkdir(parents=True, exist_ok=True)
     # dbt parse needs the SQLMesh models first: cross-engine ref() resolves through them.
     models_file = path.with_suffix(f".{os.getpid()}.sqlmesh.json")
-    models_file.write_text(json.dumps({"sqlmesh": sqlmesh}), encoding="utf-8")
+    models_file.write_text(json.dumps({"sqlmesh": sqlmesh, "dbt": {"sqlmesh_suffix_var": suffix_var}}), encoding="utf-8")
     try:
         manifest_path = compile_manifest(project, environment, sqlmesh_models=models_file)
     finally:
@@ -87,7 +100,7 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
         "version": ARTIFACT_VERSION,
         "sources": files,
         "sqlmesh": sqlmesh,
-        "dbt": {"manifest": os.path.relpath(manifest_path, project.root), "models": dbt_catalog_from_manifest(manifest_path).to_json()},
+        "dbt": {"manifest": os.path.relpath(manifest_path, project.root), "models": dbt_catalog_from_manifest(manifest_path).to_json(), "sqlmesh_suffix_var": suffix_var},
     }
     artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
     # Write-then-rename: a DAG processor parsing at the same moment never reads half a file.
@@ -95,6 +108,23 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
     tmp.write_text(json.dumps(artifact, indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def gateway_issue(project: Project, environment: str | None, name: str, known: list[str] | None, from_default: bool = False) -> ConfigIssue:
+    """A gateway the SQLMesh config does not have, reported where it was set: the
+    environment's `sqlmesh.gateway`, else dualengine.yml's (`environment` None: there),
+    or the SQLMesh config's own `default_gateway`."""
+    from airflow_provider_dualengine.engines.sqlmesh.errors import config_file
+
+    if from_default:
+        file, key = config_file(project.sqlmesh_path), "default_gateway"
+    elif environment is None:
+        file, key = project.files["settings"], "sqlmesh.gateway"
+    else:
+        file, key = project.gateway_setting(environment)
+    if known is None:
+        return ConfigIssue(file, key, f"gateway '{name}': the SQLMesh config ({config_file(project.sqlmesh_path).name}) has a single unnamed gateway", "remove the gateway setting, or name the gateways under `gateways:` in the SQLMesh config")
+    return ConfigIssue(file, key, f"the SQLMesh project has no gateway '{name}'", f"use one of the gateways in {config_file(project.sqlmesh_path).name}: {', '.join(known)}")
 
 
 def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict[str, str]]:
@@ -121,16 +151,64 @@ def ensure_compiled(project: Project, environment: str | None = None) -> bool:
         return True
 
 
+_DBT_MODEL_FIELDS = {f.name for f in fields(CatalogModel)}
+
+
+def _shape_problem(artifact: Any) -> str | None:
+    """What makes a parsed artifact unusable (not written by `dualengine compile`, or cut
+    short), or None. Checks what the readers index into, at parse-time cost."""
+    if not isinstance(artifact, dict):
+        return f"the document is a JSON {type(artifact).__name__}, not an object"
+    missing = [key for key in ("sources", "sqlmesh", "dbt") if key not in artifact]
+    if missing:
+        return f"it has no {', '.join(repr(k) for k in missing)}"
+    sources, sqlmesh, dbt = artifact["sources"], artifact["sqlmesh"], artifact["dbt"]
+    if not isinstance(sources, dict) or not all(isinstance(v, list) and len(v) == 3 for v in sources.values()):
+        return "'sources' is not a map of file -> [size, mtime, sha256]"
+    if not isinstance(sqlmesh, dict) or not isinstance(sqlmesh.get("models"), dict):
+        return "'sqlmesh.models' is missing or not an object"
+    for name, model in sqlmesh["models"].items():
+        if not isinstance(model, dict) or not isinstance(model.get("kind"), str) or not isinstance(model.get("depends_on"), list):
+            return f"SQLMesh model '{name}' has no kind or depends_on"
+    if not isinstance(dbt, dict) or not isinstance(dbt.get("manifest"), str) or not isinstance(dbt.get("models"), dict):
+        return "'dbt.manifest' or 'dbt.models' is missing"
+    for name, model in dbt["models"].items():
+        if not isinstance(model, dict) or not {"engine", "name"} <= set(model) <= _DBT_MODEL_FIELDS:
+            return f"dbt model '{name}' is not a model entry"
+    return None
+
+
 def read_artifact(project: Project, check_fresh: bool = True) -> dict[str, Any]:
     path = project.artifact_path
+    if path.is_dir():
+        raise ArtifactProblem(f"compiled artifact {path} is a folder, not the JSON file `dualengine compile` writes")
     if not path.is_file():
         raise ArtifactProblem(f"compiled artifact not found at {path}")
     try:
-        artifact = json.loads(path.read_text(encoding="utf-8"))
+        artifact = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ArtifactProblem(f"compiled artifact {path} is not UTF-8 text (byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ArtifactProblem(f"compiled artifact {path} is not valid JSON ({exc})") from None
-    if artifact.get("version") != ARTIFACT_VERSION:
+    if isinstance(artifact, dict) and artifact.get("version") != ARTIFACT_VERSION:
         raise ArtifactProblem(f"compiled artifact {path} has version {artifact.get('version')}, this provider reads {ARTIFACT_VERSION}")
-    if check_fresh and not _is_fresh(project, artifact.get("sources", {})):
-        raise ArtifactProblem(f"compiled artifact {path} is stale: SQLMesh or dbt project files changed since it was written")
+    problem = _shape_problem(artifact)
+    if problem:
+        raise ArtifactProblem(f"compiled artifact {path} is not what `dualengine compile` writes: {problem}")
+    if check_fresh:
+        _check_fresh(project, artifact)
     return artifact
+
+
+def _check_fresh(project: Project, artifact: dict[str, Any]) -> None:
+    path = project.artifact_path
+    changes = changed_sources(project, artifact["sources"])
+    if changes:
+        shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
+        raise ArtifactProblem(f"compiled artifact {path} is stale: {len(changes)} SQLMesh/dbt source file(s) changed since it was written: {shown}")
+    manifest = (project.root / artifact["dbt"]["manifest"]).resolve()
+    if manifest != project.dbt_manifest_path:
+        raise ArtifactProblem(f"compiled artifact {path} is stale: it was compiled with the dbt manifest {manifest}, but dualengine.yml's dbt.manifest now means {project.dbt_manifest_path}")
+    recorded_var = artifact["dbt"].get("sqlmesh_suffix_var", DEFAULT_SQLMESH_SUFFIX_VAR)
+    if recorded_var != project.settings.dbt.sqlmesh_suffix_var:
+        raise ArtifactProblem(f"compiled artifact {path} is stale: it was compiled with dbt.sqlmesh_suffix_var '{recorded_var}', dualengine.yml now says '{project.settings.dbt.sqlmesh_suffix_var}'")

@@ -17,7 +17,7 @@ class ConfigIssue:
 
     def render(self) -> str:
         where = f"{self.file}" if self.file else "<project>"
-        text = f"{where}: {self.key or '<top level>'}: {self.message}"
+        text = f"{where}: {self.key}: {self.message}" if self.key else f"{where}: {self.message}"
         return f"{text}\n    fix: {self.hint}" if self.hint else text
 
 

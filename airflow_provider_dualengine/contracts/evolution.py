@@ -534,15 +534,25 @@ def deprecated_reads(contract: Contract, reads: dict[str, set[str]]) -> list[Cha
 def diff_dirs(old_dir: Path, new_dir: Path) -> EvolutionReport:
     """Diff two contract folders (e.g. the base branch's and the working tree's).
     Raises DualEngineConfigError with every invalid file, since a half-loaded folder
-    would report its unreadable models as removed."""
-    issues: list[ConfigIssue] = [
-        ConfigIssue(folder, "", "contract folder does not exist", "pass the folder holding the contract *.yml files")
-        for folder in (old_dir, new_dir)
-        if not folder.is_dir()
-    ]
+    would report its unreadable models as removed; and for a base folder that is missing,
+    a file, or holds no contract file at all (every contract would look new)."""
+    issues = [issue for issue in (_folder_issue(old_dir, "base"), _folder_issue(new_dir, "project's")) if issue is not None]
+    if issues:
+        raise DualEngineConfigError(issues)
     old, old_issues = load_contracts(old_dir)
     new, new_issues = load_contracts(new_dir)
     issues += old_issues + new_issues
     if issues:
         raise DualEngineConfigError(issues)
     return diff_contracts(old, new)
+
+
+def _folder_issue(folder: Path, role: str) -> ConfigIssue | None:
+    fix = "pass the folder holding the contract *.yml files (e.g. a checkout of the deployed shared/schemas)"
+    if folder.is_file():
+        return ConfigIssue(folder, "", f"the {role} contract folder is a file, not a folder", fix)
+    if not folder.is_dir():
+        return ConfigIssue(folder, "", f"the {role} contract folder does not exist", fix)
+    if role == "base" and not any(p.is_file() for pattern in ("*.yml", "*.yaml") for p in folder.glob(pattern)):
+        return ConfigIssue(folder, "", "the base contract folder holds no contract file (*.yml, *.yaml), so every contract would look new", f"{fix}; before contracts were ever deployed, leave out --base")
+    return None

@@ -19,7 +19,7 @@ from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode
 
 def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[ConfigIssue]]:
     """Both engines' model lists from the compiled artifact (never the engines themselves)."""
-    fix = f"run `dualengine compile {project.root}` (loads SQLMesh and runs `dbt parse` once; DAG parsing never does)"
+    fix = f"run `dualengine compile {project.root}` (loads SQLMesh and runs `dbt parse` once; DAG parsing never does), or `dualengine validate --compile`"
     try:
         artifact = read_artifact(project)
     except ArtifactProblem as exc:
@@ -81,7 +81,7 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
         )
 
     if project.settings.warehouse.type == "postgres" and Engine.SQLMESH in catalogs and Engine.DBT in catalogs:
-        issues.extend(dbt_views_on_sqlmesh(catalogs, project.files["settings"], "SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL"))
+        issues.extend(dbt_views_on_sqlmesh(catalogs, project.files["settings"], "SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", project.dbt_path))
     order = _stage_order(stages, file, issues)
     models = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
     if not issues:
@@ -160,16 +160,18 @@ def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) 
         return list(stages)
 
 
-def dbt_views_on_sqlmesh(catalogs: dict[Engine, ModelCatalog], file, why: str) -> list[ConfigIssue]:
+def dbt_views_on_sqlmesh(catalogs: dict[Engine, ModelCatalog], file, why: str, dbt_path=None) -> list[ConfigIssue]:
     """dbt views selecting from SQLMesh views, each an issue saying `why` they must be tables.
 
     On PostgreSQL SQLMesh swaps views with DROP VIEW ... CASCADE, silently dropping such
     views; in a blue-green deployment they would read the green SQLMesh environment, which
-    the next deployment re-plans while the view is still live."""
+    the next deployment re-plans while the view is still live. With `dbt_path`, each issue
+    names the model's own file instead of `file`."""
     sqlmesh_tables = set(catalogs[Engine.SQLMESH].models)
     issues = []
     for model in catalogs[Engine.DBT].models.values():
         reads = sorted((set(model.reads_tables) | set(model.engine_refs)) & sqlmesh_tables)
         if model.kind == "view" and reads:
-            issues.append(ConfigIssue(file, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; {why}", "materialize it as a table (or incremental)"))
+            where = dbt_path / model.path if dbt_path is not None and model.path else file
+            issues.append(ConfigIssue(where, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; {why}", "materialize it as a table (or incremental)"))
     return issues

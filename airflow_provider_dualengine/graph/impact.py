@@ -8,11 +8,10 @@ models have none, so column paths through dbt stop at the dbt model's columns.
 
 from __future__ import annotations
 
+import difflib
 from collections import deque
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.graph.engine import Engine
@@ -20,24 +19,33 @@ from airflow_provider_dualengine.graph.lineage import NodeKey, dbt_relations
 from airflow_provider_dualengine.graph.model import UnifiedGraph
 
 
+class UnknownModel(LookupError):
+    """A model name that matches no model, or several, of the two projects."""
+
+
 def contracted_models(contracts_dir: Path) -> dict[str, str]:
-    """model name -> contract file, from the seed's `shared/schemas/*.yml` format."""
-    found = {}
-    for path in sorted(contracts_dir.glob("*.y*ml")) if contracts_dir.is_dir() else []:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        for model in data.get("models", []) if isinstance(data, dict) else []:
-            if isinstance(model, dict) and model.get("name"):
-                found[model["name"]] = str(path)
-    return found
+    """model name -> contract file. A broken contract file is a DualEngineConfigError
+    (file, key, fix), as everywhere else contracts are read."""
+    from airflow_provider_dualengine.config.contracts import load_contracts
+    from airflow_provider_dualengine.config.errors import DualEngineConfigError
+
+    contracts, issues = load_contracts(contracts_dir)
+    if issues:
+        raise DualEngineConfigError(issues)
+    return {c.model.name: str(c.file) for c in contracts}
 
 
 def resolve_model(graph: UnifiedGraph, name: str) -> NodeKey:
     """'sqlmesh:staging.stg_orders', 'staging.stg_orders' or a unique short name."""
     candidates = graph.models_graph.matching(name)
-    if len(candidates) != 1:
-        known = "ambiguous: " + ", ".join(f"{k[0].value}:{k[1]}" for k in candidates) if candidates else "no such model in either project"
-        raise KeyError(f"{name}: {known}")
-    return candidates[0]
+    if len(candidates) == 1:
+        return candidates[0]
+    if candidates:
+        raise UnknownModel(f"model '{name}' is ambiguous: {', '.join(f'{k[0].value}:{k[1]}' for k in candidates)}\n    fix: give the engine or the full name, e.g. {candidates[0][0].value}:{candidates[0][1]}")
+    known = sorted({k[1] for k in graph.models_graph.nodes} | {k[1].rsplit('.', 1)[-1] for k in graph.models_graph.nodes})
+    close = difflib.get_close_matches(name.rpartition(":")[2], known, n=3, cutoff=0.6)
+    maybe = f"did you mean {', '.join(close)}? " if close else ""
+    raise UnknownModel(f"model '{name}': no such model in either project (SQLMesh or dbt)\n    fix: {maybe}name a SQLMesh model as schema.table, a dbt model by its name, or either with its engine (sqlmesh:..., dbt:...)")
 
 
 def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path) -> dict[str, Any]:

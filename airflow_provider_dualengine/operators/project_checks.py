@@ -30,6 +30,7 @@ class DbtProjectCheckOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
         from airflow_provider_dualengine.config.project import load_project
+        from airflow_provider_dualengine.engines.dbt.catalog import undocumented_models
 
         project = load_project(self.project_dir)
         try:
@@ -37,9 +38,13 @@ class DbtProjectCheckOperator(BaseOperator):
         except ArtifactProblem as exc:
             raise ProjectCheckFailed(f"compiled artifact does not match the code being deployed: {exc}") from exc
         manifest = json.loads(project.dbt_manifest_path.read_text(encoding="utf-8"))
-        models = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name}
-        undocumented = sorted(name for name, node in models.items() if not (node.get("description") or "").strip())
+        models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name]
+        undocumented = sorted(undocumented_models(manifest, project.dbt_project_name))
         self.log.info("dbt manifest fresh: %d models, %d without a description", len(models), len(undocumented))
         if undocumented and self.require_docs:
-            raise ProjectCheckFailed(f"dbt models without a description: {', '.join(undocumented)}; document them in a schema.yml (or require_docs=False)")
+            raise ProjectCheckFailed(
+                f"dbt models without a description: {', '.join(undocumented)}; document them in a schema.yml "
+                "(or build the deploy DAG with build_deploy_dag(..., require_dbt_docs=False)); "
+                "`dualengine validate -e <production environment>` reports this before deploying"
+            )
         return {"models": len(models), "undocumented": undocumented}

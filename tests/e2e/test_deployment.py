@@ -225,7 +225,7 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
     assert listing.count("rolled_back") == len(faults) + 1 and ("interrupted" in listing) == kill and "succeeded" in listing
     # v1 is now the last successful deployment, and it was the first: nothing earlier to return to
     assert main(["rollback", str(shop), "-e", "production"]) == 1
-    assert "there is no earlier prod to return to" in capsys.readouterr().out
+    assert "there is no earlier prod to return to" in capsys.readouterr().err
     assert prod_checksums(warehouse) == v1
 
 

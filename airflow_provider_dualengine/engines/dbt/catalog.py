@@ -22,6 +22,16 @@ def read_manifest(manifest_path: Path) -> dict:
     return json.loads(manifest_path.read_text(encoding="utf-8"))
 
 
+def undocumented_models(manifest: dict, project_name: str) -> dict[str, str]:
+    """dbt models of the project without a description: name -> original file path.
+    The deploy DAG refuses them (`require_dbt_docs=True`); `validate -e <prod env>` too."""
+    return {
+        node["name"]: node.get("original_file_path", "")
+        for node in manifest.get("nodes", {}).values()
+        if node.get("resource_type") == "model" and node.get("package_name") == project_name and not (node.get("description") or "").strip()
+    }
+
+
 def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
     manifest = read_manifest(manifest_path)
     project_name = manifest.get("metadata", {}).get("project_name")

@@ -6,7 +6,10 @@ profile of the right adapter type: no credentials are read or written.
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import yaml
 
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
 
 _PARSE_PROFILES = {
@@ -22,8 +26,12 @@ _PARSE_PROFILES = {
 }
 
 
-class DbtParseError(RuntimeError):
-    pass
+POSTGRES_EXTRA = "pip install 'airflow-provider-dualengine[postgres]'"
+ADAPTER_MISSING = "dbt's postgres adapter (dbt-postgres) is not installed"
+
+
+class DbtParseError(DualEngineConfigError):
+    """`dbt parse` rejected the project; the issues name the file, line and dbt's message."""
 
 
 def _parse_env(sqlmesh_models: Path | None) -> dict[str, str]:
@@ -56,5 +64,91 @@ def compile_manifest(project: Project, environment: str | None = None, sqlmesh_m
             env=_parse_env(sqlmesh_models),
         )
     if result.returncode != 0 or not project.dbt_manifest_path.is_file():
-        raise DbtParseError(f"dbt parse failed for {project.dbt_path}:\n{(result.stdout + result.stderr).strip()}")
+        issues = dbt_parse_issues(result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models))
+        # The adapter dbt needs is the warehouse type of dualengine.yml: point there.
+        issues = [ConfigIssue(project.files["settings"], "warehouse.type", f"warehouse type '{settings.warehouse.type}': {i.message}", i.hint) if ADAPTER_MISSING in i.message else i for i in issues]
+        raise DbtParseError(issues)
     return project.dbt_manifest_path
+
+
+def _sqlmesh_names(models_file: Path | None) -> list[str]:
+    if models_file is None or not models_file.is_file():
+        return []
+    return sorted(json.loads(models_file.read_text(encoding="utf-8")).get("sqlmesh", {}).get("models", {}))
+
+
+# --- dbt's parse output as ConfigIssues ---------------------------------------------------
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+_TIMESTAMP = re.compile(r"^\d\d:\d\d:\d\d\s+")
+_FILE_IN_PARENS = re.compile(r"\(([^()\s]+\.(?:sql|yml|yaml|py|csv|md))\)")
+_FILE_READING = re.compile(r"Error reading [\w-]+: (\S+\.(?:yml|yaml|sql|md))")
+_LINE = re.compile(r"\bline (\d+)", re.IGNORECASE)
+_MISSING_NODE = re.compile(r"depends on a node named '([^']+)'(?: with version '[^']*')? which was not found")
+_MISSING_SOURCE = re.compile(r"depends on a source named '([^']+)' which was not found")
+_NOISE = (re.compile(r"^-{5,}"), re.compile(r"^\d+\s+\|"), re.compile(r'^in "<unicode string>"'), re.compile(r"^Raw Error:"), re.compile(r"^<frozen runpy>"))
+_MAX = 400
+
+
+def dbt_parse_issues(output: str, dbt_path: Path, sqlmesh_models: list[str]) -> list[ConfigIssue]:
+    """One issue for the error `dbt parse` stops at: the file (the model, or the YAML file
+    it could not read), the line where dbt gives one, dbt's own message, and a fix."""
+    text = "\n".join(_TIMESTAMP.sub("", line) for line in _ANSI.sub("", output).splitlines())
+    body = text.split("Encountered an error:", 1)[1] if "Encountered an error:" in text else text
+    lines = [line.strip() for line in body.splitlines() if line.strip() and not any(p.match(line.strip()) for p in _NOISE)]
+    file = _error_file(body, dbt_path)
+    hint = f"correct the {'model' if file is not None and file.suffix == '.sql' else 'file'} where dbt points; `dbt parse` in {dbt_path} shows the same error"
+    node, source = _MISSING_NODE.search(body), _MISSING_SOURCE.search(body)
+    if node:
+        message, hint = _missing_ref(node.group(1), sqlmesh_models, dbt_path)
+    elif source:
+        source_name, _, table = source.group(1).partition(".")
+        message = f"source('{source_name}', '{table}') is not declared in any sources .yml file"
+        hint = "declare the table under `sources:` (a SQLMesh model is read as a source with its schema and table name), or fix the name"
+    elif re.search(r"adapter type '?postgres", body, re.IGNORECASE) or "dbt.adapters.postgres" in body:
+        message, hint = ADAPTER_MISSING, f"install the provider with its postgres extra: {POSTGRES_EXTRA}"
+    elif "Syntax error near line" in body:
+        raw = body.split("Raw Error:", 1)[-1]
+        problems = [line.strip() for line in raw.splitlines() if line.strip() and not line.strip().startswith(("in \"<unicode", "---", "<frozen"))]
+        message = f"dbt cannot read this YAML file: {problems[-1] if problems else 'syntax error'}"
+        hint = "fix the YAML syntax (indentation, quotes, colons)"
+    else:
+        kind = re.sub(r" in \w+ [\w.]+ \(.*\)$", "", lines[0]) if lines else "dbt parse failed"
+        detail = []
+        for line in lines[1:]:
+            if _LINE.fullmatch(line) or len(detail) == 3:
+                break  # dbt's code excerpt follows the line marker
+            detail.append(line)
+        message = f"dbt: {kind}" + (f": {'; '.join(detail)}" if detail else "")
+    if len(message) > _MAX:
+        message = message[: _MAX - 3] + "..."
+    line = _LINE.search(body)
+    return [ConfigIssue(file or dbt_path, f"line {line.group(1)}" if line and file else "", message, hint)]
+
+
+def _error_file(body: str, dbt_path: Path) -> Path | None:
+    """The file dbt names: `(models/x.sql)` relative to the project, or `Error reading
+    <project>: staging/schema.yml` relative to one of its resource folders."""
+    match = _FILE_IN_PARENS.search(body)
+    if match and (dbt_path / match.group(1)).is_file():
+        return dbt_path / match.group(1)
+    match = _FILE_READING.search(body)
+    if match:
+        relative = match.group(1)
+        if (dbt_path / relative).is_file():
+            return dbt_path / relative
+        found = [p for p in dbt_path.rglob(Path(relative).name) if p.as_posix().endswith("/" + relative) and "target" not in p.relative_to(dbt_path).parts]
+        if found:
+            return found[0]
+    return None
+
+
+def _missing_ref(name: str, sqlmesh_models: list[str], dbt_path: Path) -> tuple[str, str]:
+    if "." in name:  # schema.table: meant as a SQLMesh model (the dbt_dualengine plugin)
+        close = difflib.get_close_matches(name, sqlmesh_models, n=3, cutoff=0.6)
+        maybe = f"did you mean {', '.join(close)}? " if close else ""
+        return f"ref('{name}') names no SQLMesh model (and no dbt model)", f"{maybe}SQLMesh models: {', '.join(sqlmesh_models) or '(none)'}"
+    models = sorted({p.stem for p in dbt_path.rglob("*.sql") if not {"target", "dbt_packages"} & set(p.relative_to(dbt_path).parts)})
+    close = difflib.get_close_matches(name, models, n=3, cutoff=0.6)
+    maybe = f"did you mean {', '.join(close)}? " if close else ""
+    return f"ref('{name}') names no dbt model", f"{maybe}a dbt model is named after its .sql file; a SQLMesh model is ref()'d as 'schema.table'"

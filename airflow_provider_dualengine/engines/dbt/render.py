@@ -17,7 +17,7 @@ from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirec
 from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
 from airflow_provider_dualengine.graph.model import ModelNode
 
-SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"
+SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"  # the default of dualengine.yml's dbt.sqlmesh_suffix_var
 
 
 TARGET_SCHEMA_ENV = "DUALENGINE_DBT_TARGET_SCHEMA"
@@ -54,7 +54,7 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
         manifest_path=manifest_path,
         project_name=project.dbt_project_name,
         install_dbt_deps=False,
-        dbt_vars={SQLMESH_SUFFIX_VAR: ctx.environment.sqlmesh_view_suffix},
+        dbt_vars={project.settings.dbt.sqlmesh_suffix_var: ctx.environment.sqlmesh_view_suffix},
     )
     # Our stage manifest is always a local file. Cosmos wraps it in ObjectStoragePath, whose
     # first open() loads every Airflow plugin for hook lineage (0.7 s of parse time).

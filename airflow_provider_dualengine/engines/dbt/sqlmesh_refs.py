@@ -1,8 +1,9 @@
 """SQLMesh models as external dbt nodes, so `ref('staging.customer_enhanced')` works in dbt.
 
 Used by the `dbt_dualengine` plugin during every dbt parse. The node's schema carries
-the SQLMesh environment suffix from the dbt var `sqlmesh_schema_suffix` (the factory
-passes "__dev" in development and "" in production, as it does for dbt sources), so the
+the SQLMesh environment suffix from the dbt var `sqlmesh_schema_suffix` (or the name
+dualengine.yml gives it as `dbt.sqlmesh_suffix_var`, recorded in the compiled artifact; the
+factory passes "__dev" in development and "" in production, as it does for dbt sources), so the
 same dbt code reads `staging__dev.customer_enhanced` in dev and `staging.customer_enhanced`
 in prod. The database is left out: the relation is resolved in the warehouse dbt
 connects to, which is the one SQLMesh writes (DuckDB file or PostgreSQL database).
@@ -31,10 +32,10 @@ class SQLMeshRefError(ValueError):
     pass
 
 
-def sqlmesh_model_nodes(models: dict[str, Any], schema_suffix: str) -> PluginNodes:
+def sqlmesh_model_nodes(models: dict[str, Any], schema_suffix: str, suffix_var: str = SUFFIX_VAR) -> PluginNodes:
     """One public external model per SQLMesh model, named `schema.table` like in SQLMesh."""
     if schema_suffix and not re.match(IDENTIFIER, f"x{schema_suffix}"):
-        raise SQLMeshRefError(f"dbt var {SUFFIX_VAR}={schema_suffix!r} is not a valid schema suffix (letters, digits, underscores)")
+        raise SQLMeshRefError(f"dbt var {suffix_var}={schema_suffix!r} is not a valid schema suffix (letters, digits, underscores)")
     nodes = PluginNodes()
     for name in models:
         schema, table = name.rsplit(".", 1)
@@ -56,11 +57,16 @@ def _models_file(project_dir: Path) -> Path | None:
     return None
 
 
-def _current_suffix() -> str:
+def suffix_var(document: dict[str, Any]) -> str:
+    """The dbt var carrying the SQLMesh suffix, as the compiled artifact records it."""
+    return str((document.get("dbt") or {}).get("sqlmesh_suffix_var") or SUFFIX_VAR)
+
+
+def _current_suffix(var: str = SUFFIX_VAR) -> str:
     from dbt.flags import get_flags
 
     cli_vars = getattr(get_flags(), "VARS", None) or {}
-    return str(cli_vars.get(SUFFIX_VAR, "") or "")
+    return str(cli_vars.get(var, "") or "")
 
 
 def sqlmesh_plugin_nodes() -> PluginNodes:
@@ -72,5 +78,11 @@ def sqlmesh_plugin_nodes() -> PluginNodes:
         return PluginNodes()
     if not path.is_file():
         raise SQLMeshRefError(f"SQLMesh model list {path} not found: run `dualengine compile` in the dual-engine project")
-    document = json.loads(path.read_text(encoding="utf-8"))
-    return sqlmesh_model_nodes(document.get("sqlmesh", {}).get("models", {}), _current_suffix())
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise SQLMeshRefError(f"SQLMesh model list {path} is not JSON ({exc}): run `dualengine compile` in the dual-engine project") from None
+    if not isinstance(document, dict) or not isinstance((document.get("sqlmesh") or {}).get("models"), dict):
+        raise SQLMeshRefError(f"SQLMesh model list {path} has no sqlmesh.models: run `dualengine compile` in the dual-engine project")
+    var = suffix_var(document)
+    return sqlmesh_model_nodes(document["sqlmesh"]["models"], _current_suffix(var), var)

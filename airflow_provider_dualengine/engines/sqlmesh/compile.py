@@ -23,16 +23,15 @@ log = logging.getLogger(__name__)
 
 
 def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> dict[str, Any]:
-    from sqlmesh import Context
+    """Every model of the project (see the module doc) and the config's gateway names.
+
+    Raises DualEngineConfigError naming the model or config file (and line) when SQLMesh
+    cannot load the project, and UnknownGateway for a gateway the config does not have."""
     from sqlmesh.core.config.connection import DuckDBConnectionConfig
     from sqlmesh.core.model import PythonModel
 
-    from airflow_provider_dualengine.engines.sqlmesh.project_config import load_project_config
-
     project_path = project_path.resolve()
-    offline = DuckDBConnectionConfig(database=":memory:")
-    config, gateway_name = load_project_config(project_path, gateway, connection=offline, state_connection=offline, test_connection=offline)
-    ctx = Context(paths=[project_path], config=config, gateway=gateway_name)
+    ctx, gateways = _load_context(project_path, gateway, DuckDBConnectionConfig(database=":memory:"))
     try:
         models = {}
         project_names = {plain_name(m.fqn) for m in ctx.models.values()}
@@ -51,9 +50,29 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "audits": sorted(name for name, _ in model.audits),
                 "column_lineage": column_lineage(model),
             }
-        return {"project_path": str(project_path), "gateway": gateway_name, "models": dict(sorted(models.items()))}
+        return {"project_path": str(project_path), "gateway": ctx.gateway, "gateways": gateways, "models": dict(sorted(models.items()))}
     finally:
         ctx.close()
+
+
+def _load_context(project_path: Path, gateway: str | None, offline: Any) -> tuple[Any, list[str] | None]:
+    """(loaded Context, gateway names); SQLMesh's load errors become ConfigIssues."""
+    from sqlmesh import Context
+
+    from airflow_provider_dualengine.config.errors import DualEngineConfigError
+    from airflow_provider_dualengine.engines.sqlmesh.errors import sqlmesh_load_issue
+    from airflow_provider_dualengine.engines.sqlmesh.project_config import UnknownGateway, gateway_names, load_project_config
+
+    try:
+        config, gateway_name = load_project_config(project_path, gateway, connection=offline, state_connection=offline, test_connection=offline)
+        return Context(paths=[project_path], config=config, gateway=gateway_name), gateway_names(config)
+    except UnknownGateway:
+        raise
+    except Exception as exc:
+        issue = sqlmesh_load_issue(exc, project_path)
+        if issue is None:
+            raise
+        raise DualEngineConfigError([issue]) from None
 
 
 def column_lineage(model: Model) -> dict[str, list[str]]:
