@@ -36,7 +36,7 @@ def warehouse_cursor(conn: Any) -> Iterator[Any]:
             params = postgres_params(conn)
             db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"], connect_timeout=10)
     except ImportError as exc:
-        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}); install airflow-provider-dualengine[postgres]") from None
+        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}), so Airflow connection '{conn.conn_id}' cannot be used\n    fix: pip install 'airflow-provider-dualengine[postgres]'") from None
     except Exception as exc:  # the drivers raise their own types; all mean "cannot reach it"
         raise WarehouseUnreachable(unreachable_message(conn, kind, exc)) from None
     try:

@@ -189,5 +189,4 @@ def test_deployments_on_postgres_without_the_driver(project_copy: Path, tmp_path
     connection = json.dumps({"conn_type": "postgres", "host": "127.0.0.1", "port": 5432, "schema": "shop", "login": "u", "password": "p"})
     refingerprint(project_copy)
     result = _cli_without_psycopg2(tmp_path, "deployments", str(project_copy), AIRFLOW_CONN_DUALENGINE_WAREHOUSE=connection)
-    # engines/warehouse.py's wording (the extra, without `pip install`)
-    _assert_extra_named(result, "error: the postgres driver is not installed (No module named 'psycopg2'); install airflow-provider-dualengine[postgres]")
+    _assert_extra_named(result, "error: the postgres driver is not installed (No module named 'psycopg2'), so Airflow connection 'dualengine_warehouse' cannot be used\n    fix: pip install 'airflow-provider-dualengine[postgres]'")
