@@ -13,4 +13,14 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     exit 1
   fi
 fi
+# The cluster test (tests/e2e/test_cluster.py) runs Redis as the Celery broker.
+if ! command -v redis-server >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing redis-server for the cluster test"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null
+  else
+    echo "error: redis-server not found; install it (apt-get install redis-server)" >&2
+    exit 1
+  fi
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -1,9 +1,9 @@
-"""Static checks of docker-compose.yaml and docker/Dockerfile.
+"""Static checks of docker-compose.yaml (the image itself: tests/static/test_docker_image.py).
 
-No Docker engine is needed: the files are parsed and their properties asserted. The
-small helpers below mimic the parts of Compose and Docker that matter here (variable
-interpolation, volume syntax, ARG scoping), so a mistake that `docker compose up`
-would only reveal at run time fails here instead.
+No Docker engine is needed: the file is parsed and its properties asserted. The small
+helpers below mimic the parts of Compose that matter here (variable interpolation,
+volume syntax), so a mistake that `docker compose up` would only reveal at run time
+fails here instead.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import tomllib
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -168,86 +167,6 @@ def init_script(compose: dict) -> str:
     return command[2]
 
 
-def dockerfile_instructions(path: Path) -> list[tuple[str, str]]:
-    """(INSTRUCTION, arguments) pairs, continuation lines joined, comments dropped."""
-    instructions: list[tuple[str, str]] = []
-    pending = ""
-    for raw in path.read_text().splitlines():
-        line = raw.strip()
-        if not pending and (not line or line.startswith("#")):
-            continue
-        if pending and line.startswith("#"):
-            continue
-        if line.endswith("\\"):
-            pending += line[:-1] + " "
-            continue
-        full = (pending + line).strip()
-        pending = ""
-        keyword, _, args = full.partition(" ")
-        instructions.append((keyword.upper(), args.strip()))
-    assert not pending, "Dockerfile ends in a line continuation"
-    return instructions
-
-
-def _docker_substitute(text: str, variables: dict[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return variables.get(name, "")
-
-    return re.sub(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)", replace, text)
-
-
-def _parse_arg(args: str) -> tuple[str, str | None]:
-    name, sep, default = args.partition("=")
-    return name.strip(), (default.strip().strip('"').strip("'") if sep else None)
-
-
-def resolve_dockerfile(path: Path) -> dict[str, Any]:
-    """Apply Docker's ARG scoping: pre-FROM ARGs feed FROM only, unless re-declared."""
-    global_args: dict[str, str] = {}
-    stage_vars: dict[str, str] = {}
-    result: dict[str, Any] = {"from": None, "runs": [], "copies": [], "user_at_run": []}
-    user = "root"
-    for keyword, args in dockerfile_instructions(path):
-        if keyword == "ARG" and result["from"] is None:
-            name, default = _parse_arg(args)
-            global_args[name] = default or ""
-        elif keyword == "FROM":
-            assert result["from"] is None, "expected a single-stage Dockerfile"
-            result["from"] = _docker_substitute(args.split()[0], global_args)
-            user = "root"
-        elif keyword == "ARG":
-            name, default = _parse_arg(args)
-            stage_vars[name] = default if default is not None else global_args.get(name, "")
-        elif keyword == "ENV":
-            name, _, value = args.partition("=")
-            stage_vars[name.strip()] = value.strip()
-        elif keyword == "USER":
-            user = args.split(":")[0]
-        elif keyword == "RUN":
-            result["runs"].append(_docker_substitute(args, stage_vars))
-            result["user_at_run"].append(user)
-        elif keyword == "COPY":
-            tokens = [t for t in shlex.split(args) if not t.startswith("--")]
-            result["copies"].append({"sources": tokens[:-1], "dest": tokens[-1]})
-    return result
-
-
-def base_image_versions(image: str) -> tuple[str, str]:
-    match = re.fullmatch(r"apache/airflow:(\d+\.\d+\.\d+)-python(\d+\.\d+)", image)
-    assert match, f"base image should be apache/airflow:<version>-python<x.y>, got {image!r}"
-    return match.group(1), match.group(2)
-
-
-def pip_install_tokens(dockerfile: dict[str, Any]) -> tuple[list[str], str]:
-    for run, user in zip(dockerfile["runs"], dockerfile["user_at_run"]):
-        for part in re.split(r"&&|;", run):
-            tokens = shlex.split(part)
-            if tokens[:2] == ["pip", "install"] or tokens[1:3] == ["-m", "pip"]:
-                return tokens, user
-    pytest.fail("Dockerfile has no `pip install` RUN step")
-
-
 # --------------------------------------------------------------------------- fixtures
 
 
@@ -262,12 +181,6 @@ def compose() -> dict:
 @pytest.fixture(scope="module")
 def services(compose: dict) -> dict[str, dict]:
     return compose["services"]
-
-
-@pytest.fixture(scope="module")
-def dockerfile() -> dict[str, Any]:
-    assert DOCKERFILE.is_file(), f"missing {DOCKERFILE}"
-    return resolve_dockerfile(DOCKERFILE)
 
 
 # --------------------------------------------------------------------------- services
@@ -404,9 +317,10 @@ def test_init_runs_migrate_pool_and_compile_in_order(compose: dict) -> None:
         pytest.fail(f"airflow-init script lacks {pattern!r}")
 
     migrate = position(r"^airflow db migrate\b")
+    connection = position(r"^airflow connections add dualengine_warehouse\b")
     pool = position(r'^airflow pools set dualengine_warehouse 1 "[^"]+"$')
     compile_ = position(r"^dualengine compile /opt/airflow/transforms$")
-    assert migrate < pool < compile_, "order must be: db migrate, pools set, dualengine compile"
+    assert migrate < connection < pool < compile_, "order must be: db migrate, connections add, pools set, dualengine compile"
     for line in lines:
         assert not re.search(r"\|\|\s*true\b", line), f"error swallowed in airflow-init: {line!r}"
 
@@ -478,65 +392,6 @@ def test_all_airflow_services_build_from_the_dockerfile(services: dict) -> None:
         assert (context / build["dockerfile"]).resolve() == DOCKERFILE.resolve(), name
 
 
-def test_dockerfile_pins_airflow_to_base_image(dockerfile: dict) -> None:
-    airflow_version, _ = base_image_versions(dockerfile["from"])
-    tokens, _ = pip_install_tokens(dockerfile)
-    pins = [t.split("==", 1)[1] for t in tokens if re.fullmatch(r"apache-airflow==\S*", t)]
-    assert pins, "pip install must pin apache-airflow==<base image version>"
-    assert pins == [airflow_version], (
-        f"pip pins apache-airflow=={pins} but the base image is {airflow_version} "
-        "(is the ARG re-declared after FROM?)"
-    )
-
-
-def test_dockerfile_installs_provider_from_copied_source(dockerfile: dict) -> None:
-    tokens, user = pip_install_tokens(dockerfile)
-    assert "--no-cache-dir" in tokens
-    assert "/opt/provider" in tokens, f"pip install does not install /opt/provider: {tokens}"
-    assert user not in ("root", "0"), "the official image only supports pip install as the airflow user"
-
-    copied: set[str] = set()
-    for copy in dockerfile["copies"]:
-        dest = PurePosixPath(copy["dest"])
-        for source in copy["sources"]:
-            # Docker copies a directory's *contents* into dest; a file lands in dest/
-            # (trailing slash) under its own name, or becomes dest itself.
-            if source.endswith("/") or (REPO_ROOT / source).is_dir():
-                target = PurePosixPath(copy["dest"].rstrip("/"))
-            elif copy["dest"].endswith("/"):
-                target = dest / PurePosixPath(source).name
-            else:
-                target = dest
-            copied.add(str(target))
-    for needed in ("pyproject.toml", "README.md", "airflow_provider_dualengine"):
-        assert f"/opt/provider/{needed}" in copied, f"Dockerfile does not copy {needed} into /opt/provider"
-
-
-def test_dockerfile_copy_sources_exist() -> None:
-    for copy in resolve_dockerfile(DOCKERFILE)["copies"]:
-        for source in copy["sources"]:
-            assert (REPO_ROOT / source).exists(), f"COPY source {source!r} not found in the repo"
-
-
-def test_dockerfile_versions_satisfy_provider_requirements(dockerfile: dict) -> None:
-    from packaging.requirements import Requirement
-    from packaging.specifiers import SpecifierSet
-
-    pyproject = REPO_ROOT / "pyproject.toml"
-    if not pyproject.is_file():
-        pytest.skip("pyproject.toml not written yet")
-    project = tomllib.loads(pyproject.read_text())["project"]
-    airflow_version, python_version = base_image_versions(dockerfile["from"])
-    if "requires-python" in project:
-        assert SpecifierSet(project["requires-python"]).contains(f"{python_version}.0"), python_version
-    airflow_reqs = [Requirement(r) for r in project.get("dependencies", []) if Requirement(r).name == "apache-airflow"]
-    assert airflow_reqs, "pyproject.toml should declare its apache-airflow range"
-    for requirement in airflow_reqs:
-        assert requirement.specifier.contains(airflow_version), (
-            f"base image Airflow {airflow_version} is outside the provider's range {requirement.specifier}"
-        )
-
-
 # --------------------------------------------------------------------------- volumes
 
 
@@ -576,18 +431,47 @@ def test_project_dir_env_matches_transforms_mount(services: dict) -> None:
     assert checked >= len(PROJECT_SERVICES), "DUALENGINE_PROJECT_DIR is not set on the Airflow services"
 
 
-def test_warehouse_connection_points_into_shared_named_volume(compose: dict, services: dict) -> None:
+def _init_connection_add(compose: dict) -> list[str]:
+    """The `airflow connections add dualengine_warehouse ...` line of airflow-init, as tokens."""
+    for line in interpolate(init_script(compose), {}).splitlines():
+        if line.strip().startswith("airflow connections add dualengine_warehouse"):
+            return shlex.split(line)
+    pytest.fail("airflow-init does not create the dualengine_warehouse connection")
+
+
+def test_warehouse_connection_is_created_the_readme_way(compose: dict, services: dict) -> None:
+    """README: `airflow connections add dualengine_warehouse --conn-type duckdb --conn-host
+    <file>`, kept in the metadata DB (the UI shows and edits it; `dualengine deployments`
+    finds it there). An AIRFLOW_CONN_ variable would shadow it: secrets and environment
+    variables are searched before the metadata DB."""
+    tokens = _init_connection_add(compose)
+    options = dict(zip(tokens[4::2], tokens[5::2]))
+    assert tokens[:4] == ["airflow", "connections", "add", "dualengine_warehouse"] and len(tokens) % 2 == 0, tokens
+    assert set(options) == {"--conn-type", "--conn-host"}, tokens
+    assert options["--conn-type"] == "duckdb"
+    db_file = PurePosixPath(options["--conn-host"])
+    assert db_file.is_absolute() and db_file.suffix == ".duckdb", db_file
     for name in ("airflow-worker", "airflow-init"):
-        raw = environment(services[name])["AIRFLOW_CONN_DUALENGINE_WAREHOUSE"]
-        conn = json.loads(raw)
-        assert conn["conn_type"] == "duckdb"
-        db_file = PurePosixPath(conn["host"])
-        assert db_file.is_absolute() and db_file.suffix == ".duckdb", conn["host"]
         volume = mount_source(services[name], str(db_file.parent))
         assert volume and volume["type"] == "volume", (
             f"{name}: {db_file.parent} must be a named volume shared by worker and init, got {volume}"
         )
         assert volume["source"] in (compose.get("volumes") or {})
+    for name, env in _env_blocks(compose):
+        assert not [k for k in env if k.upper().startswith("AIRFLOW_CONN_DUALENGINE_WAREHOUSE")], f"{name} shadows the connection"
+
+
+def test_init_keeps_an_existing_warehouse_connection(compose: dict) -> None:
+    """A second `docker compose up` reruns airflow-init: `connections add` would exit 1 on an
+    existing connection (and abort the script), so it is guarded by `connections get`."""
+    script = [line.strip() for line in interpolate(init_script(compose), {}).splitlines()]
+    add = next(i for i, line in enumerate(script) if line.startswith("airflow connections add dualengine_warehouse"))
+    guard = [line for line in script[:add] if line.startswith("if ")][-1]
+    assert re.fullmatch(r"if ! airflow connections get dualengine_warehouse\b.*; then", guard), guard
+
+
+def test_cosmos_telemetry_is_off(compose: dict) -> None:
+    assert environment(compose["x-airflow-common"]).get("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "").lower() == "false"
 
 
 def test_single_worker_for_single_writer_duckdb(services: dict) -> None:

@@ -1,0 +1,389 @@
+"""A real Airflow cluster, started by the test that uses it, shaped like a user's.
+
+    cluster = AirflowCluster(tmp / "cluster", venv)
+    try:
+        cluster.start(before_parsing=lambda c: c.create_connection({"connection_id": ..., "conn_type": "duckdb", "host": ...}))
+        run = cluster.run_dag("dualengine_shop_development")
+    finally:
+        cluster.stop()
+
+- PostgreSQL 15 metadata DB (tests/pg_server.py), Redis broker (Debian's redis-server),
+  CeleryExecutor; `airflow api-server`, `scheduler`, `dag-processor`, `triggerer` and
+  `celery worker`, each its own process, all from the cluster venv (tests/cluster/install.py).
+- A private AIRFLOW_HOME; copies of the repository's dags/ and transforms/ (the latter
+  without its compiled artifact) as the dags folder and DUALENGINE_PROJECT_DIR.
+- Before the components start, what the README's cluster section says: `airflow db migrate`,
+  `airflow pools set dualengine_warehouse 1 ...`, `dualengine compile <project>`.
+- The api-server starts first; the caller can create connections through the REST API
+  before the scheduler, dag-processor, triggerer and worker start. SimpleAuthManager with a
+  known admin password (its passwords file); a JWT from /auth/token for the REST API v2.
+- `stop()` ends every process (also their task processes), Redis and PostgreSQL; it runs
+  at exit too, should the caller never get there. `diagnostics()` gives the tail of each
+  component's log and of every failed task's log, for failure messages.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from tests.cluster.install import REPO_ROOT, ClusterVenv
+from tests.cluster.processes import ManagedProcess, RedisServer, free_port, tail
+from tests.pg_server import PostgresServer
+
+ADMIN_USER = "admin"
+POOL = ("dualengine_warehouse", "1", "DuckDB single writer: one task at a time per file")
+# Started in this order; stopping asks the worker first.
+COMPONENTS = {
+    "api-server": ["airflow", "api-server"],
+    "scheduler": ["airflow", "scheduler"],
+    "dag-processor": ["airflow", "dag-processor"],
+    "triggerer": ["airflow", "triggerer"],
+    "celery-worker": ["airflow", "celery", "worker"],
+}
+# The checkout's artifacts stay behind: the cluster compiles its own copy.
+_PROJECT_IGNORE = shutil.ignore_patterns("target", "logs", ".cache", "*.duckdb", "*.duckdb.wal", "__pycache__")
+_QUERY_SCRIPT = """
+import decimal, json, sys
+import duckdb
+queries = json.load(sys.stdin)
+def plain(value):
+    return str(value) if isinstance(value, decimal.Decimal) else value
+with duckdb.connect(sys.argv[1], read_only=True) as db:
+    result = {name: [[plain(v) for v in row] for row in db.execute(sql).fetchall()] for name, sql in queries.items()}
+print(json.dumps(result, default=str))
+"""
+
+
+class ClusterError(RuntimeError):
+    """The cluster did not start, a component died, or an API call or a run failed."""
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+@dataclass
+class TaskRun:
+    task_id: str
+    state: str | None
+    start: datetime | None
+    end: datetime | None
+    duration: float | None
+    try_number: int
+    pool: str | None
+
+
+@dataclass
+class DagRunResult:
+    dag_id: str
+    run_id: str
+    state: str
+    start: datetime | None
+    end: datetime | None
+    tasks: list[TaskRun]
+    asset_events: list[dict[str, Any]] = field(default_factory=list)
+    polled_seconds: float = 0.0  # trigger to a final state, as the test saw it
+
+    @property
+    def states(self) -> dict[str, str | None]:
+        return {t.task_id: t.state for t in self.tasks}
+
+    @property
+    def wall_seconds(self) -> float:
+        return (self.end - self.start).total_seconds() if self.start and self.end else float("nan")
+
+    @property
+    def task_seconds(self) -> float:
+        return sum(t.duration or 0.0 for t in self.tasks)
+
+    def summary(self) -> str:
+        counts = dict(Counter(t.state for t in self.tasks))
+        ran = [t for t in self.tasks if t.duration]
+        return (
+            f"{self.dag_id} {self.run_id}: {self.state}; run {self.wall_seconds:.1f} s (trigger to end {self.polled_seconds:.1f} s), "
+            f"task durations sum {self.task_seconds:.1f} s over {len(ran)} tasks that ran; states {counts}"
+        )
+
+    def table(self) -> str:
+        origin = self.start
+        rows = [f"{'task':<62} {'state':<16} {'start+s':>8} {'dur s':>7}  pool"]
+        for t in sorted(self.tasks, key=lambda t: (t.start or datetime.max.replace(tzinfo=origin.tzinfo if origin else None), t.task_id)):
+            offset = f"{(t.start - origin).total_seconds():8.1f}" if t.start and origin else f"{'-':>8}"
+            duration = f"{t.duration:7.1f}" if t.duration is not None else f"{'-':>7}"
+            rows.append(f"{t.task_id:<62} {t.state or '-':<16} {offset} {duration}  {t.pool or ''}")
+        events = [f"asset event {e['uri']} <- {e['source_task_id']}" for e in sorted(self.asset_events, key=lambda e: e["id"])]
+        return "\n".join([self.summary(), *rows, *events])
+
+
+class AirflowCluster:
+    """See the module docstring. All paths live under `base`."""
+
+    def __init__(self, base: Path, venv: ClusterVenv, *, project_source: Path = REPO_ROOT / "transforms", dags_source: Path = REPO_ROOT / "dags"):
+        self.base = base
+        self.venv = venv
+        self.home = base / "airflow"
+        self.dags_folder = self.home / "dags"
+        self.project = base / "transforms"
+        self.warehouse = base / "warehouse" / "shop.duckdb"
+        self.logs = base / "component-logs"
+        self._project_source, self._dags_source = project_source, dags_source
+        self.postgres = PostgresServer()
+        self.redis = RedisServer()
+        self.components: dict[str, ManagedProcess] = {}
+        self.timings: dict[str, float] = {}
+        self.password = uuid.uuid4().hex
+        self.api_port = free_port()
+        self.env: dict[str, str] = {}
+        self._token: str | None = None
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, before_parsing: Callable[[AirflowCluster], Any] | None = None) -> AirflowCluster:
+        """Start everything. `before_parsing(cluster)` runs once the api-server answers and
+        before the other components start, so the dag-processor's first parse sees what it
+        creates (the warehouse connection: the DAG files read it while parsing)."""
+        atexit.register(self.stop)
+        try:
+            self._start(before_parsing)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self, before_parsing: Callable[[AirflowCluster], Any] | None) -> None:
+        for folder in (self.home, self.logs, self.warehouse.parent):
+            folder.mkdir(parents=True, exist_ok=True)
+        shutil.copytree(self._dags_source, self.dags_folder, ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(self._project_source, self.project, ignore=_PROJECT_IGNORE)
+        with self.timed("postgres + redis start"):
+            self.postgres.start()
+            self.postgres.create_database("airflow")
+            self.redis.start()
+        self.env = self._environment()
+        (self.home / "simple_auth_manager_passwords.json").write_text(json.dumps({ADMIN_USER: self.password}))
+        self.cli("airflow", "db", "migrate")
+        self.cli("airflow", "pools", "set", *POOL)
+        self.cli("dualengine", "compile", str(self.project))
+        first, *others = COMPONENTS
+        with self.timed(f"{first} up"):
+            self._launch(first)
+            self._wait_healthy(("metadatabase",))
+        self._token = self._login()
+        if before_parsing is not None:
+            before_parsing(self)
+        with self.timed(f"{', '.join(others)} up (health endpoint: all healthy)"):
+            for name in others:
+                self._launch(name)
+            self._wait_healthy(("metadatabase", "scheduler", "triggerer", "dag_processor"))
+
+    def _launch(self, name: str) -> None:
+        self.components[name] = ManagedProcess(name, COMPONENTS[name], log=self.logs / f"{name}.log", env=self.env, cwd=self.home)
+
+    def _environment(self) -> dict[str, str]:
+        from cryptography.fernet import Fernet
+
+        inherited = {
+            k: v for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "_AIRFLOW", "DUALENGINE", "SQLMESH", "VIRTUAL_ENV")) and k not in ("PYTHONPATH", "PYTHONHOME")
+        }
+        metadata = self.postgres.url_for("airflow").replace("postgresql://", "postgresql+psycopg2://", 1)
+        return {
+            **inherited,
+            "PATH": f"{self.venv.bin}{os.pathsep}{inherited.get('PATH', '')}",
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,
+            "AIRFLOW__CELERY__BROKER_URL": self.redis.url,
+            "AIRFLOW__CELERY__RESULT_BACKEND": "db+" + self.postgres.url_for("airflow"),
+            "AIRFLOW__API__HOST": "127.0.0.1",
+            "AIRFLOW__API__PORT": str(self.api_port),
+            "AIRFLOW__API__SECRET_KEY": secrets.token_hex(32),
+            "AIRFLOW__API_AUTH__JWT_SECRET": secrets.token_hex(32),  # 64 characters: HMAC-SHA512 wants 64 bytes
+            "AIRFLOW__CORE__AUTH_MANAGER": "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{ADMIN_USER}:admin",
+            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(self.home / "simple_auth_manager_passwords.json"),
+            # The log servers bind every interface on fixed default ports: pick free ones.
+            "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
+            "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
+            "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1",
+            "DUALENGINE_PROJECT_DIR": str(self.project),
+        }
+
+    def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        errors: list[str] = []
+
+        def attempt(what: str, action) -> None:
+            try:
+                action()
+            except Exception as exc:  # noqa: BLE001 - stop the others regardless
+                errors.append(f"{what}: {exc!r}")
+
+        # All asked to shut down at once (the triggerer alone takes ~10 s), then each waited
+        # for and killed with whatever it left. No threads: this also runs from atexit.
+        processes = list(reversed(self.components.values()))
+        for process in processes:
+            attempt(process.name, process.terminate)
+        deadline = time.monotonic() + 30
+        for process in processes:
+            attempt(process.name, lambda p=process: p.reap(deadline))
+        attempt("redis", self.redis.stop)
+        attempt("postgres", self.postgres.stop)
+        atexit.unregister(self.stop)
+        if errors:
+            raise ClusterError("stopping the cluster: " + "; ".join(errors))
+
+    @contextmanager
+    def timed(self, label: str, *, accumulate: bool = False) -> Iterator[None]:
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self.timings[label] = (self.timings.get(label, 0.0) if accumulate else 0.0) + time.monotonic() - began
+
+    # ------------------------------------------------------------------ commands
+    def cli(self, *argv: str, timeout: float = 600, check: bool = True) -> subprocess.CompletedProcess:
+        """A command of the cluster venv with the cluster's configuration (as an operator
+        on a cluster machine would run it)."""
+        executable = self.venv.bin / argv[0]
+        with self.timed(f"`{' '.join(argv[:2])}` (CLI)", accumulate=True):
+            result = subprocess.run([str(executable), *argv[1:]], env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        if check and result.returncode != 0:
+            raise ClusterError(f"`{' '.join(argv)}` failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+        return result
+
+    def warehouse_query(self, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
+        """Rows of each query, read from the DuckDB file by the cluster venv's duckdb
+        (read-only; run it while no task writes). Decimals come back as strings."""
+        with self.timed("warehouse queries", accumulate=True):
+            result = subprocess.run([str(self.venv.python), "-c", _QUERY_SCRIPT, str(self.warehouse)], input=json.dumps(queries), capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise ClusterError(f"warehouse query failed:\n{result.stderr[-4000:]}")
+        return json.loads(result.stdout)
+
+    # ------------------------------------------------------------------ REST API
+    def api(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None, auth: bool = True, expect: tuple[int, ...] = (200,)) -> Any:
+        url = f"http://127.0.0.1:{self.api_port}{path}" + (f"?{urlencode(params)}" if params else "")
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        if auth:
+            headers["Authorization"] = f"Bearer {self._token}"
+        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                status, payload = response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            status, payload = exc.code, exc.read()
+        if status not in expect:
+            raise ClusterError(f"{method} {path} -> HTTP {status}: {payload[:3000].decode(errors='replace')}")
+        return json.loads(payload) if payload else None
+
+    def _login(self) -> str:
+        return self.api("POST", "/auth/token", {"username": ADMIN_USER, "password": self.password}, auth=False, expect=(200, 201))["access_token"]
+
+    def _wait_healthy(self, parts: tuple[str, ...], timeout: float = 240) -> None:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while True:
+            self.check_components()
+            try:
+                last = self.api("GET", "/api/v2/monitor/health", auth=False)
+                if all((last.get(p) or {}).get("status") == "healthy" for p in parts):
+                    return
+            except (OSError, ClusterError) as exc:
+                last = exc
+            if time.monotonic() > deadline:
+                raise ClusterError(f"components not healthy after {timeout:.0f} s (last health: {last})\n{self.diagnostics()}")
+            time.sleep(1)
+
+    def check_components(self) -> None:
+        dead = [f"{name} {p.describe_exit()}" for name, p in self.components.items() if not p.alive()]
+        if dead:
+            raise ClusterError(f"Airflow component died: {', '.join(dead)}\n{self.diagnostics()}")
+
+    def create_connection(self, connection: dict[str, Any]) -> dict[str, Any]:
+        return self.api("POST", "/api/v2/connections", connection, expect=(201,))
+
+    def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict[str, Any]:
+        """The DAG as the API serves it once the dag-processor has parsed it; an import
+        error of one of our DAG files fails at once, with its traceback."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_components()
+            try:
+                return self.api("GET", f"/api/v2/dags/{dag_id}")
+            except ClusterError as exc:
+                if "HTTP 404" not in str(exc):
+                    raise
+            errors = self.api("GET", "/api/v2/importErrors", params={"limit": 100})["import_errors"]
+            if errors:
+                raise ClusterError("DAG import errors:\n" + "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors))
+            if time.monotonic() > deadline:
+                raise ClusterError(f"DAG {dag_id} not parsed after {timeout:.0f} s\n{self.diagnostics()}")
+            time.sleep(1)
+
+    def run_dag(self, dag_id: str, timeout: float = 900) -> DagRunResult:
+        """Unpause, trigger, wait for a final state; the run with its task instances and
+        the Asset events it emitted, all read through the REST API."""
+        self.wait_for_dag(dag_id)
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        began = time.monotonic()
+        run_id = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+        run_path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        while True:
+            self.check_components()
+            run = self.api("GET", run_path)
+            if run["state"] in ("success", "failed"):
+                break
+            if time.monotonic() - began > timeout:
+                raise ClusterError(f"{dag_id} still {run['state']} after {timeout:.0f} s: {self._task_states(run_path)}\n{self.diagnostics()}")
+            time.sleep(2)
+        polled = time.monotonic() - began
+        tasks = [
+            TaskRun(t["task_id"], t["state"], _time(t["start_date"]), _time(t["end_date"]), t["duration"], t["try_number"], t.get("pool"))
+            for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]
+        ]
+        events = self.api("GET", "/api/v2/assets/events", params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 1000})["asset_events"]
+        return DagRunResult(dag_id, run_id, run["state"], _time(run["start_date"]), _time(run["end_date"]), tasks, events, polled)
+
+    def _task_states(self, run_path: str) -> dict[str, str]:
+        return {t["task_id"]: t["state"] for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]}
+
+    # ------------------------------------------------------------------ diagnostics
+    def diagnostics(self, run: DagRunResult | None = None, lines: int = 40) -> str:
+        """Tails of every component's log (and Redis's, PostgreSQL's), and of the log of
+        each failed task of `run`."""
+        parts = [f"--- {name} ({p.describe_exit()}): {p.log} ---\n{tail(p.log, lines)}" for name, p in self.components.items()]
+        if self.redis.base_dir is not None:
+            parts.append(f"--- redis ---\n{tail(self.redis.log, 10)}")
+        if self.postgres.base_dir is not None:
+            parts.append(f"--- postgres ---\n{tail(self.postgres.log_file, 10)}")
+        for task in run.tasks if run else []:
+            if task.state == "failed":
+                for log in sorted(self.home.glob(f"logs/dag_id={run.dag_id}/run_id=*/task_id={task.task_id}/attempt=*.log")):
+                    parts.append(f"--- task {task.task_id}: {log} ---\n{tail(log, lines)}")
+        return "\n".join(parts)

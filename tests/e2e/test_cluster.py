@@ -1,0 +1,321 @@
+"""The example project in a real Airflow cluster, the way a user runs it.
+
+The provider's wheel in a fresh venv (the Docker image's install recipe), PostgreSQL
+metadata DB, Redis, CeleryExecutor, api-server / scheduler / dag-processor / triggerer /
+celery worker as separate processes (tests/cluster/). Everything is done as the README's
+"Running in an Airflow cluster" section says, the warehouse connection through the REST
+API (what the UI form does); the example DAG and then the production deploy DAG are
+triggered through the REST API and checked by their task states, the warehouse's values,
+the Asset events, the deployment record and `dualengine deployments` run against the
+cluster's metadata DB. Cost on 2 cores: about 4 minutes from nothing (6 on a busy
+machine), 65-85 s of it the venv install; 2.6 minutes with a cached venv
+($DUALENGINE_CLUSTER_VENV_CACHE, see tests/cluster/install.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+import pytest
+
+from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
+
+pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
+
+EXAMPLE_DAG = "dualengine_shop_development"
+DEPLOY_DAG = "dualengine_shop_production_deploy"
+CONN_ID = "dualengine_warehouse"
+SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
+DBT_MODELS = ["stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value"]
+DEV_VIEWS = {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS}
+
+VALUE_QUERIES = {
+    # what SQLMesh staging implies for each customer, and what the dbt mart holds
+    "implied": """
+        SELECT c.customer_id, count(o.order_id), coalesce(sum(o.amount), 0)
+        FROM staging{s}.customer_enhanced c
+        LEFT JOIN staging{s}.stg_orders o ON o.customer_id = c.customer_id AND o.status = 'completed'
+        GROUP BY 1 ORDER BY 1""",
+    "mart": "SELECT customer_id, order_count, total_amount FROM {dbt}.customer_order_summary ORDER BY 1",
+    "value_rows": "SELECT count(*) FROM {dbt}.customer_value",
+    # the stage-2 SQLMesh model feeds the stage-3 dbt mart
+    "lifetime_mismatch": """
+        SELECT count(*) FROM {dbt}.customer_value v
+        JOIN intermediate{s}.customer_lifetime l USING (customer_id)
+        WHERE v.lifetime_value <> l.lifetime_value""",
+    "lifetime_joined": "SELECT count(*) FROM {dbt}.customer_value v JOIN intermediate{s}.customer_lifetime l USING (customer_id)",
+    # and back: the stage-4 SQLMesh model reads the dbt mart of the same environment
+    "bands": "SELECT value_band, count(*), sum(lifetime_value) FROM {dbt}.customer_value GROUP BY 1 ORDER BY 1",
+    "band_summary": "SELECT value_band, customers, lifetime_value FROM reporting{s}.value_band_summary ORDER BY 1",
+}
+CATALOG_QUERIES = {
+    "views": "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'VIEW'",
+    "schemas": "SELECT schema_name FROM information_schema.schemata",
+}
+
+
+def value_queries(sqlmesh_suffix: str, dbt_schema: str) -> dict[str, str]:
+    return {name: sql.format(s=sqlmesh_suffix, dbt=dbt_schema) for name, sql in VALUE_QUERIES.items()}
+
+
+def numbers(rows: list[list]) -> list[tuple]:
+    """Rows with every number as a Decimal (DuckDB's DECIMAL and DOUBLE compare equal)."""
+    return [tuple(_number(v) for v in row) for row in rows]
+
+
+def _number(value):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return Decimal(str(value))
+    if isinstance(value, str):
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
+
+
+def _reporter(request: pytest.FixtureRequest):
+    """Write to the terminal even while pytest captures output (timings and, on failure,
+    the components' logs belong in CI output)."""
+    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+
+    def write(text: str) -> None:
+        if terminal is None or capture is None:
+            print(text)
+            return
+        with capture.global_and_fixture_disabled():
+            terminal.write_line(text)
+
+    return write
+
+
+def assert_run_succeeded(cluster: AirflowCluster, run: DagRunResult) -> None:
+    not_ok = {t: s for t, s in run.states.items() if s != "success"}
+    assert run.state == "success" and not not_ok, f"{run.summary()}\nnot successful: {not_ok}\n{cluster.diagnostics(run)}"
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="module")
+def cluster(request: pytest.FixtureRequest):
+    """The cluster, started once for this module. Its folder (logs, task tables, cost.txt)
+    is not pytest's tmp_path, which a pytest session ending elsewhere may clean up while
+    this one still stops its processes; it is removed afterwards unless a test failed or
+    $DUALENGINE_CLUSTER_KEEP is set. The venv (~1 GB) is always removed unless cached."""
+    report = _reporter(request)
+    began = time.monotonic()
+    failed_before = request.session.testsfailed
+    base = Path(tempfile.mkdtemp(prefix="dualengine-cluster-"))
+    instance = venv = None
+    crashed = False
+    try:
+        t0 = time.monotonic()
+        wheel = build_wheel(base / "dist")
+        wheel_seconds = time.monotonic() - t0
+        venv = install_cluster_venv(base / "venv", wheel)
+        instance = AirflowCluster(base, venv)
+        instance.timings["wheel build"] = wheel_seconds
+        instance.timings["venv install" + (" (cached venv reused)" if venv.cached else "")] = venv.install_seconds
+        instance.start(before_parsing=create_warehouse_connection)
+        yield instance
+    except BaseException:
+        crashed = True  # the install or the start failed, or an interrupt
+        raise
+    finally:
+        failed = crashed or request.session.testsfailed > failed_before
+        if instance is not None:
+            if failed and instance.components:
+                report("\n==== cluster diagnostics (a cluster test failed) ====\n" + instance.diagnostics())
+            stop_began = time.monotonic()
+            instance.stop()
+            instance.timings["stop everything"] = time.monotonic() - stop_began
+        if venv is not None:
+            venv.remove()
+        total = time.monotonic() - began
+        timings = instance.timings if instance is not None else {}
+        lines = [f"  {label:<66} {seconds:7.1f} s" for label, seconds in timings.items()]
+        lines.append(f"  {'total (fixture start to everything stopped and removed)':<66} {total:7.1f} s")
+        (base / "cost.txt").write_text("\n".join(lines) + "\n")
+        keep = failed or bool(os.environ.get("DUALENGINE_CLUSTER_KEEP"))
+        if not keep:
+            shutil.rmtree(base, ignore_errors=True)
+        report("\n==== cluster test cost ====\n" + "\n".join(lines) + (f"\n  kept: {base}" if keep else ""))
+
+
+def create_warehouse_connection(cluster: AirflowCluster) -> None:
+    """The README's connection (`airflow connections add dualengine_warehouse --conn-type
+    duckdb --conn-host <file>`), created as the UI form does: through the REST API. It
+    exists before the dag-processor starts: the DAG files name their Assets from it while
+    parsed, and one created after the first parse makes the runs started before the next
+    parse lose their SQLMesh and dbt Asset events (the API server logs "Task has inactive
+    assets"; see the README's cluster section)."""
+    cluster.create_connection({"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(cluster.warehouse)})
+
+
+def _run(cluster: AirflowCluster, dag_id: str, request: pytest.FixtureRequest) -> DagRunResult:
+    with cluster.timed(f"{dag_id}: parsed?, unpause, trigger, run"):
+        run = cluster.run_dag(dag_id, timeout=1200)
+    table = cluster.base / f"{dag_id}.tasks.txt"
+    table.write_text(run.table() + "\n")
+    slowest = sorted((t for t in run.tasks if t.duration), key=lambda t: -t.duration)[:5]
+    _reporter(request)(
+        f"\n{run.summary()}\n  slowest: " + ", ".join(f"{t.task_id} {t.duration:.1f} s" for t in slowest)
+        + f"\n  every task: {table.name} (kept when a test fails or $DUALENGINE_CLUSTER_KEEP is set)"
+    )
+    return run
+
+
+@pytest.fixture(scope="module")
+def example_run(cluster: AirflowCluster, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
+    run = _run(cluster, EXAMPLE_DAG, request)
+    # read before the deploy DAG writes prod into the same file
+    snapshot = cluster.warehouse_query({**value_queries("__dev", "analytics_dev"), **CATALOG_QUERIES}) if run.state == "success" else {}
+    return run, snapshot
+
+
+@pytest.fixture(scope="module")
+def deploy_run(cluster: AirflowCluster, example_run, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
+    run = _run(cluster, DEPLOY_DAG, request)
+    snapshot = cluster.warehouse_query({**value_queries("", "analytics"), **CATALOG_QUERIES}) if run.state == "success" else {}
+    return run, snapshot
+
+
+# --------------------------------------------------------------------------- the connection
+
+
+def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(cluster: AirflowCluster) -> None:
+    stored = cluster.api("GET", f"/api/v2/connections/{CONN_ID}")
+    assert (stored["conn_type"], stored["host"]) == ("duckdb", str(cluster.warehouse))
+    # the UI's connection form offers the type (registered by the provider; the form reads this UI endpoint)
+    types = {meta["connection_type"] for meta in cluster.api("GET", "/ui/connections/hook_meta")}
+    assert "duckdb" in types, sorted(types)
+    # the README's command stores the same (the CLI would store an unregistered type as `generic`)
+    cluster.cli("airflow", "connections", "add", "readme_command_check", "--conn-type", "duckdb", "--conn-host", str(cluster.warehouse))
+    by_cli = cluster.api("GET", "/api/v2/connections/readme_command_check")
+    assert (by_cli["conn_type"], by_cli["host"]) == ("duckdb", str(cluster.warehouse))
+    cluster.api("DELETE", "/api/v2/connections/readme_command_check", expect=(204,))
+    # nothing else could supply it: no AIRFLOW_CONN_* in the components' environment
+    assert not [k for k in cluster.env if k.startswith("AIRFLOW_CONN_")]
+
+
+# --------------------------------------------------------------------------- the example DAG
+
+
+def test_example_dag_every_task_succeeds(cluster: AirflowCluster, example_run) -> None:
+    run, _ = example_run
+    assert_run_succeeded(cluster, run)
+    # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 8 dbt tasks,
+    # 3 contract checks, 4 stage join points
+    assert len(run.tasks) == 26, sorted(run.states)
+
+
+def test_example_marts_equal_what_sqlmesh_staging_implies(example_run) -> None:
+    run, rows = example_run
+    assert run.state == "success", run.summary()
+    assert len(rows["mart"]) == 50
+    assert numbers(rows["mart"]) == numbers(rows["implied"])
+    assert sum(total for _, _, total in numbers(rows["mart"])) > 0
+    assert rows["value_rows"] == [[50]]
+    assert rows["lifetime_joined"] == [[50]] and rows["lifetime_mismatch"] == [[0]]
+    assert numbers(rows["band_summary"]) == numbers(rows["bands"])
+    assert sum(n for _, n, _ in numbers(rows["band_summary"])) == 50
+
+
+def test_example_builds_dev_views_and_leaves_prod_alone(example_run) -> None:
+    run, rows = example_run
+    assert run.state == "success", run.summary()
+    views = {v for [v] in rows["views"]}
+    schemas = {s for [s] in rows["schemas"]}
+    assert DEV_VIEWS <= views, sorted(DEV_VIEWS - views)
+    assert not {"raw", "staging", "intermediate", "reporting", "analytics"} & schemas, sorted(schemas)
+
+
+def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowCluster, example_run) -> None:
+    from airflow.sdk import Asset
+
+    run, _ = example_run
+    assert run.state == "success", run.summary()
+    base = Asset(f"duckdb://{cluster.warehouse}/shop").uri  # Airflow normalises duckdb:///x to duckdb:/x
+    by_task = {e["source_task_id"]: e["uri"] for e in run.asset_events}
+    assert by_task["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"] == f"{base}/staging__dev/customer_enhanced"
+    assert by_task["stage_2_mixed.sqlmesh.intermediate__customer_lifetime"] == f"{base}/intermediate__dev/customer_lifetime"
+    assert by_task["stage_3_dbt.dbt.customer_value.run"] == f"{base}/analytics_dev/customer_value"  # from Cosmos
+    # every model of either engine has an event of its table, in one namespace
+    expected = {f"{base}/{m.split('.')[0]}__dev/{m.split('.')[1]}" for m in SQLMESH_MODELS} | {f"{base}/analytics_dev/{m}" for m in DBT_MODELS}
+    uris = {e["uri"] for e in run.asset_events}
+    assert expected <= uris, sorted(expected - uris)
+
+
+# --------------------------------------------------------------------------- the deploy DAG
+
+
+def test_deploy_dag_every_task_succeeds_and_prod_equals_what_dev_built(cluster: AirflowCluster, example_run, deploy_run) -> None:
+    run, prod = deploy_run
+    assert_run_succeeded(cluster, run)
+    _, dev = example_run
+    views = {v for [v] in prod["views"]}
+    assert set(SQLMESH_MODELS) <= views, sorted(set(SQLMESH_MODELS) - views)
+    assert {f"analytics.{m}" for m in DBT_MODELS} <= views  # dbt's live views over the promoted slot
+    # the same code on the same data: prod holds what the example DAG built in dev
+    for name in VALUE_QUERIES:
+        assert numbers(prod[name]) == numbers(dev[name]), name
+
+
+def test_promotion_emits_an_asset_event_for_every_prod_table(cluster: AirflowCluster, deploy_run) -> None:
+    """Consumers scheduled on the prod tables' Assets hear of the deployment."""
+    from airflow.sdk import Asset
+
+    run, _ = deploy_run
+    assert run.state == "success", run.summary()
+    base = Asset(f"duckdb://{cluster.warehouse}/shop").uri
+    expected = {f"{base}/{m.replace('.', '/')}" for m in SQLMESH_MODELS} | {f"{base}/analytics/{m}" for m in DBT_MODELS}
+    promoted = {e["uri"] for e in run.asset_events if e["source_task_id"] == "promotion.promote"}
+    assert promoted == expected, (sorted(expected - promoted), sorted(promoted - expected))
+
+
+def test_deployment_record_through_the_cli_and_the_clusters_connection(cluster: AirflowCluster, deploy_run) -> None:
+    """`dualengine deployments` on the cluster machine: the connection exists only in the
+    metadata DB, found through the cluster's Airflow configuration."""
+    run, _ = deploy_run
+    assert run.state == "success", run.summary()
+    listing = cluster.cli("dualengine", "deployments", str(cluster.project), "-e", "production", "--json", check=False)
+    assert listing.returncode == 0, f"exit {listing.returncode}\n{listing.stdout[-3000:]}\n{listing.stderr[-5000:]}"
+    [record] = json.loads(listing.stdout)
+    assert record["status"] == "succeeded" and record["environment"] == "production"
+    assert record["details"]["summary"].startswith("succeeded: prod switched in "), record["details"]
+    assert [(s["stage"], s["outcome"]) for s in record["stages"]] == [
+        ("integration_validation", "passed"),
+        ("production_promotion", "started"),
+        ("production_promotion", "committed"),
+    ]
+    assert len(record["sqlmesh_version"]) == 12 and record["dbt_version"].startswith("analytics__blue@")
+    assert record["triggered_by"], record
+
+
+def test_assets_name_the_tasks_that_produce_them(cluster: AirflowCluster, example_run, deploy_run) -> None:
+    """The UI's Asset page lists the producing tasks: each model task (and `promote`, for the
+    prod tables) declares its table's Asset, named from the warehouse connection when the
+    DAG file is parsed."""
+    (run, _), (deploy, _) = example_run, deploy_run
+    assets = cluster.api("GET", "/api/v2/assets", params={"limit": 1000})["assets"]
+    producers = {a["uri"]: {(p["dag_id"], p["task_id"]) for p in a["producing_tasks"]} for a in assets}
+    expected = {(e["uri"], (EXAMPLE_DAG, e["source_task_id"])) for e in run.asset_events if ".contract__" not in e["source_task_id"]}
+    expected |= {(e["uri"], (DEPLOY_DAG, e["source_task_id"])) for e in deploy.asset_events if e["source_task_id"] == "promotion.promote"}
+    assert len(expected) == 20, sorted(expected)  # 10 model tasks in dev, 10 prod tables promoted
+    missing = sorted((uri, task) for uri, task in expected if task not in producers.get(uri, set()))
+    assert not missing, f"Assets that do not list their producing task: {missing}"
+
+
+def test_cluster_processes_stayed_up(cluster: AirflowCluster, deploy_run) -> None:
+    try:
+        cluster.check_components()
+    except ClusterError as exc:
+        pytest.fail(str(exc))
