@@ -3,6 +3,7 @@ the example project, and its dbt manifest compiled once per session."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -29,6 +30,9 @@ from airflow_provider_dualengine.cli.local_airflow import configure_environment 
 configure_environment(_AIRFLOW_HOME, TEST_DAGS_FOLDER)
 os.environ.pop("DUALENGINE_PROJECT_DIR", None)
 os.environ.pop("DUALENGINE_ENVIRONMENT", None)
+# DAG files name their models' Assets after the warehouse connection while parsing, so
+# parsing needs one: a throw-away file unless a test sets its own.
+os.environ["AIRFLOW_CONN_DUALENGINE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(_AIRFLOW_HOME / "parse-only" / "shop.duckdb")})
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -78,6 +78,7 @@ def build_dag(
         contracts = _load_contracts(project, graph)
         if stages is not None:
             graph = _only_stages(graph, stages, project.files["dependency_graph"])
+        warehouse = warehouse_at_parse(project)
     except DualEngineConfigError as exc:
         # Re-raised here without its chain so the UI's import error is the message, not a traceback wall.
         raise DualEngineConfigError(exc.issues) from None
@@ -90,7 +91,7 @@ def build_dag(
         sqlmesh_model_tasks=sqlmesh_model_tasks,
         split_sqlmesh_branches=model_level_dependencies and sqlmesh_action == "run",
         sqlmesh_operator_args=dict(sqlmesh_operator_args or {}),
-        warehouse=warehouse_at_parse(project.settings.warehouse.conn_id),
+        warehouse=warehouse,
     )
     if schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]

@@ -68,6 +68,7 @@ def build_deploy_dag(
         views = dbt_views_on_sqlmesh(catalogs, project.files["settings"], "in a blue-green deployment it would keep reading the green SQLMesh environment, which the next deployment re-plans while it is live")
         if views:
             raise DualEngineConfigError(views)
+        warehouse = warehouse_at_parse(project)
     except DualEngineConfigError as exc:
         raise DualEngineConfigError(exc.issues) from None
     green = green_environment(env.sqlmesh_environment)
@@ -101,7 +102,7 @@ def build_deploy_dag(
             IntegrationValidationOperator(task_id="compare_with_prod", thresholds=thresholds, **site)
         with TaskGroup("promotion", tooltip="Both engines switch in one transaction") as promotion:
             # Consumers scheduled on the prod tables' Assets hear of the deployment.
-            DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(project, graph, env), **site)
+            DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(project, graph, env, warehouse), **site)
         conclude = DeploymentConcludeOperator(task_id="conclude", trigger_rule="all_done", **site, doc_md="Roll back as the failure point requires, verify prod by checksums, close the record.")
         prepare >> validation >> staging >> integration >> promotion >> conclude
     return dag
@@ -119,15 +120,12 @@ def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require
     ContractValidationOperator(task_id="contracts", project_dir=str(project.root))
 
 
-def prod_assets(project: Any, graph: Any, env: Any) -> list[Asset]:
+def prod_assets(project: Any, graph: Any, env: Any, warehouse: Any) -> list[Asset]:
     """The Assets of every model's table in the deployed environment (what the regular DAG
     of that environment emits), declared by the tasks that change what those tables show:
-    promotion and rollback. Empty when the warehouse connection cannot be read at parse time."""
-    conn = warehouse_at_parse(project.settings.warehouse.conn_id)
-    if conn is None:
-        return []
+    promotion and rollback."""
     nodes = graph.models_graph.nodes
-    return [Asset(model_asset_uri(conn, project, engine, name, nodes.get((engine, name), {}).get("relation"), env)) for engine, name in sorted(graph.placement())]
+    return [Asset(model_asset_uri(warehouse, project, engine, name, nodes.get((engine, name), {}).get("relation"), env)) for engine, name in sorted(graph.placement())]
 
 
 def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, environment: str | None = None, dag_id: str | None = None, **dag_kwargs: Any) -> DAG:
@@ -136,6 +134,7 @@ def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, env
         project = load_project(project_dir)
         env = project.environment(environment)
         graph = build_graph(project)
+        warehouse = warehouse_at_parse(project)
     except DualEngineConfigError as exc:
         raise DualEngineConfigError(exc.issues) from None
     dag = DAG(
@@ -150,5 +149,5 @@ def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, env
     )
     with dag:
         pool = project.settings.warehouse.writer_pool
-        DualEngineRollbackOperator(task_id="rollback", project_dir=str(project.root), environment=env.name, outlets=prod_assets(project, graph, env), **({"pool": pool} if pool else {}))
+        DualEngineRollbackOperator(task_id="rollback", project_dir=str(project.root), environment=env.name, outlets=prod_assets(project, graph, env, warehouse), **({"pool": pool} if pool else {}))
     return dag

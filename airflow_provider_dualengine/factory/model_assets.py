@@ -11,8 +11,8 @@ so a dbt DAG can be scheduled on SQLMesh models and a SQLMesh DAG on dbt models:
 
 The URI carries the environment's schema (`staging__dev`, `analytics_dev`), so a dev
 consumer never fires on prod events. Reading the warehouse connection at parse time is
-needed for the URI's host/file; nothing else is touched. The producing tasks declare the
-same Assets as outlets (`warehouse_at_parse`), so Airflow's Asset pages list them as
+needed for the URI's host/file (`warehouse_at_parse`); nothing else is touched. The
+producing tasks declare the same Assets as outlets, so Airflow's Asset pages list them as
 producers, and a deployment's promotion declares the prod tables' Assets.
 """
 
@@ -39,18 +39,27 @@ def model_relation(project: Project, engine: Engine, name: str, relation: str | 
     return env.dbt_schema, (relation or name).split(".")[-1]
 
 
-def warehouse_at_parse(conn_id: str) -> Any | None:
-    """The warehouse connection while a DAG file is parsed, or None when this process
-    cannot see it (then tasks attach their Assets at run time, through an alias). One
-    lookup per DAG: an environment variable, or one request to the DAG processor's or the
-    task's supervisor."""
-    from airflow_provider_dualengine.engines.connections import WarehouseConnectionError
+def warehouse_at_parse(project: Project) -> Any:
+    """The warehouse connection while a DAG file is parsed; a DAG import error naming it
+    when this process cannot see it.
+
+    The DAG names each model's Asset after the warehouse (file or host) and declares it
+    on the task that builds it. Were a missing connection only a fallback, the DAG's shape
+    would depend on timing: the DAG processor could parse it without Assets while the task
+    processes, re-parsing with the connection, declare Assets the scheduled DAG does not
+    know, and Airflow drops their events ("Task has inactive assets"). One lookup per DAG:
+    an environment variable, or one request to the DAG processor's or the task's supervisor.
+    """
+    from airflow_provider_dualengine.engines.connections import WarehouseConnectionNotFound
     from airflow_provider_dualengine.hooks.connections import get_connection
 
+    conn_id = project.settings.warehouse.conn_id
     try:
         return get_connection(conn_id)
-    except WarehouseConnectionError:
-        return None
+    except WarehouseConnectionNotFound as exc:
+        what, _, fix = str(exc).partition("\n    fix: ")
+        issue = ConfigIssue(project.files["settings"], "warehouse.conn_id", f"{what} The DAG names each model's Airflow Asset after this warehouse, so it cannot be built without it.", fix)
+        raise DualEngineConfigError([issue]) from None
 
 
 def model_asset_uri(conn: Any, project: Project, engine: Engine, name: str, relation: str | None, environment: str | ResolvedEnvironment | None = None) -> str:
@@ -65,9 +74,7 @@ def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None =
     ambiguous names."""
     project = load_project(project_dir)
     graph = build_graph(project)
-    from airflow_provider_dualengine.hooks.connections import get_connection
-
-    conn: Any = get_connection(project.settings.warehouse.conn_id)
+    conn = warehouse_at_parse(project)
     assets, issues = [], []
     for name in models:
         found, problem = _resolve(graph, name)

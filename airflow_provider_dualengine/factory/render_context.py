@@ -17,11 +17,15 @@ class RenderContext:
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
     dbt_build_per_model: bool = False  # one `dbt build` task per model instead of run + test tasks
-    # The warehouse connection as seen while parsing; None when it cannot be read then.
+    # The warehouse connection as seen while parsing: names the models' Assets. None: the
+    # DAG emits no model Assets (a deployment's green relations are nobody's input).
     warehouse: Any = None
 
-    def asset_alias(self, engine: str, model: str) -> str:
-        """Stable alias a model task attaches its table's Asset to at run time."""
+    def asset_alias(self, engine: str, model: str) -> str | None:
+        """Stable alias a task attaches a table's Asset to at run time (None when this DAG
+        emits no Assets)."""
+        if self.warehouse is None:
+            return None
         return f"dualengine/{self.project.settings.name}/{self.environment.name}/{engine}/{model}"
 
     def asset_uri(self, engine: str, model: str, relation: str | None = None) -> str | None:
@@ -30,7 +34,7 @@ class RenderContext:
         from airflow_provider_dualengine.factory.model_assets import model_asset_uri
         from airflow_provider_dualengine.graph import Engine
 
-        if self.warehouse is None or "{{" in self.environment.dbt_schema:
+        if self.warehouse is None:
             return None
         return model_asset_uri(self.warehouse, self.project, Engine(engine), model, relation, self.environment)
 

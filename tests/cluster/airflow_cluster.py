@@ -2,7 +2,8 @@
 
     cluster = AirflowCluster(tmp / "cluster", venv)
     try:
-        cluster.start(before_parsing=lambda c: c.create_connection({"connection_id": ..., "conn_type": "duckdb", "host": ...}))
+        cluster.start()
+        cluster.create_connection({"connection_id": ..., "conn_type": "duckdb", "host": ...})
         run = cluster.run_dag("dualengine_shop_development")
     finally:
         cluster.stop()
@@ -14,9 +15,9 @@
   without its compiled artifact) as the dags folder and DUALENGINE_PROJECT_DIR.
 - Before the components start, what the README's cluster section says: `airflow db migrate`,
   `airflow pools set dualengine_warehouse 1 ...`, `dualengine compile <project>`.
-- The api-server starts first; the caller can create connections through the REST API
-  before the scheduler, dag-processor, triggerer and worker start. SimpleAuthManager with a
-  known admin password (its passwords file); a JWT from /auth/token for the REST API v2.
+- The api-server starts first, then the scheduler, dag-processor, triggerer and worker.
+  SimpleAuthManager with a known admin password (its passwords file); a JWT from
+  /auth/token for the REST API v2, through which the caller creates connections.
 - `stop()` ends every process (also their task processes), Redis and PostgreSQL; it runs
   at exit too, should the caller never get there. `diagnostics()` gives the tail of each
   component's log and of every failed task's log, for failure messages.
@@ -35,7 +36,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -155,19 +156,17 @@ class AirflowCluster:
         self._stopped = False
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self, before_parsing: Callable[[AirflowCluster], Any] | None = None) -> AirflowCluster:
-        """Start everything. `before_parsing(cluster)` runs once the api-server answers and
-        before the other components start, so the dag-processor's first parse sees what it
-        creates (the warehouse connection: the DAG files read it while parsing)."""
+    def start(self) -> AirflowCluster:
+        """Start everything; each component healthy before this returns."""
         atexit.register(self.stop)
         try:
-            self._start(before_parsing)
+            self._start()
         except BaseException:
             self.stop()
             raise
         return self
 
-    def _start(self, before_parsing: Callable[[AirflowCluster], Any] | None) -> None:
+    def _start(self) -> None:
         for folder in (self.home, self.logs, self.warehouse.parent):
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self._dags_source, self.dags_folder, ignore=shutil.ignore_patterns("__pycache__"))
@@ -186,8 +185,6 @@ class AirflowCluster:
             self._launch(first)
             self._wait_healthy(("metadatabase",))
         self._token = self._login()
-        if before_parsing is not None:
-            before_parsing(self)
         with self.timed(f"{', '.join(others)} up (health endpoint: all healthy)"):
             for name in others:
                 self._launch(name)
@@ -228,6 +225,9 @@ class AirflowCluster:
             "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(free_port()),
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(free_port()),
             "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+            # Re-parse unchanged DAG files every 10 s instead of 30 s: the test creates the
+            # warehouse connection after the first parse and waits for the next one.
+            "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1",
             "DUALENGINE_PROJECT_DIR": str(self.project),
         }
@@ -328,9 +328,24 @@ class AirflowCluster:
     def create_connection(self, connection: dict[str, Any]) -> dict[str, Any]:
         return self.api("POST", "/api/v2/connections", connection, expect=(201,))
 
+    def import_errors(self) -> dict[str, str]:
+        """DAG file -> the import error the UI shows for it."""
+        return {e["filename"]: e["stack_trace"] for e in self.api("GET", "/api/v2/importErrors", params={"limit": 100})["import_errors"]}
+
+    def wait_for_import_errors(self, files: set[str], timeout: float = 120) -> dict[str, str]:
+        """The import errors of `files` (names within the dags folder), once the
+        dag-processor has recorded one for each."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.check_components()
+            found = {name: text for name, text in self.import_errors().items() if Path(name).name in files}
+            if {Path(name).name for name in found} >= files or time.monotonic() > deadline:
+                return found
+            time.sleep(1)
+
     def wait_for_dag(self, dag_id: str, timeout: float = 180) -> dict[str, Any]:
-        """The DAG as the API serves it once the dag-processor has parsed it; an import
-        error of one of our DAG files fails at once, with its traceback."""
+        """The DAG as the API serves it once the dag-processor has parsed it without an
+        import error; import errors still there at the timeout are in the failure."""
         deadline = time.monotonic() + timeout
         while True:
             self.check_components()
@@ -339,11 +354,9 @@ class AirflowCluster:
             except ClusterError as exc:
                 if "HTTP 404" not in str(exc):
                     raise
-            errors = self.api("GET", "/api/v2/importErrors", params={"limit": 100})["import_errors"]
-            if errors:
-                raise ClusterError("DAG import errors:\n" + "\n".join(f"{e['filename']}:\n{e['stack_trace']}" for e in errors))
             if time.monotonic() > deadline:
-                raise ClusterError(f"DAG {dag_id} not parsed after {timeout:.0f} s\n{self.diagnostics()}")
+                errors = "\n".join(f"{name}:\n{text}" for name, text in self.import_errors().items())
+                raise ClusterError(f"DAG {dag_id} not parsed after {timeout:.0f} s\nimport errors:\n{errors or '(none)'}\n{self.diagnostics()}")
             time.sleep(1)
 
     def run_dag(self, dag_id: str, timeout: float = 900) -> DagRunResult:

@@ -124,7 +124,7 @@ def cluster(request: pytest.FixtureRequest):
         instance = AirflowCluster(base, venv)
         instance.timings["wheel build"] = wheel_seconds
         instance.timings["venv install" + (" (cached venv reused)" if venv.cached else "")] = venv.install_seconds
-        instance.start(before_parsing=create_warehouse_connection)
+        instance.start()
         yield instance
     except BaseException:
         crashed = True  # the install or the start failed, or an interrupt
@@ -150,14 +150,19 @@ def cluster(request: pytest.FixtureRequest):
         report("\n==== cluster test cost ====\n" + "\n".join(lines) + (f"\n  kept: {base}" if keep else ""))
 
 
-def create_warehouse_connection(cluster: AirflowCluster) -> None:
-    """The README's connection (`airflow connections add dualengine_warehouse --conn-type
-    duckdb --conn-host <file>`), created as the UI form does: through the REST API. It
-    exists before the dag-processor starts: the DAG files name their Assets from it while
-    parsed, and one created after the first parse makes the runs started before the next
-    parse lose their SQLMesh and dbt Asset events (the API server logs "Task has inactive
-    assets"; see the README's cluster section)."""
-    cluster.create_connection({"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(cluster.warehouse)})
+@pytest.fixture(scope="module")
+def parsed_without_connection(cluster: AirflowCluster) -> dict[str, str]:
+    """A running cluster without the warehouse connection, as a new user has it: the DAG
+    files name their models' Assets after the warehouse, so the UI shows an import error
+    saying what to create (the DAG is never half-built). Then the README's connection,
+    created as the UI form does it (the REST API); the next parse shows the DAGs. Returns
+    the import errors seen before."""
+    with cluster.timed("import errors without the connection, then the connection, then the DAGs parsed"):
+        errors = cluster.wait_for_import_errors({"dualengine_example.py", "dualengine_deploy.py"})
+        cluster.create_connection({"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(cluster.warehouse)})
+        for dag_id in (EXAMPLE_DAG, DEPLOY_DAG):
+            cluster.wait_for_dag(dag_id)
+    return errors
 
 
 def _run(cluster: AirflowCluster, dag_id: str, request: pytest.FixtureRequest) -> DagRunResult:
@@ -174,7 +179,7 @@ def _run(cluster: AirflowCluster, dag_id: str, request: pytest.FixtureRequest) -
 
 
 @pytest.fixture(scope="module")
-def example_run(cluster: AirflowCluster, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
+def example_run(cluster: AirflowCluster, parsed_without_connection, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
     run = _run(cluster, EXAMPLE_DAG, request)
     # read before the deploy DAG writes prod into the same file
     snapshot = cluster.warehouse_query({**value_queries("__dev", "analytics_dev"), **CATALOG_QUERIES}) if run.state == "success" else {}
@@ -191,7 +196,14 @@ def deploy_run(cluster: AirflowCluster, example_run, request: pytest.FixtureRequ
 # --------------------------------------------------------------------------- the connection
 
 
-def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(cluster: AirflowCluster) -> None:
+def test_before_the_connection_exists_the_ui_says_what_to_create(parsed_without_connection: dict[str, str]) -> None:
+    assert {Path(name).name for name in parsed_without_connection} == {"dualengine_example.py", "dualengine_deploy.py"}
+    for text in parsed_without_connection.values():
+        assert "warehouse.conn_id: Airflow connection 'dualengine_warehouse' not found." in text
+        assert "airflow connections add dualengine_warehouse --conn-type duckdb --conn-host" in text
+
+
+def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(cluster: AirflowCluster, parsed_without_connection) -> None:
     stored = cluster.api("GET", f"/api/v2/connections/{CONN_ID}")
     assert (stored["conn_type"], stored["host"]) == ("duckdb", str(cluster.warehouse))
     # the UI's connection form offers the type (registered by the provider; the form reads this UI endpoint)
@@ -252,6 +264,10 @@ def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowClust
     expected = {f"{base}/{m.split('.')[0]}__dev/{m.split('.')[1]}" for m in SQLMESH_MODELS} | {f"{base}/analytics_dev/{m}" for m in DBT_MODELS}
     uris = {e["uri"] for e in run.asset_events}
     assert expected <= uris, sorted(expected - uris)
+    # one event per model and run (Cosmos' own alias emission would add a second for dbt);
+    # the contract checks add theirs to the producers' tables, with the report
+    built = [e["uri"] for e in run.asset_events if ".contract__" not in e["source_task_id"]]
+    assert sorted(built) == sorted(expected), sorted(built)
 
 
 # --------------------------------------------------------------------------- the deploy DAG
@@ -279,6 +295,8 @@ def test_promotion_emits_an_asset_event_for_every_prod_table(cluster: AirflowClu
     expected = {f"{base}/{m.replace('.', '/')}" for m in SQLMESH_MODELS} | {f"{base}/analytics/{m}" for m in DBT_MODELS}
     promoted = {e["uri"] for e in run.asset_events if e["source_task_id"] == "promotion.promote"}
     assert promoted == expected, (sorted(expected - promoted), sorted(promoted - expected))
+    # green relations (the idle dbt slot, SQLMesh's <env>_green views) are nobody's input: no events
+    assert {e["source_task_id"] for e in run.asset_events} == {"promotion.promote"}, sorted({e["uri"] for e in run.asset_events} - expected)
 
 
 def test_deployment_record_through_the_cli_and_the_clusters_connection(cluster: AirflowCluster, deploy_run) -> None:

@@ -73,6 +73,10 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"tag:{stage_tag}"],
             test_behavior=TestBehavior.BUILD if ctx.dbt_build_per_model else TestBehavior.AFTER_EACH,
+            # We declare each model's Asset on the task that builds it (below); Cosmos' own
+            # run-time emission through an alias would show no producer and, beside ours,
+            # emit every event twice. (Cosmos takes this from RenderConfig only.)
+            emit_datasets=False,
         ),
         # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
         # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.
@@ -87,16 +91,13 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
 
 
 def _declare_output(node: Any, uri: str | None) -> None:
-    """Declare the model's table as an outlet of the task that builds it, so Airflow's
-    Asset page lists that task as its producer. Cosmos would otherwise attach the same
-    Asset at run time through an alias (no producer shown, and declaring it too would emit
-    every event twice), so its own emission is switched off for that task."""
+    """Declare the model's table as an outlet of the task that builds it (its run or build
+    task), so Airflow's Asset page lists that task as its producer."""
     if uri is None:
         return
     children = getattr(node, "children", None)
     builders = [t for t in children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", "build")] if children else [node]
     for task in builders:
-        task.emit_datasets = False
         task.outlets = [*task.outlets, Asset(uri)]
 
 
@@ -107,5 +108,4 @@ def _operator_args(ctx: RenderContext) -> dict:
     args: dict = {**ctx.pool_args(), "env": env}
     if _run_time_schema(ctx):
         env[TARGET_SCHEMA_ENV] = ctx.environment.dbt_schema
-        args["emit_datasets"] = False  # a deployment's slot tables are not the models' Assets
     return args

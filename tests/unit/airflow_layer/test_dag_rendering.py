@@ -54,7 +54,9 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {"stage_2_mixed.done"}
 
 
-def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> None:
+def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag, airflow_home: Path) -> None:
+    from airflow.sdk import Asset
+
     prefix = "stage_1_sqlmesh.sqlmesh."
     stage_1 = {t.task_id.removeprefix(prefix): t for t in dag.tasks if t.task_id.startswith(prefix)}
     assert sorted(stage_1) == ["raw__raw_customers", "raw__raw_orders", "run_stage", "staging__customer_enhanced", "staging__stg_orders"]
@@ -70,7 +72,8 @@ def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag) -> N
     # the engine runs once per stage; model tasks only report, they neither write nor queue for the pool
     assert stage_1["run_stage"].select_models == ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced"]
     assert stage_1["staging__stg_orders"].pool == "default_pool"
-    assert [o.name for o in stage_1["staging__stg_orders"].outlets] == ["dualengine/shop/development/sqlmesh/staging.stg_orders"]
+    # the model's table as the Asset it declares (named after the parse-time warehouse connection of tests/conftest.py)
+    assert [o.uri for o in stage_1["staging__stg_orders"].outlets] == [Asset(f"duckdb://{airflow_home}/parse-only/shop.duckdb/shop/staging__dev/stg_orders").uri]
 
 
 def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:

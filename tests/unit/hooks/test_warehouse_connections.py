@@ -70,3 +70,20 @@ def test_test_button_opens_the_file_or_explains(tmp_path: Path, monkeypatch: pyt
     assert ok and "does not exist yet" in message and not (tmp_path / "new.duckdb").exists()
     ok, message = DuckDBHook("duck_bad").test_connection()
     assert not ok and "/nonexistent/folder is missing or not writable" in message
+
+
+def test_dag_without_its_warehouse_connection_is_one_readable_import_error(example_project: Path, metadata_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The DAG's Assets are named after the warehouse: without the connection the DAG is
+    not half-built (its shape would depend on when it was parsed), it is an import error
+    that says what to create."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import DAGS_FOLDER
+
+    monkeypatch.delenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE")
+    bag = DagBag(dag_folder=str(DAGS_FOLDER / "dualengine_example.py"))
+    [error] = bag.import_errors.values()
+    assert f"{example_project / 'dualengine.yml'}: warehouse.conn_id: Airflow connection 'dualengine_warehouse' not found." in error
+    assert "The DAG names each model's Airflow Asset after this warehouse" in error
+    assert "fix: create it, e.g. `airflow connections add dualengine_warehouse --conn-type duckdb --conn-host /path/to/warehouse.duckdb`" in error
+    assert error.count("File ") <= 2  # Airflow's own frame header at most, no traceback wall
