@@ -19,7 +19,7 @@ from airflow_provider_dualengine.config.dependency_graph import DependencyGraphS
 from airflow_provider_dualengine.config.environments import EnvironmentSpec, EnvironmentsSpec
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.names import Identifier
-from airflow_provider_dualengine.config.yaml_files import read_text, read_yaml, validate_document
+from airflow_provider_dualengine.config.yaml_files import read_text, read_yaml, validate_document, yaml_syntax_issue
 
 SETTINGS_FILE = "dualengine.yml"
 PROJECT_DIR_ENV = "DUALENGINE_PROJECT_DIR"
@@ -191,9 +191,7 @@ def _dbt_project_name(path: Path) -> tuple[str | None, list[ConfigIssue], str | 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        return None, [ConfigIssue(path, where, f"invalid YAML: {getattr(exc, 'problem', None) or str(exc).splitlines()[0]}", "fix the YAML syntax; `dbt parse` reports the same file")], None
+        return None, [yaml_syntax_issue(path, exc, text, "fix the YAML syntax; `dbt parse` reports the same file")], None
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name:
         return None, [ConfigIssue(path, "name", "the dbt project has no `name`", "add `name: <project name>` (dbt requires it)")], None

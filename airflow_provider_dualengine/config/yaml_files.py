@@ -74,12 +74,17 @@ def read_yaml(path: Path) -> tuple[Any, list[ConfigIssue]]:
         line = text[: exc.position].count("\n") + 1
         return None, [ConfigIssue(path, f"line {line}", f"invalid YAML: {str(exc).splitlines()[0]}", "remove the control character (is this really a YAML text file?)")]
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        if mark and "cannot start any token" in problem and text.splitlines()[mark.line : mark.line + 1] and text.splitlines()[mark.line][mark.column : mark.column + 1] == "\t":
-            return None, [ConfigIssue(path, where, "invalid YAML: a tab character; YAML indents with spaces", "replace the tab by spaces")]
-        return None, [ConfigIssue(path, where, f"invalid YAML: {problem}", "fix the YAML syntax (indentation, quotes, colons)")]
+        return None, [yaml_syntax_issue(path, exc, text)]
+
+
+def yaml_syntax_issue(path: Path, exc: yaml.YAMLError, text: str, hint: str = "fix the YAML syntax (indentation, quotes, colons)") -> ConfigIssue:
+    """A YAML syntax error as an issue at its line and column."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+    problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    if mark and "cannot start any token" in problem and text.splitlines()[mark.line : mark.line + 1] and text.splitlines()[mark.line][mark.column : mark.column + 1] == "\t":
+        return ConfigIssue(path, where, "invalid YAML: a tab character; YAML indents with spaces", "replace the tab by spaces")
+    return ConfigIssue(path, where, f"invalid YAML: {problem}", hint)
 
 
 def key_path(loc: tuple[int | str, ...]) -> str:

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from airflow_provider_dualengine.deployments.relations import Relation, sql_name
-from airflow_provider_dualengine.engines.warehouse import placeholder
+from airflow_provider_dualengine.engines.warehouse import table_exists
 
 _SQL = {
     "duckdb": "SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {rel} AS t",
@@ -31,16 +31,12 @@ def checksum(cursor: Any, dialect: str, relation: Relation) -> list[Any]:
 
 def checksums(cursor: Any, dialect: str, relations: Iterable[Relation]) -> Checksums:
     """Checksum per relation; None for a relation that does not exist (yet)."""
-    return {tuple(rel): checksum(cursor, dialect, tuple(rel)) if exists(cursor, dialect, tuple(rel)) else None for rel in relations}
+    return {tuple(rel): checksum(cursor, dialect, tuple(rel)) if _exists(cursor, dialect, tuple(rel)) else None for rel in relations}
 
 
-def exists(cursor: Any, dialect: str, relation: Relation) -> bool:
-    """Whether the table or view exists (names bound as values)."""
-    m = placeholder(dialect)
+def _exists(cursor: Any, dialect: str, relation: Relation) -> bool:
     *schema, table = relation
-    where, params = (f"table_schema = {m}", [*schema]) if schema else ("table_schema = current_schema()", [])
-    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} AND table_name = {m}", [*params, table])
-    return cursor.fetchone()[0] > 0
+    return table_exists(cursor, dialect, schema[0] if schema else None, table)
 
 
 def as_record(sums: Checksums) -> list[dict[str, Any]]:

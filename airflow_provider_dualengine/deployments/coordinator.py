@@ -219,7 +219,7 @@ def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None
         record = records.get(cursor, site.dialect, deployment_id)
         if failure_point is None:
             details = record["details"] if isinstance(record["details"], dict) else {}
-            summary = writer.finish(deployment_id, "succeeded", f"succeeded: prod switched in {_seconds(details.get('promotion_seconds')):.3f} s")
+            summary = writer.finish(deployment_id, "succeeded", f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s")
             return summary
         actions = ROLLBACK_PLAN[failure_point]
         with site.hook().context() as ctx:
@@ -298,10 +298,6 @@ def _last_stage(record: dict[str, Any]) -> str:
     stages = record.get("stages")
     last = stages[-1] if isinstance(stages, list) and stages else None
     return str(last.get("stage", "?")) if isinstance(last, dict) else "start"
-
-
-def _seconds(value: Any) -> float:
-    return float(value) if isinstance(value, (int, float)) else 0.0
 
 
 def _digest(data: bytes) -> str:

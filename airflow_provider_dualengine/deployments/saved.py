@@ -98,6 +98,11 @@ def layer(details: dict[str, Any], field: str, site: Any, ctx: Any, cursor: Any,
     return found
 
 
+def number(value: Any) -> float | None:
+    """A number read back from a record (seconds, say), or None if it is not one."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
 def dbt_slot(details: dict[str, Any], site: Any, deployment_id: str) -> str:
     """The dbt slot a deployment built into: one of the live schema's two slots."""
     slot = details.get("dbt_slot")

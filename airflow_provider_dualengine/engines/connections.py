@@ -14,6 +14,10 @@ from typing import Any
 from urllib.parse import quote
 
 
+# What to install when a PostgreSQL library (psycopg2, dbt-postgres) is missing.
+POSTGRES_EXTRA = "pip install 'airflow-provider-dualengine[postgres]'"
+
+
 class WarehouseConnectionError(Exception):
     """The warehouse connection is missing, of a type we cannot use, or unreachable.
 

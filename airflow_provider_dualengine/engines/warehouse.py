@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import WarehouseUnreachable, connection_kind, dataset_namespace, duckdb_path, postgres_params
+from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA, WarehouseUnreachable, connection_kind, dataset_namespace, duckdb_path, postgres_params
 from airflow_provider_dualengine.engines.redact import connection_secrets, redact
 
 
@@ -36,7 +36,7 @@ def warehouse_cursor(conn: Any) -> Iterator[Any]:
             params = postgres_params(conn)
             db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"], connect_timeout=10)
     except ImportError as exc:
-        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}), so Airflow connection '{conn.conn_id}' cannot be used\n    fix: pip install 'airflow-provider-dualengine[postgres]'") from None
+        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}), so Airflow connection '{conn.conn_id}' cannot be used\n    fix: {POSTGRES_EXTRA}") from None
     except Exception as exc:  # the drivers raise their own types; all mean "cannot reach it"
         raise WarehouseUnreachable(unreachable_message(conn, kind, exc)) from None
     try:
@@ -98,11 +98,16 @@ def _end_transaction(cursor: Any, implicit: bool, verb: str) -> None:
 
 
 def relation_exists(cursor: Any, dialect: str, relation: str) -> bool:
-    """Whether a quoted `"schema"."name"` table or view exists (parsed with sqlglot, bound as values)."""
+    """Whether a quoted `"schema"."name"` table or view exists (parsed with sqlglot)."""
     from sqlglot import exp
 
     table = exp.to_table(relation, dialect=dialect)
+    return table_exists(cursor, dialect, table.db or None, table.name)
+
+
+def table_exists(cursor: Any, dialect: str, schema: str | None, table: str) -> bool:
+    """Whether the table or view exists (names bound as values; no schema: the current one)."""
     m = placeholder(dialect)
-    schema, params = (m, [table.db]) if table.db else ("current_schema()", [])
-    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE table_schema = {schema} AND table_name = {m}", [*params, table.name])
+    where, params = (f"table_schema = {m}", [schema]) if schema else ("table_schema = current_schema()", [])
+    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} AND table_name = {m}", [*params, table])
     return cursor.fetchone()[0] > 0

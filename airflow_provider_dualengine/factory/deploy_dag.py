@@ -27,6 +27,7 @@ from airflow_provider_dualengine.factory.model_assets import model_asset_uri, wa
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import build_graph
 from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh, load_catalogs
+from airflow_provider_dualengine.graph.validation import DEPLOY_VIEW_REASON
 from airflow_provider_dualengine.operators.deployment import (
     START_TASK_ID,
     DeploymentConcludeOperator,
@@ -65,7 +66,7 @@ def build_deploy_dag(
         catalogs, issues = load_catalogs(project)
         graph = build_graph(project, catalogs if not issues else None)
         contracts = _load_contracts(project, graph)
-        views = dbt_views_on_sqlmesh(catalogs, project.files["settings"], "in a blue-green deployment it would keep reading the green SQLMesh environment, which the next deployment re-plans while it is live")
+        views = dbt_views_on_sqlmesh(catalogs, project.files["settings"], DEPLOY_VIEW_REASON)
         if views:
             raise DualEngineConfigError(views)
         warehouse = warehouse_at_parse(project)

@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 from airflow_provider_dualengine.engines.connections import WarehouseConnectionNotFound
+from airflow_provider_dualengine.engines.redact import redact
 
 DOCUMENTED_DUCKDB = "airflow connections add {conn_id} --conn-type duckdb --conn-host /path/to/warehouse.duckdb"
 
@@ -72,7 +73,7 @@ def _from_metadata_db(conn_id: str) -> tuple[Any | None, str]:
         return MetastoreBackend().get_connection(conn_id), where
     except Exception as exc:  # noqa: BLE001 - an unreachable DB is reported as a place that failed
         first_line = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        return None, f"the Airflow metadata DB (not readable: {type(exc).__name__}: {_scrub(first_line)})"
+        return None, f"the Airflow metadata DB (not readable: {type(exc).__name__}: {redact(first_line)})"
 
 
 def _without_credentials(url: str) -> str:
@@ -87,8 +88,3 @@ def _without_credentials(url: str) -> str:
         return "unparsable URL"
     return parsed._replace(username=None, password=None).render_as_string(hide_password=True)
 
-
-def _scrub(text: str) -> str:
-    from airflow_provider_dualengine.engines.redact import redact
-
-    return redact(text)

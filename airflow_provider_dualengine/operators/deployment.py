@@ -95,7 +95,7 @@ class IntegrationValidationOperator(_DeploymentOperator):
             findings = validate(cursor, site.dialect, models, edges, limits)
             staging_s = (started - record["started_at"]).total_seconds()
             previous = records.last_succeeded(cursor, site.dialect, site.environment)
-            findings.append(_duration_finding(staging_s, _number(((previous or {}).get("details") or {}).get("staging_seconds")), limits))
+            findings.append(_duration_finding(staging_s, saved.number(((previous or {}).get("details") or {}).get("staging_seconds")), limits))
             failed = [f for f in findings if not f.passed]
             writer = site.writer(cursor)
             writer.update(deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings])
@@ -107,11 +107,6 @@ class IntegrationValidationOperator(_DeploymentOperator):
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
             self.blocked(context, f"integration validation failed: {first.check} of {first.model}: {first.message}{more}", site=site)
         return {"checks": len(findings), "failed": 0}
-
-
-def _number(value: Any) -> float | None:
-    """A number read back from an earlier record, or None if it is not one."""
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _duration_finding(staging_s: float, previous_s: float | None, limits: Any) -> Any:

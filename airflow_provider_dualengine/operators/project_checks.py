@@ -6,7 +6,6 @@ manifest) matches the code being deployed, and every dbt model of the graph is d
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -30,14 +29,14 @@ class DbtProjectCheckOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
         from airflow_provider_dualengine.config.project import load_project
-        from airflow_provider_dualengine.engines.dbt.catalog import undocumented_models
+        from airflow_provider_dualengine.engines.dbt.catalog import read_manifest, undocumented_models
 
         project = load_project(self.project_dir)
         try:
             read_artifact(project, check_fresh=True)  # the dbt manifest and SQLMesh description are of this code
         except ArtifactProblem as exc:
             raise ProjectCheckFailed(f"compiled artifact does not match the code being deployed: {exc}") from exc
-        manifest = json.loads(project.dbt_manifest_path.read_text(encoding="utf-8"))
+        manifest = read_manifest(project.dbt_manifest_path)
         models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name]
         undocumented = sorted(undocumented_models(manifest, project.dbt_project_name))
         self.log.info("dbt manifest fresh: %d models, %d without a description", len(models), len(undocumented))

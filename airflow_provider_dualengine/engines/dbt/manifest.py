@@ -19,6 +19,7 @@ import yaml
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
+from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA
 
 _PARSE_PROFILES = {
     "duckdb": {"type": "duckdb", "path": ":memory:"},
@@ -26,7 +27,6 @@ _PARSE_PROFILES = {
 }
 
 
-POSTGRES_EXTRA = "pip install 'airflow-provider-dualengine[postgres]'"
 ADAPTER_MISSING = "dbt's postgres adapter (dbt-postgres) is not installed"
 
 

@@ -12,8 +12,7 @@ import re
 from pathlib import Path
 
 from airflow_provider_dualengine.config.errors import ConfigIssue
-
-POSTGRES_EXTRA = "pip install 'airflow-provider-dualengine[postgres]'"
+from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _LINE = re.compile(r"\bline:? (\d+)", re.IGNORECASE)
