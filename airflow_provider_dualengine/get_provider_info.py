@@ -20,8 +20,28 @@ def get_provider_info() -> dict[str, Any]:
         "description": "Run SQLMesh and dbt side by side as one platform: DAG factory, SQLMesh operators, cross-engine stages, data contracts, blue-green deployment across both engines.",
         "versions": [__version__],
         "integrations": [{"integration-name": _INTEGRATION, "tags": ["software"]}],
-        "hooks": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.hooks.sqlmesh", "airflow_provider_dualengine.hooks.duckdb"]}],
-        "operators": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.operators.sqlmesh", "airflow_provider_dualengine.operators.sqlmesh_model", "airflow_provider_dualengine.operators.contract_check", "airflow_provider_dualengine.operators.contract_validation", "airflow_provider_dualengine.operators.deployment", "airflow_provider_dualengine.operators.project_checks"]}],
+        "hooks": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_dualengine.hooks.sqlmesh",
+                    "airflow_provider_dualengine.hooks.duckdb",
+                ],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_dualengine.operators.sqlmesh",
+                    "airflow_provider_dualengine.operators.sqlmesh_model",
+                    "airflow_provider_dualengine.operators.contract_check",
+                    "airflow_provider_dualengine.operators.contract_validation",
+                    "airflow_provider_dualengine.operators.deployment",
+                    "airflow_provider_dualengine.operators.project_checks",
+                ],
+            }
+        ],
         "connection-types": [
             {
                 # The warehouse connection the README documents: `airflow connections add
@@ -41,16 +61,49 @@ def get_provider_info() -> dict[str, Any]:
                 "hook-name": "SQLMesh",
                 "ui-field-behaviour": {
                     "hidden-fields": [],
-                    "relabeling": {"host": "Host (Postgres) or DuckDB file path", "schema": "Database (Postgres)", "login": "User", "password": "Password"},
-                    "placeholders": {"host": "/opt/airflow/warehouse/shop.duckdb", "port": "5432", "schema": "analytics"},
+                    "relabeling": {
+                        "host": "Host (Postgres) or DuckDB file path",
+                        "schema": "Database (Postgres)",
+                        "login": "User",
+                        "password": "Password",
+                    },
+                    "placeholders": {
+                        "host": "/opt/airflow/warehouse/shop.duckdb",
+                        "port": "5432",
+                        "schema": "analytics",
+                    },
                 },
                 "conn-fields": {
-                    "engine": {"label": "Warehouse engine", "schema": {"type": ["string", "null"], "enum": ["duckdb", "postgres"], "default": "duckdb"}},
-                    "project_path": {"label": "SQLMesh project path", "schema": {"type": ["string", "null"]}, "description": "Folder holding the SQLMesh config; operators may override it."},
-                    "gateway": {"label": "Gateway", "schema": {"type": ["string", "null"]}, "description": "Gateway in the project's config whose connection these credentials replace."},
+                    "engine": {
+                        "label": "Warehouse engine",
+                        "schema": {"type": ["string", "null"], "enum": ["duckdb", "postgres"], "default": "duckdb"},
+                    },
+                    "project_path": {
+                        "label": "SQLMesh project path",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Folder holding the SQLMesh config; operators may override it.",
+                    },
+                    "gateway": {
+                        "label": "Gateway",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "Gateway in the project's config whose connection these credentials replace.",
+                    },
                 },
+            },
+        ],
+        "sensors": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": [
+                    "airflow_provider_dualengine.sensors.external_input",
+                    "airflow_provider_dualengine.sensors.sqlmesh_freshness",
+                ],
             }
         ],
-        "sensors": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.sensors.external_input", "airflow_provider_dualengine.sensors.sqlmesh_freshness"]}],
-        "triggers": [{"integration-name": _INTEGRATION, "python-modules": ["airflow_provider_dualengine.triggers.sqlmesh_freshness"]}],
+        "triggers": [
+            {
+                "integration-name": _INTEGRATION,
+                "python-modules": ["airflow_provider_dualengine.triggers.sqlmesh_freshness"],
+            }
+        ],
     }

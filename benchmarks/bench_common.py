@@ -12,7 +12,11 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 # Bytecode is written (a deployed Airflow image has .pyc files; without them every parse
 # would also compile hundreds of modules).
-ENV = {**{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}, "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1", "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False"}
+ENV = {
+    **{k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"},
+    "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+}
 
 
 def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> float:
@@ -49,6 +53,12 @@ def parse_dag_file(dag_file: Path, env: dict[str, str], runs: int, preload: str 
 
     results = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, "-c", PARSE_PROBE, str(dag_file), preload], env=env, capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", PARSE_PROBE, str(dag_file), preload],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
     return results

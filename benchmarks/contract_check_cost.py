@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,9 @@ class RecordingCursor:
     def execute(self, sql: str, params: Any = None) -> Any:
         began = time.perf_counter()
         result = self._cursor.execute(sql, params) if params else self._cursor.execute(sql)
-        self.log.append({"sql": sql, "params": list(params) if params else None, "s": round(time.perf_counter() - began, 4)})
+        self.log.append(
+            {"sql": sql, "params": list(params) if params else None, "s": round(time.perf_counter() - began, 4)}
+        )
         return result
 
     def __getattr__(self, name: str) -> Any:
@@ -70,14 +72,16 @@ def populate_sql(rows: int, dirty: bool, series: str) -> str:
     )
 
 
-def measure(connect: Callable[[], AbstractContextManager[Any]], dialect: str, contract: ContractModel, runs: int) -> dict[str, Any]:
+def measure(
+    connect: Callable[[], AbstractContextManager[Any]], dialect: str, contract: ContractModel, runs: int
+) -> dict[str, Any]:
     """Median wall time of `check_contract` over `runs`, each on a fresh cursor; queries of the last run."""
     times, last, report = [], None, None
     for _ in range(runs):
         with connect() as cursor:
             recording = RecordingCursor(cursor)
             began = time.perf_counter()
-            report = check_contract(recording, dialect, "staging", "customer_enhanced", contract, datetime.now(timezone.utc))
+            report = check_contract(recording, dialect, "staging", "customer_enhanced", contract, datetime.now(UTC))
             times.append(time.perf_counter() - began)
             last = recording.log
     assert report is not None and last is not None
@@ -126,7 +130,12 @@ def postgres_case(server: Any, rows: int, dirty: bool, contract: ContractModel, 
     setup = server.connect(dbname, autocommit=True)
     try:
         with setup.cursor() as cur:
-            for sql in ("CREATE SCHEMA staging", DDL, populate_sql(rows, dirty, f"generate_series(1, {rows}) AS t(i)"), "VACUUM ANALYZE staging.customer_enhanced"):
+            for sql in (
+                "CREATE SCHEMA staging",
+                DDL,
+                populate_sql(rows, dirty, f"generate_series(1, {rows}) AS t(i)"),
+                "VACUUM ANALYZE staging.customer_enhanced",
+            ):
                 cur.execute(sql)
     finally:
         setup.close()
@@ -156,24 +165,36 @@ def main() -> None:
     assert not issues, issues
     contract = contracts[0].model
     results: dict[str, Any] = {
-        "date": datetime.now(timezone.utc).date().isoformat(),
-        "machine": {"python": platform.python_version(), "cpus": os.cpu_count(), "load_average_1m_at_start": round(os.getloadavg()[0], 2)},
+        "date": datetime.now(UTC).date().isoformat(),
+        "machine": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "load_average_1m_at_start": round(os.getloadavg()[0], 2),
+        },
         "rows": args.rows,
         "runs": args.runs,
         "contract": str(CONTRACT_FILE.relative_to(REPO)),
     }
     with tempfile.TemporaryDirectory(prefix="contract-cost-") as work:
-        results["duckdb"] = {case: duckdb_case(Path(work), args.rows, case == "dirty", contract, args.runs) for case in ("clean", "dirty")}
+        results["duckdb"] = {
+            case: duckdb_case(Path(work), args.rows, case == "dirty", contract, args.runs)
+            for case in ("clean", "dirty")
+        }
     if not args.no_postgres:
         from tests.pg_server import PostgresServer
 
         with PostgresServer() as server:
-            results["postgres"] = {case: postgres_case(server, args.rows, case == "dirty", contract, args.runs) for case in ("clean", "dirty")}
+            results["postgres"] = {
+                case: postgres_case(server, args.rows, case == "dirty", contract, args.runs)
+                for case in ("clean", "dirty")
+            }
     TARGET.parent.mkdir(parents=True, exist_ok=True)
     TARGET.write_text(json.dumps(results, indent=2) + "\n")
     for engine in ("duckdb", "postgres"):
         for case, data in results.get(engine, {}).items():
-            print(f"{engine:9} {case:6} median {data['median_s']:.3f} s (min {data['min_s']:.3f}), {data['statements']} statements, one full scan {data['baseline_scan_s']:.3f} s")
+            print(
+                f"{engine:9} {case:6} median {data['median_s']:.3f} s (min {data['min_s']:.3f}), {data['statements']} statements, one full scan {data['baseline_scan_s']:.3f} s"
+            )
 
 
 if __name__ == "__main__":

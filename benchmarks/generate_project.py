@@ -243,7 +243,9 @@ def _sqlmesh_sql(model: _Model) -> str:
         body = (
             "SELECT\n  e.account_id::INTEGER AS account_id,\n  e.event_date::DATE AS event_date,\n"
             "  SUM(e.amount)::DECIMAL(18, 2) AS amount,\n  COUNT(*)::BIGINT AS event_count\n"
-            f"FROM {SEED_MODEL} AS e\nWHERE\n  " + "\n  AND ".join(where) + "\nGROUP BY\n  e.account_id,\n  e.event_date\n"
+            f"FROM {SEED_MODEL} AS e\nWHERE\n  "
+            + "\n  AND ".join(where)
+            + "\nGROUP BY\n  e.account_id,\n  e.event_date\n"
         )
         return _model_header(model) + body
     aliases = [f"p{index}" for index in range(len(model.parents))]
@@ -257,7 +259,7 @@ def _sqlmesh_sql(model: _Model) -> str:
         f"  ({count})::BIGINT AS event_count",
         f"FROM {model.parents[0]} AS p0",
     ]
-    for alias, parent in zip(aliases[1:], model.parents[1:]):
+    for alias, parent in zip(aliases[1:], model.parents[1:], strict=True):
         lines.append(f"LEFT JOIN {parent} AS {alias}")
         lines.append(f"  ON {alias}.account_id = p0.account_id AND {alias}.event_date = p0.event_date")
     if incremental:
@@ -316,11 +318,16 @@ def _sources_yml(read: set[str], stage_of: dict[str, str]) -> str:
             "description": f"SQLMesh views of schema {schema}",
             "schema": f"{schema}{{{{ var('sqlmesh_schema_suffix', '') }}}}",
             "meta": {"engine": "sqlmesh"},
-            "tables": [{"name": table, "meta": {"sqlmesh_model": f"{schema}.{table}", "stage": stage_of[f"{schema}.{table}"]}} for table in tables],
+            "tables": [
+                {"name": table, "meta": {"sqlmesh_model": f"{schema}.{table}", "stage": stage_of[f"{schema}.{table}"]}}
+                for table in tables
+            ],
         }
         for schema, tables in by_schema.items()
     ]
-    return "# Cross-engine reads: the SQLMesh views the dbt models select from.\n" + yaml.safe_dump({"version": 2, "sources": sources}, sort_keys=False, width=120)
+    return "# Cross-engine reads: the SQLMesh views the dbt models select from.\n" + yaml.safe_dump(
+        {"version": 2, "sources": sources}, sort_keys=False, width=120
+    )
 
 
 def _check_stages(stages: dict[str, list[str]], upstream: dict[str, list[str]]) -> None:
@@ -357,7 +364,9 @@ def generate_project(
         raise ValueError("dbt_models must be >= 0 and events >= 1")
     if target.exists() and any(target.iterdir()):
         if not (overwrite and (target / "dualengine.yml").is_file()):
-            raise FileExistsError(f"{target} is not empty (pass overwrite=True / --force to replace a generated project)")
+            raise FileExistsError(
+                f"{target} is not empty (pass overwrite=True / --force to replace a generated project)"
+            )
         shutil.rmtree(target)
 
     rng = random.Random(seed)
@@ -380,7 +389,11 @@ def generate_project(
     stage_of = {name: stage for stage, names in stages.items() for name in names}
     graph: dict = {
         "stage_1_sqlmesh": {"engine": "sqlmesh", "depends_on": ["source_data"], "models": stages["stage_1_sqlmesh"]},
-        "stage_2_sqlmesh": {"engine": "sqlmesh", "depends_on": ["stage_1_sqlmesh"], "models": stages["stage_2_sqlmesh"]},
+        "stage_2_sqlmesh": {
+            "engine": "sqlmesh",
+            "depends_on": ["stage_1_sqlmesh"],
+            "models": stages["stage_2_sqlmesh"],
+        },
     }
     upstream = {m.name: list(m.parents) for m in sqlmesh}
 
@@ -404,7 +417,10 @@ def generate_project(
         "dependency_graph": graph,
     }
     header = f"# Generated: {sqlmesh_models} SQLMesh models ({layers} layers), {dbt_models} dbt models, seed {seed}.\n"
-    _write(target / "config" / "dependency_graph.yml", header + yaml.safe_dump(dependency_graph, sort_keys=False, width=120))
+    _write(
+        target / "config" / "dependency_graph.yml",
+        header + yaml.safe_dump(dependency_graph, sort_keys=False, width=120),
+    )
 
     sqlmesh_edges = sum(len(m.parents) for m in sqlmesh)
     dbt_sources = sum(1 for _, parents in dbt for kind, _ in parents if kind == "source")
@@ -416,24 +432,47 @@ def generate_project(
         "sqlmesh_models": len(sqlmesh),
         "dbt_models": len(dbt),
         "dbt_placeholder": not dbt,
-        "layers": {RAW_SCHEMA: 1, **{f"{NAME}_l{i}": sum(1 for m in sqlmesh if m.layer == i) for i in range(1, layers + 1)}},
+        "layers": {
+            RAW_SCHEMA: 1,
+            **{f"{NAME}_l{i}": sum(1 for m in sqlmesh if m.layer == i) for i in range(1, layers + 1)},
+        },
         "sqlmesh_kinds": dict(sorted(Counter(m.kind for m in sqlmesh).items())),
-        "stages": {name: {"engine": spec["engine"], "models": len(spec["models"]), "depends_on": spec["depends_on"]} for name, spec in graph.items()},
-        "edges": {"sqlmesh_to_sqlmesh": sqlmesh_edges, "dbt_source_reads": dbt_sources, "dbt_to_dbt": dbt_refs, "total": sqlmesh_edges + dbt_sources + dbt_refs},
+        "stages": {
+            name: {"engine": spec["engine"], "models": len(spec["models"]), "depends_on": spec["depends_on"]}
+            for name, spec in graph.items()
+        },
+        "edges": {
+            "sqlmesh_to_sqlmesh": sqlmesh_edges,
+            "dbt_source_reads": dbt_sources,
+            "dbt_to_dbt": dbt_refs,
+            "total": sqlmesh_edges + dbt_sources + dbt_refs,
+        },
     }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("target", type=Path, help="folder to write (must be empty or missing)")
-    parser.add_argument("--sqlmesh-models", type=int, default=200, help="SQLMesh models, the seed model included (default 200)")
-    parser.add_argument("--dbt-models", type=int, default=0, help="dbt models (default 0: one placeholder model, no dbt stage)")
+    parser.add_argument(
+        "--sqlmesh-models", type=int, default=200, help="SQLMesh models, the seed model included (default 200)"
+    )
+    parser.add_argument(
+        "--dbt-models", type=int, default=0, help="dbt models (default 0: one placeholder model, no dbt stage)"
+    )
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--layers", type=int, default=5, help="SQLMesh layers after the raw seed (default 5)")
     parser.add_argument("--events", type=int, default=2000, help="rows in sqlmesh/seeds/events.csv (default 2000)")
     parser.add_argument("--force", action="store_true", help="replace a previously generated project in TARGET")
     args = parser.parse_args(argv)
-    summary = generate_project(args.target, args.sqlmesh_models, args.dbt_models, args.seed, layers=args.layers, events=args.events, overwrite=args.force)
+    summary = generate_project(
+        args.target,
+        args.sqlmesh_models,
+        args.dbt_models,
+        args.seed,
+        layers=args.layers,
+        events=args.events,
+        overwrite=args.force,
+    )
     print(json.dumps(summary, indent=2))
     return 0
 

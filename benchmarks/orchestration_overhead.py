@@ -27,6 +27,7 @@ from bench_common import BIN, ENV, REPO, parse_dag_file, timed  # noqa: E402
 PROJECT = REPO / "transforms"
 DAG_FILE = REPO / "dags" / "dualengine_example.py"
 
+
 def parse_times(runs: int, home: Path) -> list[float]:
     """Parse time as the DAG processor sees it: Airflow is already imported, the file is executed."""
     env = {**ENV, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__LOAD_EXAMPLES": "False"}
@@ -43,10 +44,29 @@ def bare_cli(runs: int, work: Path) -> list[dict[str, float]]:
         db = work / f"bare{index}" / "shop.duckdb"
         db.parent.mkdir(parents=True)
         env = {**ENV, "DUALENGINE_DUCKDB_PATH": str(db), "DUALENGINE_DBT_SCHEMA": "analytics_dev"}
-        upstream = timed([*plan, "--select-model", "raw.*", "--select-model", "staging.*", "--select-model", "intermediate.*"], PROJECT / "sqlmesh", env)
-        dbt = timed([str(BIN / "dbt"), "build", "--profiles-dir", ".", "--target", "dev", "--vars", '{"sqlmesh_schema_suffix": "__dev"}'], PROJECT / "dbt", env)
+        upstream = timed(
+            [*plan, "--select-model", "raw.*", "--select-model", "staging.*", "--select-model", "intermediate.*"],
+            PROJECT / "sqlmesh",
+            env,
+        )
+        dbt = timed(
+            [
+                str(BIN / "dbt"),
+                "build",
+                "--profiles-dir",
+                ".",
+                "--target",
+                "dev",
+                "--vars",
+                '{"sqlmesh_schema_suffix": "__dev"}',
+            ],
+            PROJECT / "dbt",
+            env,
+        )
         downstream = timed(plan, PROJECT / "sqlmesh", env)
-        out.append({"sqlmesh_plan_s": upstream + downstream, "dbt_build_s": dbt, "total_s": upstream + dbt + downstream})
+        out.append(
+            {"sqlmesh_plan_s": upstream + downstream, "dbt_build_s": dbt, "total_s": upstream + dbt + downstream}
+        )
     return out
 
 
@@ -54,7 +74,20 @@ def demo(runs: int, work: Path) -> list[dict[str, float]]:
     out = []
     for index in range(runs):
         began = time.perf_counter()
-        result = subprocess.run([str(BIN / "dualengine"), "demo", str(PROJECT), "--dags-folder", str(REPO / "dags"), "--home", str(work / f"demo{index}")], env=ENV, capture_output=True, text=True)
+        result = subprocess.run(
+            [
+                str(BIN / "dualengine"),
+                "demo",
+                str(PROJECT),
+                "--dags-folder",
+                str(REPO / "dags"),
+                "--home",
+                str(work / f"demo{index}"),
+            ],
+            env=ENV,
+            capture_output=True,
+            text=True,
+        )
         wall = time.perf_counter() - began
         if result.returncode != 0:
             raise RuntimeError(result.stdout[-3000:] + result.stderr[-3000:])
@@ -81,15 +114,26 @@ def main() -> None:
     results = {
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "parse_s": {"median": med(parse), "min": min(parse), "max": max(parse), "runs": parse},
-        "bare_cli": {"sqlmesh_plan_median_s": med(r["sqlmesh_plan_s"] for r in bare), "dbt_build_median_s": med(r["dbt_build_s"] for r in bare), "total_median_s": bare_total, "runs": bare},
-        "airflow": {"dag_test_median_s": med(r["dag_test_s"] for r in runs), "demo_wall_median_s": med(r["demo_wall_s"] for r in runs), "runs": runs},
+        "bare_cli": {
+            "sqlmesh_plan_median_s": med(r["sqlmesh_plan_s"] for r in bare),
+            "dbt_build_median_s": med(r["dbt_build_s"] for r in bare),
+            "total_median_s": bare_total,
+            "runs": bare,
+        },
+        "airflow": {
+            "dag_test_median_s": med(r["dag_test_s"] for r in runs),
+            "demo_wall_median_s": med(r["demo_wall_s"] for r in runs),
+            "runs": runs,
+        },
     }
     results["overhead_ratio_dag_test_vs_bare"] = results["airflow"]["dag_test_median_s"] / bare_total
     target = REPO / "benchmarks" / "results" / "orchestration_overhead.json"
     target.write_text(json.dumps(results, indent=2) + "\n")
     print(f"DAG file parse (Airflow already imported), median of {len(parse)}: {results['parse_s']['median']:.3f} s")
     print(f"bare CLIs (sqlmesh plan + dbt build), median of {len(bare)}: {bare_total:.1f} s")
-    print(f"dag.test() of the same work, median of {len(runs)}: {results['airflow']['dag_test_median_s']:.1f} s (ratio {results['overhead_ratio_dag_test_vs_bare']:.2f}x)")
+    print(
+        f"dag.test() of the same work, median of {len(runs)}: {results['airflow']['dag_test_median_s']:.1f} s (ratio {results['overhead_ratio_dag_test_vs_bare']:.2f}x)"
+    )
     print(f"whole demo command, median: {results['airflow']['demo_wall_median_s']:.1f} s")
     print(f"wrote {target}")
 

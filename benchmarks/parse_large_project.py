@@ -64,15 +64,30 @@ def main() -> None:
     try:
         project = work / "project"
         summary = generate_project(project, sqlmesh_models=args.sqlmesh, dbt_models=args.dbt)
-        compile_s = timed([str(BIN / "dualengine"), "compile", str(project)], REPO, {**ENV, "DUALENGINE_DUCKDB_PATH": str(work / "bench.duckdb")})
-        env = {**ENV, "AIRFLOW_HOME": str(work / "airflow"), "DUALENGINE_PROJECT_DIR": str(project), "AIRFLOW_CONN_DUALENGINE_WAREHOUSE": '{"conn_type": "duckdb", "host": "/tmp/bench.duckdb"}'}
+        compile_s = timed(
+            [str(BIN / "dualengine"), "compile", str(project)],
+            REPO,
+            {**ENV, "DUALENGINE_DUCKDB_PATH": str(work / "bench.duckdb")},
+        )
+        env = {
+            **ENV,
+            "AIRFLOW_HOME": str(work / "airflow"),
+            "DUALENGINE_PROJECT_DIR": str(project),
+            "AIRFLOW_CONN_DUALENGINE_WAREHOUSE": '{"conn_type": "duckdb", "host": "/tmp/bench.duckdb"}',
+        }
         cosmos_dag = work / "cosmos_alone.py"
-        cosmos_dag.write_text(COSMOS_ALONE.format(dbt=str(project / "dbt"), manifest=str(project / "dbt" / "target" / "manifest.json")))
-        parse_dag_file(REPO / "dags" / "dualengine_example.py", env, 1)  # writes .pyc files and Cosmos' cache, like any earlier parse
+        cosmos_dag.write_text(
+            COSMOS_ALONE.format(dbt=str(project / "dbt"), manifest=str(project / "dbt" / "target" / "manifest.json"))
+        )
+        parse_dag_file(
+            REPO / "dags" / "dualengine_example.py", env, 1
+        )  # writes .pyc files and Cosmos' cache, like any earlier parse
         results = {}
         for label, preload in (("cold", COLD), ("processor", PROCESSOR)):
             results[label] = {
-                "dualengine": _summary(parse_dag_file(REPO / "dags" / "dualengine_example.py", env, args.runs, preload)),
+                "dualengine": _summary(
+                    parse_dag_file(REPO / "dags" / "dualengine_example.py", env, args.runs, preload)
+                ),
                 "cosmos_alone": _summary(parse_dag_file(cosmos_dag, env, args.runs, preload)),
             }
     finally:

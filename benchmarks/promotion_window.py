@@ -35,7 +35,12 @@ log = logging.getLogger("promotion_window")
 def _airflow(home: Path, db: Path) -> None:
     """One Airflow home per process (Airflow reads its config once); the warehouse
     connection (an environment variable) can change between the two projects."""
-    from airflow_provider_dualengine.cli.local_airflow import configure_environment, ensure_pool, migrate_metadata_db, register_duckdb_warehouse
+    from airflow_provider_dualengine.cli.local_airflow import (
+        configure_environment,
+        ensure_pool,
+        migrate_metadata_db,
+        register_duckdb_warehouse,
+    )
 
     if not (home / "dags").is_dir():
         (home / "dags").mkdir(parents=True)
@@ -49,7 +54,9 @@ def _windows(db: Path) -> list[float]:
     import duckdb
 
     with duckdb.connect(str(db)) as con:
-        rows = con.execute("SELECT details FROM dualengine.deployments WHERE status = 'succeeded' ORDER BY started_at").fetchall()
+        rows = con.execute(
+            "SELECT details FROM dualengine.deployments WHERE status = 'succeeded' ORDER BY started_at"
+        ).fetchall()
     return [json.loads(r[0])["promotion_seconds"] for r in rows]
 
 
@@ -62,7 +69,9 @@ def example(work: Path, runs: int) -> dict:
     _airflow(work.parent / "home", db)
     compile_project(load_project(REPO / "transforms"))
     dag_file = work.parent / "home" / "dags" / "deploy.py"
-    dag_file.write_text(f"from airflow_provider_dualengine import build_deploy_dag\ndag = build_deploy_dag({str(REPO / 'transforms')!r}, environment='production', dag_id='bench_deploy')\n")
+    dag_file.write_text(
+        f"from airflow_provider_dualengine import build_deploy_dag\ndag = build_deploy_dag({str(REPO / 'transforms')!r}, environment='production', dag_id='bench_deploy')\n"
+    )
     from airflow.dag_processing.dagbag import DagBag
 
     dag = DagBag(dag_folder=str(dag_file)).dags["bench_deploy"]
@@ -73,7 +82,13 @@ def example(work: Path, runs: int) -> dict:
         walls.append(round(time.perf_counter() - began, 1))
         assert str(run.state) == "success", run.state
     windows = _windows(db)
-    return {"deployments": runs, "views_switched": 10, "window_s": windows, "window_median_s": statistics.median(windows), "deploy_dag_wall_s": walls}
+    return {
+        "deployments": runs,
+        "views_switched": 10,
+        "window_s": windows,
+        "window_median_s": statistics.median(windows),
+        "deploy_dag_wall_s": walls,
+    }
 
 
 def generated(work: Path, models: int, runs: int) -> dict:
@@ -103,7 +118,15 @@ def generated(work: Path, models: int, runs: int) -> dict:
 
         conclude(site, started["deployment_id"], None, "", log)
         windows.append(result["promotion_seconds"])
-    return {"sqlmesh_models": models, "dbt_models": models, "views_switched": result["sqlmesh_views"] + result["dbt_views"], "window_s": windows, "window_median_s": statistics.median(windows), "green_build_s": builds, "generator": summary.get("stages") if isinstance(summary, dict) else None}
+    return {
+        "sqlmesh_models": models,
+        "dbt_models": models,
+        "views_switched": result["sqlmesh_views"] + result["dbt_views"],
+        "window_s": windows,
+        "window_median_s": statistics.median(windows),
+        "green_build_s": builds,
+        "generator": summary.get("stages") if isinstance(summary, dict) else None,
+    }
 
 
 def _dbt_build(project: Path, db: Path, slot: str, sqlmesh_suffix: str) -> None:
@@ -112,9 +135,22 @@ def _dbt_build(project: Path, db: Path, slot: str, sqlmesh_suffix: str) -> None:
     profiles = project / "bench_profiles"
     profiles.mkdir(exist_ok=True)
     name = load_name(project)
-    (profiles / "profiles.yml").write_text(f"{name}:\n  target: slot\n  outputs:\n    slot:\n      type: duckdb\n      path: {db}\n      schema: {slot}\n      threads: 1\n")
+    (profiles / "profiles.yml").write_text(
+        f"{name}:\n  target: slot\n  outputs:\n    slot:\n      type: duckdb\n      path: {db}\n      schema: {slot}\n      threads: 1\n"
+    )
     os.environ["DUALENGINE_SQLMESH_MODELS"] = str(project / "target" / "dualengine.json")
-    result = dbtRunner().invoke(["run", "--project-dir", str(project / "dbt"), "--profiles-dir", str(profiles), "--vars", json.dumps({"sqlmesh_schema_suffix": sqlmesh_suffix}), "--quiet"])
+    result = dbtRunner().invoke(
+        [
+            "run",
+            "--project-dir",
+            str(project / "dbt"),
+            "--profiles-dir",
+            str(profiles),
+            "--vars",
+            json.dumps({"sqlmesh_schema_suffix": sqlmesh_suffix}),
+            "--quiet",
+        ]
+    )
     assert result.success, result.exception
 
 

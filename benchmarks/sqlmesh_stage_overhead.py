@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_common import BIN, ENV, REPO, parse_dag_file, timed as _timed  # noqa: E402
+from bench_common import BIN, ENV, REPO, parse_dag_file  # noqa: E402
+from bench_common import timed as _timed
 
 
 def measure_airflow(project: Path, out: Path) -> None:
@@ -33,7 +34,12 @@ def measure_airflow(project: Path, out: Path) -> None:
     dags.mkdir(parents=True)
     (dags / "pipeline.py").symlink_to(REPO / "dags" / "dualengine_example.py")
     os.environ["DUALENGINE_PROJECT_DIR"] = str(project)
-    from airflow_provider_dualengine.cli.local_airflow import configure_environment, ensure_pool, migrate_metadata_db, register_duckdb_warehouse
+    from airflow_provider_dualengine.cli.local_airflow import (
+        configure_environment,
+        ensure_pool,
+        migrate_metadata_db,
+        register_duckdb_warehouse,
+    )
 
     configure_environment(home, dags)
     migrate_metadata_db()
@@ -58,7 +64,11 @@ def measure_airflow(project: Path, out: Path) -> None:
                 "engine_task_s": (executor.end_date - executor.start_date).total_seconds(),
                 "model_tasks": len(mine) - 1,
             }
-        result[label] = {"dag_test_wall_s": wall, "stages": spans, "sqlmesh_total_s": sum(s["stage_span_s"] for s in spans.values())}
+        result[label] = {
+            "dag_test_wall_s": wall,
+            "stages": spans,
+            "sqlmesh_total_s": sum(s["stage_span_s"] for s in spans.values()),
+        }
     out.write_text(json.dumps(result))
 
 
@@ -76,7 +86,11 @@ def bare_sqlmesh(project: Path, work: Path, runs: int) -> dict[str, float]:
         cmd = [str(BIN / "sqlmesh"), "plan", "dev", "--auto-apply", "--no-prompts", "--include-unmodified"]
         firsts.append(_timed(cmd, project / "sqlmesh", env))
         reruns.append(_timed(cmd, project / "sqlmesh", env))
-    return {"first_build_s": statistics.median(firsts), "unchanged_rerun_s": statistics.median(reruns), "runs": {"first": firsts, "rerun": reruns}}
+    return {
+        "first_build_s": statistics.median(firsts),
+        "unchanged_rerun_s": statistics.median(reruns),
+        "runs": {"first": firsts, "rerun": reruns},
+    }
 
 
 def bench(project: Path, work: Path, runs: int) -> dict:
@@ -86,15 +100,31 @@ def bench(project: Path, work: Path, runs: int) -> dict:
     airflow = []
     for index in range(runs):
         out = work / f"airflow-{project.name}-{index}.json"
-        subprocess.run([sys.executable, __file__, "--measure-airflow", str(project), str(out)], env=ENV, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, __file__, "--measure-airflow", str(project), str(out)],
+            env=ENV,
+            check=True,
+            capture_output=True,
+        )
         airflow.append(json.loads(out.read_text()))
-    return summarize({"compile_s": compile_s, "dag_parse_median_s": parse_s, "bare_sqlmesh_plan": bare, "airflow_sqlmesh_stages": {"runs": airflow}})
+    return summarize(
+        {
+            "compile_s": compile_s,
+            "dag_parse_median_s": parse_s,
+            "bare_sqlmesh_plan": bare,
+            "airflow_sqlmesh_stages": {"runs": airflow},
+        }
+    )
 
 
 def summarize(result: dict) -> dict:
     """Medians and ratios: whole SQLMesh stages (engine task + per-model report tasks, as
     dag.test runs them one after another) and the engine tasks alone, against the bare CLI."""
-    runs, bare, stages = result["airflow_sqlmesh_stages"]["runs"], result["bare_sqlmesh_plan"], result["airflow_sqlmesh_stages"]
+    runs, bare, stages = (
+        result["airflow_sqlmesh_stages"]["runs"],
+        result["bare_sqlmesh_plan"],
+        result["airflow_sqlmesh_stages"],
+    )
     for label, bare_s in (("first_build", bare["first_build_s"]), ("unchanged_rerun", bare["unchanged_rerun_s"])):
         whole = statistics.median(r[label]["sqlmesh_total_s"] for r in runs)
         engine = statistics.median(sum(s["engine_task_s"] for s in r[label]["stages"].values()) for r in runs)
@@ -122,10 +152,15 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="dualengine-stage-bench-"))
     try:
         example = work / "example"
-        shutil.copytree(REPO / "transforms", example, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "target"))
+        shutil.copytree(
+            REPO / "transforms", example, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "target")
+        )
         generated = work / f"generated{args.models}"
         generate_project(generated, sqlmesh_models=args.models, dbt_models=0)
-        results = {"example": bench(example, work, args.runs), f"generated_{args.models}": bench(generated, work, args.runs)}
+        results = {
+            "example": bench(example, work, args.runs),
+            f"generated_{args.models}": bench(generated, work, args.runs),
+        }
     finally:
         shutil.rmtree(work, ignore_errors=True)
     target.write_text(json.dumps(results, indent=2) + "\n")

@@ -32,7 +32,9 @@ os.environ.pop("DUALENGINE_PROJECT_DIR", None)
 os.environ.pop("DUALENGINE_ENVIRONMENT", None)
 # DAG files name their models' Assets after the warehouse connection while parsing, so
 # parsing needs one: a throw-away file unless a test sets its own.
-os.environ["AIRFLOW_CONN_DUALENGINE_WAREHOUSE"] = json.dumps({"conn_type": "duckdb", "host": str(_AIRFLOW_HOME / "parse-only" / "shop.duckdb")})
+os.environ["AIRFLOW_CONN_DUALENGINE_WAREHOUSE"] = json.dumps(
+    {"conn_type": "duckdb", "host": str(_AIRFLOW_HOME / "parse-only" / "shop.duckdb")}
+)
 
 
 def pytest_sessionfinish(session, exitstatus):

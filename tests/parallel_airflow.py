@@ -52,7 +52,13 @@ def executor_environment(parallelism: int = 4, startup_timeout: float = 120) -> 
     }
     airflow = str(Path(sys.executable).with_name("airflow"))
     log = open(Path(env["AIRFLOW_HOME"]) / f"api-server-{port}.log", "w")  # noqa: SIM115 (closed below)
-    server = subprocess.Popen([airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    server = subprocess.Popen(
+        [airflow, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + startup_timeout
         while True:
@@ -75,11 +81,21 @@ def executor_environment(parallelism: int = 4, startup_timeout: float = 120) -> 
         log.close()
 
 
-def run_with_executor(env: dict[str, str], dag_file: Path, dag_id: str, extra_env: dict[str, str] | None = None, timeout: float = 600) -> dict:
+def run_with_executor(
+    env: dict[str, str], dag_file: Path, dag_id: str, extra_env: dict[str, str] | None = None, timeout: float = 600
+) -> dict:
     """dag.test(use_executor=True) in a subprocess; returns the run state and per-task
     state, start and end (epoch seconds)."""
-    result = subprocess.run([sys.executable, "-c", _RUNNER, str(dag_file), dag_id], env={**env, **(extra_env or {})}, capture_output=True, text=True, timeout=timeout)
+    result = subprocess.run(
+        [sys.executable, "-c", _RUNNER, str(dag_file), dag_id],
+        env={**env, **(extra_env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
     lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
     if result.returncode != 0 or not lines:
-        raise AssertionError(f"executor run of {dag_id} failed (exit {result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}")
+        raise AssertionError(
+            f"executor run of {dag_id} failed (exit {result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+        )
     return json.loads(lines[-1].removeprefix("RESULT "))

@@ -236,7 +236,7 @@ class PostgresServer:
             conn.close()
 
     # -------------------------------------------------------------- lifecycle
-    def __enter__(self) -> "PostgresServer":
+    def __enter__(self) -> PostgresServer:
         self.start()
         return self
 
@@ -288,7 +288,7 @@ class PostgresServer:
             return ""
         return "\n--- server log (tail) ---\n" + "\n".join(text) if text else ""
 
-    def start(self) -> "PostgresServer":
+    def start(self) -> PostgresServer:
         if self._running:
             return self
         t0 = time.monotonic()
@@ -321,11 +321,13 @@ class PostgresServer:
             self._cmd(
                 [
                     str(self.bin_dir / "initdb"),
-                    "-D", str(self.data_dir),
-                    "-U", self.user,
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    self.user,
                     f"--pwfile={pwfile}",
-                    "--auth-host=md5",      # TCP: password required
-                    "--auth-local=trust",   # unix socket (0700 dir/socket): the OS owner only
+                    "--auth-host=md5",  # TCP: password required
+                    "--auth-local=trust",  # unix socket (0700 dir/socket): the OS owner only
                     "--encoding=UTF8",
                     "--locale=C",
                     "--no-sync",
@@ -354,10 +356,15 @@ class PostgresServer:
             proc = self._cmd(
                 [
                     str(self.bin_dir / "pg_ctl"),
-                    "-D", str(self.data_dir),
-                    "-l", str(self.log_file),
-                    "-w", "-t", str(self.start_timeout),
-                    "-o", opts,
+                    "-D",
+                    str(self.data_dir),
+                    "-l",
+                    str(self.log_file),
+                    "-w",
+                    "-t",
+                    str(self.start_timeout),
+                    "-o",
+                    opts,
                     "start",
                 ],
                 check=False,
@@ -402,7 +409,17 @@ class PostgresServer:
             if (self.data_dir / "postmaster.pid").exists() and self.bin_dir is not None:
                 try:
                     proc = self._cmd(
-                        [str(self.bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-m", "immediate", "-w", "-t", "10", "stop"],
+                        [
+                            str(self.bin_dir / "pg_ctl"),
+                            "-D",
+                            str(self.data_dir),
+                            "-m",
+                            "immediate",
+                            "-w",
+                            "-t",
+                            "10",
+                            "stop",
+                        ],
                         check=False,
                         timeout=30,
                     )

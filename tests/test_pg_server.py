@@ -11,6 +11,7 @@ pytestmark = pytest.mark.slow
 
 def test_password_login_over_tcp(postgres_server: PostgresServer) -> None:
     import psycopg2
+
     conn = psycopg2.connect(postgres_server.dsn)
     try:
         with conn.cursor() as cur:
@@ -29,6 +30,7 @@ def test_password_login_over_tcp(postgres_server: PostgresServer) -> None:
 
 def test_wrong_password_is_refused(postgres_server: PostgresServer) -> None:
     import psycopg2
+
     kwargs = {**postgres_server.connection_kwargs(), "password": "not-the-password"}
     with pytest.raises(psycopg2.OperationalError, match="password authentication failed"):
         psycopg2.connect(**kwargs, connect_timeout=5)

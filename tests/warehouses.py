@@ -22,7 +22,12 @@ class Warehouse:
         import psycopg2
 
         c = self.connection
-        with psycopg2.connect(host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"]) as db, db.cursor() as cur:
+        with (
+            psycopg2.connect(
+                host=c["host"], port=c["port"], user=c["login"], password=c["password"], dbname=c["schema"]
+            ) as db,
+            db.cursor() as cur,
+        ):
             cur.execute(sql)
             return cur.fetchall()
 
@@ -30,16 +35,33 @@ class Warehouse:
         return self.query(sql)[0][0]
 
     def views(self) -> set[str]:
-        return {f"{s}.{t}" for s, t in self.query("SELECT table_schema, table_name FROM information_schema.views WHERE table_schema NOT IN ('pg_catalog', 'information_schema')")} if self.kind == "postgres" else {
-            f"{s}.{t}" for s, t in self.query("SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'VIEW'")
-        }
+        return (
+            {
+                f"{s}.{t}"
+                for s, t in self.query(
+                    "SELECT table_schema, table_name FROM information_schema.views WHERE table_schema NOT IN ('pg_catalog', 'information_schema')"
+                )
+            }
+            if self.kind == "postgres"
+            else {
+                f"{s}.{t}"
+                for s, t in self.query(
+                    "SELECT table_schema, table_name FROM information_schema.tables WHERE table_type = 'VIEW'"
+                )
+            }
+        )
 
     def schemas(self) -> set[str]:
         return {r[0] for r in self.query("SELECT schema_name FROM information_schema.schemata")}
 
     def physical_tables(self) -> set[str]:
         """SQLMesh's versioned tables (schemas sqlmesh__<schema>)."""
-        return {f"{s}.{t}" for s, t in self.query("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema LIKE 'sqlmesh__%' AND table_type <> 'VIEW'")}
+        return {
+            f"{s}.{t}"
+            for s, t in self.query(
+                "SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema LIKE 'sqlmesh__%' AND table_type <> 'VIEW'"
+            )
+        }
 
     def checksum(self, relation: str) -> tuple:
         """Row count and an order-independent digest of every row."""
@@ -56,4 +78,14 @@ def duckdb_warehouse(path: Path) -> Warehouse:
 
 
 def postgres_warehouse(server: Any, dbname: str) -> Warehouse:
-    return Warehouse("postgres", {"conn_type": "postgres", "host": server.host, "port": server.port, "login": server.user, "password": server.password, "schema": dbname})
+    return Warehouse(
+        "postgres",
+        {
+            "conn_type": "postgres",
+            "host": server.host,
+            "port": server.port,
+            "login": server.user,
+            "password": server.password,
+            "schema": dbname,
+        },
+    )

@@ -16,7 +16,16 @@ def check(args: argparse.Namespace) -> int:
     contracts, findings = check_project_contracts(load_project(args.project_dir))
     errors = [f for f in findings if f.severity == "error"]
     if args.json:
-        print(json.dumps({"contracts": [c.model.name for c in contracts], "findings": [f.to_dict() for f in findings], "ok": not errors}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "contracts": [c.model.name for c in contracts],
+                    "findings": [f.to_dict() for f in findings],
+                    "ok": not errors,
+                },
+                indent=2,
+            )
+        )
     else:
         for finding in findings:
             print(finding)
@@ -39,7 +48,12 @@ def diff(args: argparse.Namespace) -> int:
     live = _against_prod(project) if args.against_prod else []
     blocking = bool(report and report.blocking) or any(c.blocking for c in live)
     if args.json:
-        print(json.dumps({**(report.to_dict() if report else {}), "live": [c.to_dict() for c in live], "blocking": blocking}, indent=2))
+        print(
+            json.dumps(
+                {**(report.to_dict() if report else {}), "live": [c.to_dict() for c in live], "blocking": blocking},
+                indent=2,
+            )
+        )
     else:
         if report:
             print(report.summary())
@@ -66,7 +80,16 @@ def _against_prod(project) -> list:
 
     prod = [name for name in project.environments if project.environment(name).sqlmesh_environment == "prod"]
     if not prod:
-        raise DualEngineConfigError([ConfigIssue(project.files["environments"], "environments", "no environment maps to SQLMesh's prod", "add one with environment_suffix: \"\"")])
+        raise DualEngineConfigError(
+            [
+                ConfigIssue(
+                    project.files["environments"],
+                    "environments",
+                    "no environment maps to SQLMesh's prod",
+                    'add one with environment_suffix: ""',
+                )
+            ]
+        )
     contracts, issues = load_contracts(project.contracts_path)
     if issues:
         raise DualEngineConfigError(issues)
@@ -77,20 +100,32 @@ def _against_prod(project) -> list:
         for (engine, model), contract in contracted_producers(contracts, graph).items():
             relation = graph.models_graph.nodes[(engine, model)].get("relation")
             schema, table = model_relation(project, engine, model, relation, prod[0])
-            changes.extend(diff_live_schema(contract, live_columns(cursor, connection_kind(conn), schema, table), connection_kind(conn)))
+            changes.extend(
+                diff_live_schema(
+                    contract, live_columns(cursor, connection_kind(conn), schema, table), connection_kind(conn)
+                )
+            )
     return changes
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    contracts = sub.add_parser("contracts", help="data contracts between the engines: static check, breaking-change diff")
+    contracts = sub.add_parser(
+        "contracts", help="data contracts between the engines: static check, breaking-change diff"
+    )
     actions = contracts.add_subparsers(dest="contracts_command", required=True)
-    check_ = actions.add_parser("check", help="contracts against the compiled projects (columns, types, producers, consumers)")
+    check_ = actions.add_parser(
+        "check", help="contracts against the compiled projects (columns, types, producers, consumers)"
+    )
     check_.add_argument("project_dir")
     check_.add_argument("--json", action="store_true")
     check_.set_defaults(func=check)
     diff_ = actions.add_parser("diff", help="breaking changes against a base version of the contracts folder")
     diff_.add_argument("project_dir")
     diff_.add_argument("--base", help="the contracts folder as deployed (e.g. a checkout of main's shared/schemas)")
-    diff_.add_argument("--against-prod", action="store_true", help="also compare with the prod relations in the warehouse (Airflow connection)")
+    diff_.add_argument(
+        "--against-prod",
+        action="store_true",
+        help="also compare with the prod relations in the warehouse (Airflow connection)",
+    )
     diff_.add_argument("--json", action="store_true")
     diff_.set_defaults(func=diff)

@@ -11,7 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from airflow_provider_dualengine.cli.local_airflow import configure_environment, ensure_pool, migrate_metadata_db, register_duckdb_warehouse
+from airflow_provider_dualengine.cli.local_airflow import (
+    configure_environment,
+    ensure_pool,
+    migrate_metadata_db,
+    register_duckdb_warehouse,
+)
 
 
 def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | None = None) -> int:
@@ -19,8 +24,8 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     home_path = Path(home).resolve()
     configure_environment(home_path, Path(dags_folder))
 
-    from airflow_provider_dualengine.config.project import ENVIRONMENT_ENV, PROJECT_DIR_ENV, load_project
     from airflow_provider_dualengine.compiled import compile_project
+    from airflow_provider_dualengine.config.project import ENVIRONMENT_ENV, PROJECT_DIR_ENV, load_project
 
     os.environ[PROJECT_DIR_ENV] = str(Path(project_dir).resolve())
     if environment:
@@ -67,7 +72,9 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
         parts = "; ".join(f"{e.value}: {', '.join(m.name for m in stage.models[e])}" for e in stage.engines())
         print(f"  {stage.name}: {parts}")
     dbt_runs = sum(1 for ti in run.get_task_instances() if ti.task_id.endswith(".run") and str(ti.state) == "success")
-    print(f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh (planned into '{env.sqlmesh_environment}'), {len(graph.models(Engine.DBT))} dbt ({dbt_runs} built with their tests); tasks: {dict(states)}")
+    print(
+        f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh (planned into '{env.sqlmesh_environment}'), {len(graph.models(Engine.DBT))} dbt ({dbt_runs} built with their tests); tasks: {dict(states)}"
+    )
     if str(run.state) == "success":
         _print_marts(project, env, graph, settings.warehouse.conn_id)
     else:
@@ -115,5 +122,9 @@ def _print_marts(project, env, graph, conn_id: str) -> None:
     with warehouse_cursor(get_connection(conn_id)) as cursor:
         for model in marts:
             print(f"  mart {env.dbt_schema}.{model.name}: {row_count(cursor, env.dbt_schema, model.name)} rows")
-        views = sorted(f"{schema}.{v}" for schema in {m.name.split('.')[0] + env.sqlmesh_view_suffix for m in graph.models(Engine.SQLMESH)} for v in relations_in_schema(cursor, schema))
+        views = sorted(
+            f"{schema}.{v}"
+            for schema in {m.name.split(".")[0] + env.sqlmesh_view_suffix for m in graph.models(Engine.SQLMESH)}
+            for v in relations_in_schema(cursor, schema)
+        )
         print(f"  SQLMesh views in environment '{env.sqlmesh_environment}': {', '.join(views)}")

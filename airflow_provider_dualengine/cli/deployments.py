@@ -15,7 +15,11 @@ def list_(args: argparse.Namespace) -> int:
 
     site = DeploymentSite.of(args.project_dir, args.environment)
     with site.cursor() as cursor:
-        found = [r for r in records.list_deployments(cursor, site.dialect, args.limit) if args.all_environments or r["environment"] == site.environment]
+        found = [
+            r
+            for r in records.list_deployments(cursor, site.dialect, args.limit)
+            if args.all_environments or r["environment"] == site.environment
+        ]
     if args.json:
         print(json.dumps(found, indent=2, default=str))
         return 0
@@ -23,7 +27,9 @@ def list_(args: argparse.Namespace) -> int:
         print(f"no deployments of '{site.environment}' recorded yet")
     for record in found:
         stages = ", ".join(f"{s['stage']}={s['outcome']}" for s in record["stages"])
-        print(f"{record['id']}  {record['status']:<12} {record['started_at']:%Y-%m-%d %H:%M:%S}  by {record['triggered_by']}  sqlmesh {record['sqlmesh_version'] or '-'}  dbt {record['dbt_version'] or '-'}")
+        print(
+            f"{record['id']}  {record['status']:<12} {record['started_at']:%Y-%m-%d %H:%M:%S}  by {record['triggered_by']}  sqlmesh {record['sqlmesh_version'] or '-'}  dbt {record['dbt_version'] or '-'}"
+        )
         if stages:
             print(f"    stages: {stages}")
         if record["details"].get("summary"):

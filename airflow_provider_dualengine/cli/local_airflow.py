@@ -32,7 +32,9 @@ def configure_environment(home: Path, dags_folder: Path) -> None:
 
 def migrate_metadata_db() -> None:
     """`airflow db migrate` in a child process (idempotent, ~4 s on sqlite)."""
-    result = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "db", "migrate"], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise RuntimeError(f"airflow db migrate failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}")
 
@@ -46,4 +48,6 @@ def register_duckdb_warehouse(conn_id: str, database: Path) -> None:
 def ensure_pool(name: str, slots: int = 1) -> None:
     from airflow.models.pool import Pool
 
-    Pool.create_or_update_pool(name, slots=slots, description="dualengine: DuckDB single writer", include_deferred=False)
+    Pool.create_or_update_pool(
+        name, slots=slots, description="dualengine: DuckDB single writer", include_deferred=False
+    )

@@ -37,12 +37,16 @@ def _validate(args: argparse.Namespace) -> int:
     issues += [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
     if issues:
         raise DualEngineConfigError(issues)
-    print(f"OK: {project.root} (environment {env.name}: SQLMesh '{env.sqlmesh_environment}', dbt target '{env.dbt_target}')")
+    print(
+        f"OK: {project.root} (environment {env.name}: SQLMesh '{env.sqlmesh_environment}', dbt target '{env.dbt_target}')"
+    )
     for stage in graph.stages.values():
         after = ", ".join(stage.upstream_stages + stage.external_inputs) or "-"
         counts = ", ".join(f"{len(stage.models[e])} {e.value}" for e in stage.engines())
         print(f"  {stage.name:<24} {counts:<22} after: {after}")
-    print(f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages; {len(graph.models_graph.cross_engine_edges())} cross-engine edges; {len(contracts)} contract(s)")
+    print(
+        f"  {len(graph.models(Engine.SQLMESH))} SQLMesh models, {len(graph.models(Engine.DBT))} dbt models in {len(graph.stages)} stages; {len(graph.models_graph.cross_engine_edges())} cross-engine edges; {len(contracts)} contract(s)"
+    )
     for finding in findings:
         print(f"  {finding}".replace("\n", "\n  "))
     return 0
@@ -101,7 +105,10 @@ def _impact(args: argparse.Namespace) -> int:
             engine, _, name = model.partition(":")
             columns = graph.models_graph.nodes[(Engine(engine), name)].get("columns") or {}
             if columns and args.column.lower() not in {c.lower() for c in columns}:
-                print(f"error: model {model} has no column '{args.column}' (it has: {', '.join(columns)})\n    fix: name one of its columns", file=sys.stderr)
+                print(
+                    f"error: model {model} has no column '{args.column}' (it has: {', '.join(columns)})\n    fix: name one of its columns",
+                    file=sys.stderr,
+                )
                 return 2
         edges = _column_edges(project)
         for model, item in report.items():
@@ -111,23 +118,31 @@ def _impact(args: argparse.Namespace) -> int:
         return 0
     for model, item in report.items():
         scope = item["impact_scope"]
-        print(f"{model}: risk {item['risk_level']}; {scope['models']} downstream ({scope['by_engine']['sqlmesh']} SQLMesh, {scope['by_engine']['dbt']} dbt) in stages {', '.join(scope['stages'])}")
+        print(
+            f"{model}: risk {item['risk_level']}; {scope['models']} downstream ({scope['by_engine']['sqlmesh']} SQLMesh, {scope['by_engine']['dbt']} dbt) in stages {', '.join(scope['stages'])}"
+        )
         for node in item["downstream"]:
             print(f"  -> {node['engine']}:{node['model']} ({node['stage'] or 'not in a stage'})")
         for contract in item["contracts_to_check"]:
             print(f"  contract to check: {contract}")
-        print(f"  checks to run: {sum(len(c) for c in item['checks_to_run'].values())} tests/audits on {len(item['checks_to_run'])} models")
+        print(
+            f"  checks to run: {sum(len(c) for c in item['checks_to_run'].values())} tests/audits on {len(item['checks_to_run'])} models"
+        )
         for column in item.get("downstream_columns", []):
             print(f"  column {args.column} -> {column}")
         if args.column and not item["downstream_columns"]:
-            print(f"  column {args.column}: no downstream columns known (column lineage covers SQLMesh SQL models only)")
+            print(
+                f"  column {args.column}: no downstream columns known (column lineage covers SQLMesh SQL models only)"
+            )
     return 0
 
 
 def _demo(args: argparse.Namespace) -> int:
     from airflow_provider_dualengine.cli.demo import run_demo
 
-    return run_demo(project_dir=args.project_dir, dags_folder=args.dags_folder, home=args.home, environment=args.environment)
+    return run_demo(
+        project_dir=args.project_dir, dags_folder=args.dags_folder, home=args.home, environment=args.environment
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -137,9 +152,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     validate = sub.add_parser("validate", help="check the project's YAML against both engines' projects")
     validate.add_argument("project_dir")
-    validate.add_argument("--environment", "-e", help="check this environment (an environment mapping to SQLMesh's prod also gets the deploy DAG's rules)")
-    validate.add_argument("--compile", action="store_true", help="compile first (loads SQLMesh, runs dbt parse) instead of failing on a stale artifact")
-    validate.add_argument("--no-dbt-docs", action="store_true", help="do not require dbt model descriptions in a prod environment (as build_deploy_dag(require_dbt_docs=False))")
+    validate.add_argument(
+        "--environment",
+        "-e",
+        help="check this environment (an environment mapping to SQLMesh's prod also gets the deploy DAG's rules)",
+    )
+    validate.add_argument(
+        "--compile",
+        action="store_true",
+        help="compile first (loads SQLMesh, runs dbt parse) instead of failing on a stale artifact",
+    )
+    validate.add_argument(
+        "--no-dbt-docs",
+        action="store_true",
+        help="do not require dbt model descriptions in a prod environment (as build_deploy_dag(require_dbt_docs=False))",
+    )
     validate.set_defaults(func=_validate)
 
     compile_ = sub.add_parser("compile", help="load both engines once and write the artifact DAG parsing reads")
@@ -150,13 +177,19 @@ def build_parser() -> argparse.ArgumentParser:
     lineage = sub.add_parser("lineage", help="the model graph across both engines (JSON or Mermaid)")
     lineage.add_argument("project_dir")
     lineage.add_argument("--format", choices=["json", "mermaid"], default="json")
-    lineage.add_argument("--columns", action="store_true", help="mermaid: also draw column edges (JSON always has them under 'columns')")
+    lineage.add_argument(
+        "--columns", action="store_true", help="mermaid: also draw column edges (JSON always has them under 'columns')"
+    )
     lineage.set_defaults(func=_lineage)
 
     impact = sub.add_parser("impact", help="what a change to MODEL reaches across engines, its risk, and what to test")
     impact.add_argument("project_dir")
-    impact.add_argument("models", nargs="+", metavar="MODEL", help="e.g. staging.stg_orders, sqlmesh:staging.stg_orders, stg_customers")
-    impact.add_argument("--column", help="also list the columns computed from MODEL.COLUMN (column lineage of SQLMesh models)")
+    impact.add_argument(
+        "models", nargs="+", metavar="MODEL", help="e.g. staging.stg_orders, sqlmesh:staging.stg_orders, stg_customers"
+    )
+    impact.add_argument(
+        "--column", help="also list the columns computed from MODEL.COLUMN (column lineage of SQLMesh models)"
+    )
     impact.add_argument("--json", action="store_true")
     impact.set_defaults(func=_impact)
 
@@ -241,7 +274,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         # A bug or an unforeseen failure: one line, not a wall; --debug shows where.
         first = (str(exc).strip().splitlines() or [""])[0]
-        print(f"error: {type(exc).__name__}: {first}\n(unexpected; run with --debug for the traceback)", file=sys.stderr)
+        print(
+            f"error: {type(exc).__name__}: {first}\n(unexpected; run with --debug for the traceback)", file=sys.stderr
+        )
         return 1
     finally:
         if handler is not None:

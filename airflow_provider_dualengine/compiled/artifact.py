@@ -63,7 +63,9 @@ def changed_sources(project: Project, recorded: dict[str, list]) -> list[str]:
     for key in sorted(set(current) & set(recorded)):
         size, mtime_ns, digest = recorded[key]
         stat = current[key].stat()
-        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns) and hashlib.sha256(current[key].read_bytes()).hexdigest() != digest:
+        if (stat.st_size, stat.st_mtime_ns) != (size, mtime_ns) and hashlib.sha256(
+            current[key].read_bytes()
+        ).hexdigest() != digest:
             changes.append(f"{key} (changed)")
     return changes
 
@@ -74,11 +76,10 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
     Raises DualEngineConfigError naming the file (and line) when either engine rejects
     the project: a model that does not parse or import, a broken SQLMesh config, an
     unknown gateway, a dbt Jinja error or a ref()/source() to nothing."""
+    from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
     from airflow_provider_dualengine.engines.dbt.manifest import compile_manifest
     from airflow_provider_dualengine.engines.sqlmesh.compile import describe_sqlmesh_project
     from airflow_provider_dualengine.engines.sqlmesh.project_config import UnknownGateway
-
-    from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
 
     env = project.environment(environment)
     files = source_files_state(project)
@@ -91,7 +92,9 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # dbt parse needs the SQLMesh models first: cross-engine ref() resolves through them.
     models_file = path.with_suffix(f".{os.getpid()}.sqlmesh.json")
-    models_file.write_text(json.dumps({"sqlmesh": sqlmesh, "dbt": {"sqlmesh_suffix_var": suffix_var}}), encoding="utf-8")
+    models_file.write_text(
+        json.dumps({"sqlmesh": sqlmesh, "dbt": {"sqlmesh_suffix_var": suffix_var}}), encoding="utf-8"
+    )
     try:
         manifest_path = compile_manifest(project, environment, sqlmesh_models=models_file)
     finally:
@@ -100,7 +103,11 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
         "version": ARTIFACT_VERSION,
         "sources": files,
         "sqlmesh": sqlmesh,
-        "dbt": {"manifest": os.path.relpath(manifest_path, project.root), "models": dbt_catalog_from_manifest(manifest_path).to_json(), "sqlmesh_suffix_var": suffix_var},
+        "dbt": {
+            "manifest": os.path.relpath(manifest_path, project.root),
+            "models": dbt_catalog_from_manifest(manifest_path).to_json(),
+            "sqlmesh_suffix_var": suffix_var,
+        },
     }
     artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
     # Write-then-rename: a DAG processor parsing at the same moment never reads half a file.
@@ -110,7 +117,9 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
     return path
 
 
-def gateway_issue(project: Project, environment: str | None, name: str, known: list[str] | None, from_default: bool = False) -> ConfigIssue:
+def gateway_issue(
+    project: Project, environment: str | None, name: str, known: list[str] | None, from_default: bool = False
+) -> ConfigIssue:
     """A gateway the SQLMesh config does not have, reported where it was set: the
     environment's `sqlmesh.gateway`, else dualengine.yml's (`environment` None: there),
     or the SQLMesh config's own `default_gateway`."""
@@ -123,8 +132,18 @@ def gateway_issue(project: Project, environment: str | None, name: str, known: l
     else:
         file, key = project.gateway_setting(environment)
     if known is None:
-        return ConfigIssue(file, key, f"gateway '{name}': the SQLMesh config ({config_file(project.sqlmesh_path).name}) has a single unnamed gateway", "remove the gateway setting, or name the gateways under `gateways:` in the SQLMesh config")
-    return ConfigIssue(file, key, f"the SQLMesh project has no gateway '{name}'", f"use one of the gateways in {config_file(project.sqlmesh_path).name}: {', '.join(known)}")
+        return ConfigIssue(
+            file,
+            key,
+            f"gateway '{name}': the SQLMesh config ({config_file(project.sqlmesh_path).name}) has a single unnamed gateway",
+            "remove the gateway setting, or name the gateways under `gateways:` in the SQLMesh config",
+        )
+    return ConfigIssue(
+        file,
+        key,
+        f"the SQLMesh project has no gateway '{name}'",
+        f"use one of the gateways in {config_file(project.sqlmesh_path).name}: {', '.join(known)}",
+    )
 
 
 def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict[str, str]]:
@@ -137,7 +156,14 @@ def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict
     dbt = ModelCatalog.from_json("dbt", project.root / artifact["dbt"]["manifest"], artifact["dbt"]["models"])
     catalogs = {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}
     graph = build_model_graph(catalogs, project.settings.dbt.schema_)
-    return [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via} for e in graph.cross_engine_edges()]
+    return [
+        {
+            "from": f"{e.upstream[0].value}:{e.upstream[1]}",
+            "to": f"{e.downstream[0].value}:{e.downstream[1]}",
+            "via": e.via,
+        }
+        for e in graph.cross_engine_edges()
+    ]
 
 
 def ensure_compiled(project: Project, environment: str | None = None) -> bool:
@@ -168,7 +194,11 @@ def _shape_problem(artifact: Any) -> str | None:
     if not isinstance(sqlmesh, dict) or not isinstance(sqlmesh.get("models"), dict):
         return "'sqlmesh.models' is missing or not an object"
     for name, model in sqlmesh["models"].items():
-        if not isinstance(model, dict) or not isinstance(model.get("kind"), str) or not isinstance(model.get("depends_on"), list):
+        if (
+            not isinstance(model, dict)
+            or not isinstance(model.get("kind"), str)
+            or not isinstance(model.get("depends_on"), list)
+        ):
             return f"SQLMesh model '{name}' has no kind or depends_on"
     if not isinstance(dbt, dict) or not isinstance(dbt.get("manifest"), str) or not isinstance(dbt.get("models"), dict):
         return "'dbt.manifest' or 'dbt.models' is missing"
@@ -191,7 +221,9 @@ def read_artifact(project: Project, check_fresh: bool = True) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ArtifactProblem(f"compiled artifact {path} is not valid JSON ({exc})") from None
     if isinstance(artifact, dict) and artifact.get("version") != ARTIFACT_VERSION:
-        raise ArtifactProblem(f"compiled artifact {path} has version {artifact.get('version')}, this provider reads {ARTIFACT_VERSION}")
+        raise ArtifactProblem(
+            f"compiled artifact {path} has version {artifact.get('version')}, this provider reads {ARTIFACT_VERSION}"
+        )
     problem = _shape_problem(artifact)
     if problem:
         raise ArtifactProblem(f"compiled artifact {path} is not what `dualengine compile` writes: {problem}")
@@ -205,10 +237,16 @@ def _check_fresh(project: Project, artifact: dict[str, Any]) -> None:
     changes = changed_sources(project, artifact["sources"])
     if changes:
         shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
-        raise ArtifactProblem(f"compiled artifact {path} is stale: {len(changes)} SQLMesh/dbt source file(s) changed since it was written: {shown}")
+        raise ArtifactProblem(
+            f"compiled artifact {path} is stale: {len(changes)} SQLMesh/dbt source file(s) changed since it was written: {shown}"
+        )
     manifest = (project.root / artifact["dbt"]["manifest"]).resolve()
     if manifest != project.dbt_manifest_path:
-        raise ArtifactProblem(f"compiled artifact {path} is stale: it was compiled with the dbt manifest {manifest}, but dualengine.yml's dbt.manifest now means {project.dbt_manifest_path}")
+        raise ArtifactProblem(
+            f"compiled artifact {path} is stale: it was compiled with the dbt manifest {manifest}, but dualengine.yml's dbt.manifest now means {project.dbt_manifest_path}"
+        )
     recorded_var = artifact["dbt"].get("sqlmesh_suffix_var", DEFAULT_SQLMESH_SUFFIX_VAR)
     if recorded_var != project.settings.dbt.sqlmesh_suffix_var:
-        raise ArtifactProblem(f"compiled artifact {path} is stale: it was compiled with dbt.sqlmesh_suffix_var '{recorded_var}', dualengine.yml now says '{project.settings.dbt.sqlmesh_suffix_var}'")
+        raise ArtifactProblem(
+            f"compiled artifact {path} is stale: it was compiled with dbt.sqlmesh_suffix_var '{recorded_var}', dualengine.yml now says '{project.settings.dbt.sqlmesh_suffix_var}'"
+        )

@@ -1,4 +1,4 @@
-"""Data contracts between engines (`shared/schemas/*.yml`, the pattern guide's format).
+"""Data contracts between engines (`shared/schemas/*.yml`: producer, consumers, schema, quality rules, SLA).
 
 A contract promises consumers a producer model's columns, types and constraints, plus a
 freshness SLA. This module only reads and validates the files; checking them against the
@@ -176,9 +176,13 @@ def parse_data_type(text: str) -> Any:
     try:
         dtype = exp.DataType.build(text, dialect=CONTRACT_DIALECT, udt=False)
     except (ParseError, ValueError):
-        raise ValueError(f"data_type '{text}' is not a SQL type (e.g. integer, bigint, double, text, date, timestamp, decimal(18, 2))") from None
+        raise ValueError(
+            f"data_type '{text}' is not a SQL type (e.g. integer, bigint, double, text, date, timestamp, decimal(18, 2))"
+        ) from None
     if dtype.this == exp.DataType.Type.USERDEFINED:
-        raise ValueError(f"data_type '{text}' is not a SQL type (e.g. integer, bigint, double, text, date, timestamp, decimal(18, 2))")
+        raise ValueError(
+            f"data_type '{text}' is not a SQL type (e.g. integer, bigint, double, text, date, timestamp, decimal(18, 2))"
+        )
     return dtype
 
 
@@ -196,7 +200,9 @@ def parse_check_expression(text: str) -> Any:
     if len(parsed) != 1 or parsed[0] is None:
         raise ValueError("check expression must be a single SQL expression")
     expression = parsed[0]
-    if isinstance(expression, (exp.Query, exp.Command, exp.DDL, exp.DML)) or expression.find(exp.Query, exp.Command, exp.DDL, exp.DML):
+    if isinstance(expression, (exp.Query, exp.Command, exp.DDL, exp.DML)) or expression.find(
+        exp.Query, exp.Command, exp.DDL, exp.DML
+    ):
         raise ValueError("check expression must be a condition on the model's columns, not a statement or subquery")
     return expression
 
@@ -245,5 +251,12 @@ def load_contracts(folder: Path) -> tuple[list[Contract], list[ConfigIssue]]:
     for contract in contracts:
         first = seen.setdefault(contract.model.name, contract)
         if first is not contract:
-            issues.append(ConfigIssue(contract.file, contract.key("name"), f"model '{contract.model.name}' already has a contract in {first.file.name}", "keep one contract per model"))
+            issues.append(
+                ConfigIssue(
+                    contract.file,
+                    contract.key("name"),
+                    f"model '{contract.model.name}' already has a contract in {first.file.name}",
+                    "keep one contract per model",
+                )
+            )
     return contracts, issues

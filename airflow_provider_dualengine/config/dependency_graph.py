@@ -1,4 +1,4 @@
-"""The seed's sequential `dependency_graph` YAML: stages per engine plus external inputs."""
+"""The sequential `dependency_graph` YAML: stages per engine plus external inputs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class StageEngine(str, Enum):
 
 
 class ExternalInput(BaseModel):
-    """An upstream outside both engines (the seed's `source_data`).
+    """An upstream outside both engines (`source_data`: files or tables another system delivers).
 
     `paths` become a sensor that waits until every file has landed; `asset` is an
     Airflow Asset URI that the sensor declares as inlet and that the DAG can be

@@ -1,4 +1,4 @@
-"""The seed's `dual_engine_environments.yml`: one name -> SQLMesh environment + dbt target."""
+"""`dual_engine_environments.yml`: one name -> SQLMesh environment + dbt target."""
 
 from __future__ import annotations
 

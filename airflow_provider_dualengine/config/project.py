@@ -175,7 +175,11 @@ def resolve_project_dir(project_dir: str | os.PathLike[str] | None) -> Path:
     chosen = project_dir or os.environ.get(PROJECT_DIR_ENV)
     if not chosen:
         raise DualEngineConfigError(
-            [ConfigIssue(None, "project_dir", "no project directory given", f"pass project_dir or set ${PROJECT_DIR_ENV}")]
+            [
+                ConfigIssue(
+                    None, "project_dir", "no project directory given", f"pass project_dir or set ${PROJECT_DIR_ENV}"
+                )
+            ]
         )
     return Path(chosen).expanduser().resolve()
 
@@ -191,10 +195,22 @@ def _dbt_project_name(path: Path) -> tuple[str | None, list[ConfigIssue], str | 
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        return None, [yaml_syntax_issue(path, exc, text, "fix the YAML syntax; `dbt parse` reports the same file")], None
+        return (
+            None,
+            [yaml_syntax_issue(path, exc, text, "fix the YAML syntax; `dbt parse` reports the same file")],
+            None,
+        )
     name = data.get("name") if isinstance(data, dict) else None
     if not isinstance(name, str) or not name:
-        return None, [ConfigIssue(path, "name", "the dbt project has no `name`", "add `name: <project name>` (dbt requires it)")], None
+        return (
+            None,
+            [
+                ConfigIssue(
+                    path, "name", "the dbt project has no `name`", "add `name: <project name>` (dbt requires it)"
+                )
+            ],
+            None,
+        )
     profile = data.get("profile")
     return name, [], profile if isinstance(profile, str) else None
 
@@ -206,7 +222,16 @@ def _project_root(project_dir: str | os.PathLike[str] | None) -> Path:
     if root.exists():
         hint = f"pass the folder holding {SETTINGS_FILE}" + (f" ({root.parent})" if root.name == SETTINGS_FILE else "")
         raise DualEngineConfigError([ConfigIssue(root, "", "is a file, not a project folder", hint)])
-    raise DualEngineConfigError([ConfigIssue(root, "", "project folder does not exist", f"pass the folder holding {SETTINGS_FILE} (or set ${PROJECT_DIR_ENV})")])
+    raise DualEngineConfigError(
+        [
+            ConfigIssue(
+                root,
+                "",
+                "project folder does not exist",
+                f"pass the folder holding {SETTINGS_FILE} (or set ${PROJECT_DIR_ENV})",
+            )
+        ]
+    )
 
 
 def load_project(project_dir: str | os.PathLike[str] | None = None) -> Project:
@@ -220,13 +245,24 @@ def load_project(project_dir: str | os.PathLike[str] | None = None) -> Project:
     data, issues = read_yaml(settings_file)
     if issues:
         if not settings_file.exists():
-            issues = [ConfigIssue(settings_file, "", "not a dual-engine project: dualengine.yml not found", f"create {SETTINGS_FILE} in the project directory, or point to the right directory")]
+            issues = [
+                ConfigIssue(
+                    settings_file,
+                    "",
+                    "not a dual-engine project: dualengine.yml not found",
+                    f"create {SETTINGS_FILE} in the project directory, or point to the right directory",
+                )
+            ]
         raise DualEngineConfigError(issues)
     settings, issues = validate_document(ProjectSettings, data, settings_file)
     if settings is None:
         raise DualEngineConfigError(issues)
 
-    files = {"settings": settings_file, "dependency_graph": (root / settings.dependency_graph).resolve(), "environments": (root / settings.environments).resolve()}
+    files = {
+        "settings": settings_file,
+        "dependency_graph": (root / settings.dependency_graph).resolve(),
+        "environments": (root / settings.environments).resolve(),
+    }
     graph_data, graph_issues = read_yaml(files["dependency_graph"])
     graph_spec = None
     if not graph_issues:
@@ -238,27 +274,64 @@ def load_project(project_dir: str | os.PathLike[str] | None = None) -> Project:
     issues = graph_issues + env_issues
 
     dbt_name = None
-    for label, folder, marker in (("sqlmesh.path", settings.sqlmesh.path, None), ("dbt.path", settings.dbt.path, "dbt_project.yml")):
+    for label, folder, marker in (
+        ("sqlmesh.path", settings.sqlmesh.path, None),
+        ("dbt.path", settings.dbt.path, "dbt_project.yml"),
+    ):
         path = (root / folder).resolve()
         if not path.is_dir() or (marker and not (path / marker).is_file()):
             what = f"{path} is not a directory" if not path.is_dir() else f"{path} has no {marker}"
-            issues.append(ConfigIssue(settings_file, label, what, "point it at the engine's project folder, relative to dualengine.yml"))
+            issues.append(
+                ConfigIssue(
+                    settings_file, label, what, "point it at the engine's project folder, relative to dualengine.yml"
+                )
+            )
         elif marker:
             dbt_name, name_issues, profile = _dbt_project_name(path / marker)
             issues.extend(name_issues)
             if profile is not None and profile != settings.dbt.profile:
-                issues.append(ConfigIssue(settings_file, "dbt.profile", f"'{settings.dbt.profile}' is not the profile {path / marker} uses ('{profile}'), so dbt would find no profile", f"set dbt.profile: {profile} (or change `profile:` in dbt_project.yml)"))
+                issues.append(
+                    ConfigIssue(
+                        settings_file,
+                        "dbt.profile",
+                        f"'{settings.dbt.profile}' is not the profile {path / marker} uses ('{profile}'), so dbt would find no profile",
+                        f"set dbt.profile: {profile} (or change `profile:` in dbt_project.yml)",
+                    )
+                )
     contracts = (root / settings.contracts).resolve()
     if contracts.exists() and not contracts.is_dir():
-        issues.append(ConfigIssue(settings_file, "contracts", f"{contracts} is a file, not a folder of contract files", "point it at the folder holding the contract *.yml files"))
+        issues.append(
+            ConfigIssue(
+                settings_file,
+                "contracts",
+                f"{contracts} is a file, not a folder of contract files",
+                "point it at the folder holding the contract *.yml files",
+            )
+        )
     elif "contracts" in settings.model_fields_set and not contracts.is_dir():
-        issues.append(ConfigIssue(settings_file, "contracts", f"contracts folder {contracts} does not exist, so no contract would be checked", "create it, fix the path (relative to dualengine.yml), or remove the setting"))
+        issues.append(
+            ConfigIssue(
+                settings_file,
+                "contracts",
+                f"contracts folder {contracts} does not exist, so no contract would be checked",
+                "create it, fix the path (relative to dualengine.yml), or remove the setting",
+            )
+        )
     if env_spec is not None and settings.default_environment not in env_spec.environments:
-        issues.append(ConfigIssue(settings_file, "default_environment", f"'{settings.default_environment}' is not defined in {files['environments'].name}", f"use one of: {', '.join(sorted(env_spec.environments))}"))
+        issues.append(
+            ConfigIssue(
+                settings_file,
+                "default_environment",
+                f"'{settings.default_environment}' is not defined in {files['environments'].name}",
+                f"use one of: {', '.join(sorted(env_spec.environments))}",
+            )
+        )
     if issues:
         raise DualEngineConfigError(issues)
     assert graph_spec is not None and env_spec is not None
-    project = Project(root=root, settings=settings, graph_spec=graph_spec, environments=env_spec.environments, files=files)
+    project = Project(
+        root=root, settings=settings, graph_spec=graph_spec, environments=env_spec.environments, files=files
+    )
     if dbt_name is not None:
         project.__dict__["dbt_project_name"] = dbt_name  # read once here; cached_property's slot
     return project

@@ -57,7 +57,14 @@ def read_text(path: Path, what: str = "file") -> tuple[str | None, list[ConfigIs
         return raw.decode("utf-8"), []
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
-        return None, [ConfigIssue(path, f"line {line}", f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})", "save it as UTF-8 text, or check that this is the file meant (a YAML text file is expected here)")]
+        return None, [
+            ConfigIssue(
+                path,
+                f"line {line}",
+                f"is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset {exc.start})",
+                "save it as UTF-8 text, or check that this is the file meant (a YAML text file is expected here)",
+            )
+        ]
 
 
 def read_yaml(path: Path) -> tuple[Any, list[ConfigIssue]]:
@@ -69,21 +76,44 @@ def read_yaml(path: Path) -> tuple[Any, list[ConfigIssue]]:
         return yaml.load(text, Loader=_StrictLoader), []
     except _DuplicateKey as exc:
         line = exc.problem_mark.line + 1 if exc.problem_mark else "?"
-        return None, [ConfigIssue(path, f"line {line}", exc.problem or "duplicate key", "each key may appear once; rename or merge the two entries")]
+        return None, [
+            ConfigIssue(
+                path,
+                f"line {line}",
+                exc.problem or "duplicate key",
+                "each key may appear once; rename or merge the two entries",
+            )
+        ]
     except yaml.reader.ReaderError as exc:  # a control character: no mark, a position
         line = text[: exc.position].count("\n") + 1
-        return None, [ConfigIssue(path, f"line {line}", f"invalid YAML: {str(exc).splitlines()[0]}", "remove the control character (is this really a YAML text file?)")]
+        return None, [
+            ConfigIssue(
+                path,
+                f"line {line}",
+                f"invalid YAML: {str(exc).splitlines()[0]}",
+                "remove the control character (is this really a YAML text file?)",
+            )
+        ]
     except yaml.YAMLError as exc:
         return None, [yaml_syntax_issue(path, exc, text)]
 
 
-def yaml_syntax_issue(path: Path, exc: yaml.YAMLError, text: str, hint: str = "fix the YAML syntax (indentation, quotes, colons)") -> ConfigIssue:
+def yaml_syntax_issue(
+    path: Path, exc: yaml.YAMLError, text: str, hint: str = "fix the YAML syntax (indentation, quotes, colons)"
+) -> ConfigIssue:
     """A YAML syntax error as an issue at its line and column."""
     mark = getattr(exc, "problem_mark", None)
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-    if mark and "cannot start any token" in problem and text.splitlines()[mark.line : mark.line + 1] and text.splitlines()[mark.line][mark.column : mark.column + 1] == "\t":
-        return ConfigIssue(path, where, "invalid YAML: a tab character; YAML indents with spaces", "replace the tab by spaces")
+    if (
+        mark
+        and "cannot start any token" in problem
+        and text.splitlines()[mark.line : mark.line + 1]
+        and text.splitlines()[mark.line][mark.column : mark.column + 1] == "\t"
+    ):
+        return ConfigIssue(
+            path, where, "invalid YAML: a tab character; YAML indents with spaces", "replace the tab by spaces"
+        )
     return ConfigIssue(path, where, f"invalid YAML: {problem}", hint)
 
 
@@ -115,16 +145,26 @@ _HINTS = {
 
 # (key, error type) -> hint, where the generic hint would mislead.
 _KEY_HINTS = {
-    ("environment_suffix", "string_pattern_mismatch"): 'start it with an underscore, e.g. "_dev" (views in <schema>__dev), or "" for SQLMesh\'s prod',
+    (
+        "environment_suffix",
+        "string_pattern_mismatch",
+    ): 'start it with an underscore, e.g. "_dev" (views in <schema>__dev), or "" for SQLMesh\'s prod',
 }
 
-_EXPECTED = {"dict_type": "a mapping (key: value)", "model_type": "a mapping (key: value)", "list_type": "a list", "string_type": "text"}
+_EXPECTED = {
+    "dict_type": "a mapping (key: value)",
+    "model_type": "a mapping (key: value)",
+    "list_type": "a list",
+    "string_type": "text",
+}
 
 
 def _shape(data: Any) -> str:
     if isinstance(data, dict):
         return "a mapping"
-    return {list: "a list", str: "a single text value", bool: "a boolean", int: "a number", float: "a number"}.get(type(data), type(data).__name__)
+    return {list: "a list", str: "a single text value", bool: "a boolean", int: "a number", float: "a number"}.get(
+        type(data), type(data).__name__
+    )
 
 
 def validate_document(model: type[BaseModel], data: Any, path: Path, prefix: tuple[str, ...] = ()):
@@ -134,9 +174,23 @@ def validate_document(model: type[BaseModel], data: Any, path: Path, prefix: tup
     "Field required" per key the model has."""
     keys = ", ".join(f"{name}:" for name, field in model.model_fields.items() if field.is_required()) or "its settings"
     if data is None:
-        return None, [ConfigIssue(path, key_path(prefix), "the file is empty (or only comments)", f"write the document: a mapping with {keys}")]
+        return None, [
+            ConfigIssue(
+                path,
+                key_path(prefix),
+                "the file is empty (or only comments)",
+                f"write the document: a mapping with {keys}",
+            )
+        ]
     if not isinstance(data, dict):
-        return None, [ConfigIssue(path, key_path(prefix), f"the document is {_shape(data)}, not a mapping of keys", f"write it as `key: value` lines with {keys}")]
+        return None, [
+            ConfigIssue(
+                path,
+                key_path(prefix),
+                f"the document is {_shape(data)}, not a mapping of keys",
+                f"write it as `key: value` lines with {keys}",
+            )
+        ]
     try:
         return model.model_validate(data), []
     except ValidationError as exc:

@@ -137,13 +137,17 @@ class _Pair:
         return Change(self.name, column, kind, detail, breaking=False, allowed=True, level=level, hint=hint)
 
 
-def _breaking(old: Contract, bumped_to: int | None, kind: str, column: str | None, detail: str, act: str, keep: str) -> Change:
+def _breaking(
+    old: Contract, bumped_to: int | None, kind: str, column: str | None, detail: str, act: str, keep: str
+) -> Change:
     """`act` is what to tell/ensure when shipping it, `keep` the compatible alternative."""
     if bumped_to is not None:
         hint = f"allowed by the major version bump ({old.major} -> {bumped_to}); {act}"
     else:
         hint = f"bump the contract's major version ({old.major} -> {old.major + 1}) in {old.file.name} and {act}, or {keep}"
-    return Change(old.model.name, column, kind, detail, breaking=True, allowed=bumped_to is not None, level="breaking", hint=hint)
+    return Change(
+        old.model.name, column, kind, detail, breaking=True, allowed=bumped_to is not None, level="breaking", hint=hint
+    )
 
 
 def _consumers(model: ContractModel) -> str:
@@ -167,7 +171,16 @@ def diff_contracts(old: list[Contract], new: list[Contract]) -> EvolutionReport:
             changes.extend(_diff_model(_Pair(before, after)))
     for after in new:
         if after.model.name not in old_names:
-            changes.append(Change(after.model.name, None, "model_added", f"new contract for model '{after.model.name}'", breaking=False, allowed=True))
+            changes.append(
+                Change(
+                    after.model.name,
+                    None,
+                    "model_added",
+                    f"new contract for model '{after.model.name}'",
+                    breaking=False,
+                    allowed=True,
+                )
+            )
     return EvolutionReport(tuple(changes))
 
 
@@ -199,13 +212,19 @@ def _diff_model(pair: _Pair) -> list[Change]:
         after = new_model.column(before.name)
         if after is not None:
             changes += _diff_column(pair, before, after)
-    changes += [pair.note("column_added", c.name, f"new column '{c.name}' ({c.data_type})") for c in added if c.name not in renamed_new]
+    changes += [
+        pair.note("column_added", c.name, f"new column '{c.name}' ({c.data_type})")
+        for c in added
+        if c.name not in renamed_new
+    ]
     changes += _diff_sla(pair)
     changes += _diff_model_meta(pair)
     return changes
 
 
-def _match_renames(removed: list[ContractColumn], added: list[ContractColumn]) -> list[tuple[ContractColumn, ContractColumn]]:
+def _match_renames(
+    removed: list[ContractColumn], added: list[ContractColumn]
+) -> list[tuple[ContractColumn, ContractColumn]]:
     """Pair each removed column with an added one of the same type, else a wider one (in
     file order). A guess, but the change is breaking either way; the name just helps."""
     pairs: list[tuple[ContractColumn, ContractColumn]] = []
@@ -262,7 +281,15 @@ def _diff_type(pair: _Pair, before: ContractColumn, after: ContractColumn) -> li
     if result == Compatibility.SAME:
         return []
     if result == Compatibility.WIDER:
-        return [pair.note("type_widened", name, f"type of '{name}' widened ({types})", "warning", "check consumers that store it in a fixed-width type")]
+        return [
+            pair.note(
+                "type_widened",
+                name,
+                f"type of '{name}' widened ({types})",
+                "warning",
+                "check consumers that store it in a fixed-width type",
+            )
+        ]
     kind, how = ("type_narrowed", "narrowed") if result == Compatibility.NARROWER else ("type_changed", "changed")
     return [
         pair.breaking(
@@ -350,7 +377,7 @@ def _diff_checks(pair: _Pair, before: ContractColumn, after: ContractColumn) -> 
     gone = [text for key, text in old.items() if key not in new]
     came = [text for key, text in new.items() if key not in old]
     name, changes = before.name, []
-    for was, now in zip(gone, came):
+    for was, now in zip(gone, came, strict=False):
         changes.append(
             pair.breaking(
                 "check_changed",
@@ -367,7 +394,11 @@ def _diff_checks(pair: _Pair, before: ContractColumn, after: ContractColumn) -> 
 
 def _checks(column: ContractColumn) -> dict[str, str]:
     """Normalised SQL -> original text, so whitespace/case edits are not changes."""
-    return {parse_check_expression(c.expression).sql(dialect=CONTRACT_DIALECT): c.expression for c in column.constraints if c.type == "check"}  # type: ignore[union-attr]
+    return {
+        parse_check_expression(c.expression).sql(dialect=CONTRACT_DIALECT): c.expression
+        for c in column.constraints
+        if c.type == "check"
+    }  # type: ignore[union-attr]
 
 
 def _dropped(pair: _Pair, column: str, constraint: str, detail: str) -> Change:
@@ -393,7 +424,15 @@ def _added(pair: _Pair, column: str, constraint: str, detail: str) -> Change:
 def _diff_column_meta(pair: _Pair, before: ContractColumn, after: ContractColumn) -> list[Change]:
     name, changes = before.name, []
     if after.deprecated and not before.deprecated:
-        changes.append(pair.note("column_deprecated", name, f"'{name}' is deprecated: still delivered, to be removed in a later major version", "warning", f"tell {_consumers(pair.old.model)} to stop reading '{name}'"))
+        changes.append(
+            pair.note(
+                "column_deprecated",
+                name,
+                f"'{name}' is deprecated: still delivered, to be removed in a later major version",
+                "warning",
+                f"tell {_consumers(pair.old.model)} to stop reading '{name}'",
+            )
+        )
     if before.deprecated and not after.deprecated:
         changes.append(pair.note("column_undeprecated", name, f"'{name}' is no longer deprecated"))
     if (before.description or "") != (after.description or ""):
@@ -424,7 +463,15 @@ def _diff_sla(pair: _Pair) -> list[Change]:
         )
     elif new_age is not None and (old_age is None or new_age < old_age):
         was = f"'{old_text}'" if old_text else "none"
-        changes.append(pair.note("sla_tightened", None, f"freshness SLA tightened from {was} to '{new_text}'", "warning", f"check the producer ({pair.new.model.producer}) runs often enough"))
+        changes.append(
+            pair.note(
+                "sla_tightened",
+                None,
+                f"freshness SLA tightened from {was} to '{new_text}'",
+                "warning",
+                f"check the producer ({pair.new.model.producer}) runs often enough",
+            )
+        )
     changes += _diff_availability(pair)
     return changes
 
@@ -454,11 +501,27 @@ def _diff_model_meta(pair: _Pair) -> list[Change]:
     old, new = pair.old.model, pair.new.model
     changes: list[Change] = []
     if old.producer != new.producer:
-        changes.append(pair.note("producer_changed", None, f"producer changed from {old.producer} to {new.producer}", "warning", "check the consumers' source definitions point at the new engine's table"))
+        changes.append(
+            pair.note(
+                "producer_changed",
+                None,
+                f"producer changed from {old.producer} to {new.producer}",
+                "warning",
+                "check the consumers' source definitions point at the new engine's table",
+            )
+        )
     if (old.description or "") != (new.description or ""):
         changes.append(pair.note("description_changed", None, "model description changed"))
     if pair.new.major < pair.old.major:
-        changes.append(pair.note("version_lowered", None, f"major version went down ({pair.old.major} -> {pair.new.major})", "warning", "major versions only go up"))
+        changes.append(
+            pair.note(
+                "version_lowered",
+                None,
+                f"major version went down ({pair.old.major} -> {pair.new.major})",
+                "warning",
+                "major versions only go up",
+            )
+        )
     return changes
 
 
@@ -473,13 +536,32 @@ def diff_live_schema(contract: Contract, live_columns: dict[str, str], dialect: 
     for column in contract.model.columns:
         found = live.get(column.name.lower())
         if found is None:
-            changes.append(_live_breaking(contract, "live_column_missing", column.name, f"contract column '{column.name}' ({column.data_type}) is missing from the live table", f"add '{column.name}' to the producer model"))
+            changes.append(
+                _live_breaking(
+                    contract,
+                    "live_column_missing",
+                    column.name,
+                    f"contract column '{column.name}' ({column.data_type}) is missing from the live table",
+                    f"add '{column.name}' to the producer model",
+                )
+            )
         else:
             changes.extend(_live_type(contract, column, found[1], dialect))
     known = {c.name.lower() for c in contract.model.columns}
     for key, (name, dtype) in live.items():
         if key not in known:
-            changes.append(Change(contract.model.name, name, "live_column_extra", f"live column '{name}' ({dtype}) is not in the contract", breaking=False, allowed=True, level="info", hint="add it to the contract if consumers may read it"))
+            changes.append(
+                Change(
+                    contract.model.name,
+                    name,
+                    "live_column_extra",
+                    f"live column '{name}' ({dtype}) is not in the contract",
+                    breaking=False,
+                    allowed=True,
+                    level="info",
+                    hint="add it to the contract if consumers may read it",
+                )
+            )
     return changes
 
 
@@ -492,9 +574,32 @@ def _live_type(contract: Contract, column: ContractColumn, live_type: str, diale
     if result == Compatibility.SAME:
         return []
     if result == Compatibility.WIDER:
-        return [Change(contract.model.name, name, "live_type_widened", f"'{name}' is wider live than promised ({types})", breaking=False, allowed=True, level="warning", hint="narrow the producer's type or widen the contract in its next version")]
-    kind, how = ("live_type_narrowed", "narrower") if result == Compatibility.NARROWER else ("live_type_changed", "a different type")
-    return [_live_breaking(contract, kind, name, f"'{name}' is {how} live than promised ({types})", f"cast '{name}' to {column.data_type} in the producer model")]
+        return [
+            Change(
+                contract.model.name,
+                name,
+                "live_type_widened",
+                f"'{name}' is wider live than promised ({types})",
+                breaking=False,
+                allowed=True,
+                level="warning",
+                hint="narrow the producer's type or widen the contract in its next version",
+            )
+        ]
+    kind, how = (
+        ("live_type_narrowed", "narrower")
+        if result == Compatibility.NARROWER
+        else ("live_type_changed", "a different type")
+    )
+    return [
+        _live_breaking(
+            contract,
+            kind,
+            name,
+            f"'{name}' is {how} live than promised ({types})",
+            f"cast '{name}' to {column.data_type} in the producer model",
+        )
+    ]
 
 
 def _live_breaking(contract: Contract, kind: str, column: str, detail: str, fix: str) -> Change:
@@ -536,7 +641,9 @@ def diff_dirs(old_dir: Path, new_dir: Path) -> EvolutionReport:
     Raises DualEngineConfigError with every invalid file, since a half-loaded folder
     would report its unreadable models as removed; and for a base folder that is missing,
     a file, or holds no contract file at all (every contract would look new)."""
-    issues = [issue for issue in (_folder_issue(old_dir, "base"), _folder_issue(new_dir, "project's")) if issue is not None]
+    issues = [
+        issue for issue in (_folder_issue(old_dir, "base"), _folder_issue(new_dir, "project's")) if issue is not None
+    ]
     if issues:
         raise DualEngineConfigError(issues)
     old, old_issues = load_contracts(old_dir)
@@ -554,5 +661,10 @@ def _folder_issue(folder: Path, role: str) -> ConfigIssue | None:
     if not folder.is_dir():
         return ConfigIssue(folder, "", f"the {role} contract folder does not exist", fix)
     if role == "base" and not any(p.is_file() for pattern in ("*.yml", "*.yaml") for p in folder.glob(pattern)):
-        return ConfigIssue(folder, "", "the base contract folder holds no contract file (*.yml, *.yaml), so every contract would look new", f"{fix}; before contracts were ever deployed, leave out --base")
+        return ConfigIssue(
+            folder,
+            "",
+            "the base contract folder holds no contract file (*.yml, *.yaml), so every contract would look new",
+            f"{fix}; before contracts were ever deployed, leave out --base",
+        )
     return None

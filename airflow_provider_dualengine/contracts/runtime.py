@@ -11,12 +11,21 @@ from __future__ import annotations
 
 import base64
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 from uuid import UUID
 
-from airflow_provider_dualengine.config.contracts import AcceptedValues, Check, ContractColumn, ContractModel, NotNull, Sla, Unique, parse_check_expression
+from airflow_provider_dualengine.config.contracts import (
+    AcceptedValues,
+    Check,
+    ContractColumn,
+    ContractModel,
+    NotNull,
+    Sla,
+    Unique,
+    parse_check_expression,
+)
 from airflow_provider_dualengine.contracts.types import Compatibility, compare
 from airflow_provider_dualengine.engines.warehouse import quote_ident
 
@@ -98,7 +107,11 @@ class ContractReport:
             head = f"Contract {self.model} on {self.relation} ({self.dialect}): all {len(self.results)} checks passed"
         else:
             head = f"Contract {self.model} on {self.relation} ({self.dialect}): {len(self.failures)} of {len(self.results)} checks FAILED"
-        lines = [head, *(f"  FAILED {r.line()}" for r in self.failures), *(f"  warning {r.line()}" for r in self.warnings)]
+        lines = [
+            head,
+            *(f"  FAILED {r.line()}" for r in self.failures),
+            *(f"  warning {r.line()}" for r in self.warnings),
+        ]
         return "\n".join(lines)
 
 
@@ -192,7 +205,16 @@ def check_contract(
     return ContractReport(contract.name, relation, dialect, now, results, last_update)
 
 
-def _run_checks(reader: _Reader, relation: str, schema: str, table: str, contract: ContractModel, now: datetime, last_update: datetime | None, sample_size: int) -> list[CheckResult]:
+def _run_checks(
+    reader: _Reader,
+    relation: str,
+    schema: str,
+    table: str,
+    contract: ContractModel,
+    now: datetime,
+    last_update: datetime | None,
+    sample_size: int,
+) -> list[CheckResult]:
     exists = _relation_exists(reader, relation, schema, table)
     if not exists.passed:
         return [exists]
@@ -218,8 +240,18 @@ def _relation_exists(reader: _Reader, relation: str, schema: str, table: str) ->
         return CheckResult("relation_exists", None, True, f"{relation} exists", sql=reader.render(sql))
     others_sql = f"SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {_PARAM} ORDER BY table_name LIMIT 10"
     others = [r[0] for r in reader.rows(others_sql, [schema])]
-    hint = f"; schema '{schema}' has: {', '.join(others)}" if others else f"; schema '{schema}' has no relations (or does not exist)"
-    return CheckResult("relation_exists", None, False, f"relation {relation} does not exist or is not visible to this connection{hint}", sql=reader.render(sql))
+    hint = (
+        f"; schema '{schema}' has: {', '.join(others)}"
+        if others
+        else f"; schema '{schema}' has no relations (or does not exist)"
+    )
+    return CheckResult(
+        "relation_exists",
+        None,
+        False,
+        f"relation {relation} does not exist or is not visible to this connection{hint}",
+        sql=reader.render(sql),
+    )
 
 
 def _actual_columns(reader: _Reader, schema: str, table: str) -> tuple[dict[str, tuple[str, str]], str]:
@@ -232,7 +264,9 @@ def _actual_columns(reader: _Reader, schema: str, table: str) -> tuple[dict[str,
     return {r[0].lower(): (r[0], _type_text(reader.dialect, *r[1:])) for r in rows}, reader.render(sql)
 
 
-def _type_text(dialect: Dialect, data_type: str, udt_name: str | None, length: int | None, precision: int | None, scale: int | None) -> str:
+def _type_text(
+    dialect: Dialect, data_type: str, udt_name: str | None, length: int | None, precision: int | None, scale: int | None
+) -> str:
     """A type sqlglot can read: DuckDB spells it whole; PostgreSQL splits it into columns."""
     if dialect == "duckdb":
         return data_type
@@ -247,19 +281,48 @@ def _type_text(dialect: Dialect, data_type: str, udt_name: str | None, length: i
     return data_type
 
 
-def _column_shape(column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: Dialect, sql: str) -> list[CheckResult]:
+def _column_shape(
+    column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: Dialect, sql: str
+) -> list[CheckResult]:
     found = columns.get(column.name.lower())
     if found is None:
-        return [CheckResult("column_exists", column.name, False, f"column {column.name} is missing (the table has: {', '.join(n for n, _ in columns.values())})", sql=sql)]
+        return [
+            CheckResult(
+                "column_exists",
+                column.name,
+                False,
+                f"column {column.name} is missing (the table has: {', '.join(n for n, _ in columns.values())})",
+                sql=sql,
+            )
+        ]
     present = CheckResult("column_exists", column.name, True, "present", sql=sql)
     try:
         verdict = compare(column.data_type, found[1], dialect)
     except Exception as exc:  # a warehouse type sqlglot cannot read
-        return [present, CheckResult("column_type", column.name, False, f"type {found[1]} could not be compared with promised {column.data_type}: {exc}", sql=sql)]
+        return [
+            present,
+            CheckResult(
+                "column_type",
+                column.name,
+                False,
+                f"type {found[1]} could not be compared with promised {column.data_type}: {exc}",
+                sql=sql,
+            ),
+        ]
     text = f"promised {column.data_type}, table has {found[1]}"
     if verdict in (Compatibility.NARROWER, Compatibility.DIFFERENT):
         return [present, CheckResult("column_type", column.name, False, f"{verdict.value} type: {text}", sql=sql)]
-    return [present, CheckResult("column_type", column.name, True, f"{verdict.value}: {text}", sql=sql, warning=verdict == Compatibility.WIDER)]
+    return [
+        present,
+        CheckResult(
+            "column_type",
+            column.name,
+            True,
+            f"{verdict.value}: {text}",
+            sql=sql,
+            warning=verdict == Compatibility.WIDER,
+        ),
+    ]
 
 
 def _key_column(contract: ContractModel, columns: dict[str, tuple[str, str]]) -> str | None:
@@ -276,10 +339,14 @@ def _key_column(contract: ContractModel, columns: dict[str, tuple[str, str]]) ->
 
 def _constraint(target: _Target, column: str, constraint: Any) -> CheckResult:
     if isinstance(constraint, NotNull):
-        return _failing(target, "not_null", column, f"{target.ident(column)} IS NULL", [], f"with {column} NULL", avoid_key=column)
+        return _failing(
+            target, "not_null", column, f"{target.ident(column)} IS NULL", [], f"with {column} NULL", avoid_key=column
+        )
     if isinstance(constraint, AcceptedValues):
         condition, params = _not_accepted(target, column, constraint.values)
-        return _failing(target, "accepted_values", column, condition, params, f"with {column} not in {constraint.values}")
+        return _failing(
+            target, "accepted_values", column, condition, params, f"with {column} not in {constraint.values}"
+        )
     if isinstance(constraint, Check):
         try:
             predicate = _check_sql(constraint.expression, target)
@@ -291,7 +358,9 @@ def _constraint(target: _Target, column: str, constraint: Any) -> CheckResult:
     raise TypeError(f"unknown constraint {constraint!r}")
 
 
-def _failing(target: _Target, check: str, column: str, condition: str, params: list[Any], what: str, avoid_key: str | None = None) -> CheckResult:
+def _failing(
+    target: _Target, check: str, column: str, condition: str, params: list[Any], what: str, avoid_key: str | None = None
+) -> CheckResult:
     """Count the rows matching `condition` (the violations) and sample their keys."""
     sql = f"SELECT count(*) FROM {target.relation} WHERE {condition}"
     try:
@@ -304,8 +373,21 @@ def _failing(target: _Target, check: str, column: str, condition: str, params: l
     sample: list[Any] = []
     if key and target.sample_size:
         key_sql = quote_ident(key)
-        sample = _sample(target.reader, f"SELECT {key_sql} FROM {target.relation} WHERE {condition} ORDER BY {key_sql} LIMIT {target.sample_size}", params)
-    return CheckResult(check, column, False, f"{_plural(count, 'row')} {what}{_sample_text(key, sample)}", failing_rows=count, sample=sample, sample_key=key, sql=target.reader.render(sql))
+        sample = _sample(
+            target.reader,
+            f"SELECT {key_sql} FROM {target.relation} WHERE {condition} ORDER BY {key_sql} LIMIT {target.sample_size}",
+            params,
+        )
+    return CheckResult(
+        check,
+        column,
+        False,
+        f"{_plural(count, 'row')} {what}{_sample_text(key, sample)}",
+        failing_rows=count,
+        sample=sample,
+        sample_key=key,
+        sql=target.reader.render(sql),
+    )
 
 
 def _sample(reader: _Reader, sql: str, params: list[Any]) -> list[Any]:
@@ -360,7 +442,9 @@ def _unique(target: _Target, column: str) -> CheckResult:
     values, rows = int(found[0][1]), int(found[0][2])
     sample = [r[0] for r in found][: target.sample_size]
     message = f"{_plural(values, 'value')} repeated, in {_plural(rows, 'row')}{_sample_text(column, sample)}"
-    return CheckResult("unique", column, False, message, failing_rows=rows, sample=sample, sample_key=column, sql=groups)
+    return CheckResult(
+        "unique", column, False, message, failing_rows=rows, sample=sample, sample_key=column, sql=groups
+    )
 
 
 def _error(check: str, column: str | None, sql: str, reader: _Reader, exc: Exception) -> CheckResult:
@@ -384,11 +468,23 @@ def _freshness(target: _Target, sla: Sla, now: datetime, last_update: datetime |
         except Exception as exc:
             return _error("freshness", column, sql, target.reader, exc)
         if newest is None:
-            return CheckResult("freshness", column, False, f"no rows with a {column} value, so no data within '{sla.freshness}'", sql=sql)
+            return CheckResult(
+                "freshness",
+                column,
+                False,
+                f"no rows with a {column} value, so no data within '{sla.freshness}'",
+                sql=sql,
+            )
     elif last_update is not None:
         newest, source = last_update, "the producer's last Asset event"
     else:
-        return CheckResult("freshness", None, True, f"not checked: no freshness_column in the contract and no producer Asset event to date the data (SLA '{sla.freshness}')", warning=True)
+        return CheckResult(
+            "freshness",
+            None,
+            True,
+            f"not checked: no freshness_column in the contract and no producer Asset event to date the data (SLA '{sla.freshness}')",
+            warning=True,
+        )
     if not isinstance(newest, date):
         return CheckResult("freshness", column, False, f"{source} is {newest!r}, not a date or timestamp", sql=sql)
     age = _utc(now) - _utc(newest)
@@ -398,8 +494,8 @@ def _freshness(target: _Target, sla: Sla, now: datetime, last_update: datetime |
 
 def _utc(value: date) -> datetime:
     if not isinstance(value, datetime):
-        return datetime(value.year, value.month, value.day, tzinfo=timezone.utc)
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _duration(age: timedelta) -> str:

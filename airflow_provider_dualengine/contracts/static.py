@@ -43,7 +43,13 @@ class Finding:
         return f"{self.severity}: {self.file.name}: {self.key}: {self.message}{hint}"
 
 
-def check_contracts(contracts: list[Contract], graph: UnifiedGraph, column_reads: dict[tuple[Engine, str], dict[str, set[str]]] | None = None, dialects: dict[str, str] | None = None, structural_only: bool = False) -> list[Finding]:
+def check_contracts(
+    contracts: list[Contract],
+    graph: UnifiedGraph,
+    column_reads: dict[tuple[Engine, str], dict[str, set[str]]] | None = None,
+    dialects: dict[str, str] | None = None,
+    structural_only: bool = False,
+) -> list[Finding]:
     """Every finding for every contract. `column_reads`: producer -> {consumer id: columns
     read} (from SQLMesh column lineage); `dialects`: engine -> dialect of its column types.
     `structural_only`: producer and consumers exist (what DAG parsing checks)."""
@@ -53,7 +59,9 @@ def check_contracts(contracts: list[Contract], graph: UnifiedGraph, column_reads
     return findings
 
 
-def _check_one(contract: Contract, graph: UnifiedGraph, column_reads: dict, dialects: dict[str, str], structural_only: bool = False) -> list[Finding]:
+def _check_one(
+    contract: Contract, graph: UnifiedGraph, column_reads: dict, dialects: dict[str, str], structural_only: bool = False
+) -> list[Finding]:
     spec = contract.model
     out: list[Finding] = []
 
@@ -64,15 +72,30 @@ def _check_one(contract: Contract, graph: UnifiedGraph, column_reads: dict, dial
         if consumer in ENGINES or consumer.startswith(EXTERNAL_PREFIX):
             continue
         if not graph.models_graph.matching(consumer):
-            add(f"consumers[{index}]", "error", f"consumer '{consumer}' is neither an engine (sqlmesh, dbt) nor a model of either project", "name a model, an engine, or a system outside both projects as external:<name>")
+            add(
+                f"consumers[{index}]",
+                "error",
+                f"consumer '{consumer}' is neither an engine (sqlmesh, dbt) nor a model of either project",
+                "name a model, an engine, or a system outside both projects as external:<name>",
+            )
     matches = graph.models_graph.matching(spec.name)
     producer = [m for m in matches if m[0].value == spec.producer]
     if not producer:
         other = ", ".join(f"{e.value}:{n}" for e, n in matches)
         if other:
-            add("producer", "error", f"producer is '{spec.producer}', but {spec.name} is a model of another engine ({other})", f"set producer to {matches[0][0].value}")
+            add(
+                "producer",
+                "error",
+                f"producer is '{spec.producer}', but {spec.name} is a model of another engine ({other})",
+                f"set producer to {matches[0][0].value}",
+            )
         else:
-            add("name", "error", f"{spec.name} is not a model of the {spec.producer} project", "use the model's full name (schema.table for SQLMesh, the model name for dbt)")
+            add(
+                "name",
+                "error",
+                f"{spec.name} is not a model of the {spec.producer} project",
+                "use the model's full name (schema.table for SQLMesh, the model name for dbt)",
+            )
     if structural_only or not producer:
         return out
     key = producer[0]
@@ -83,30 +106,67 @@ def _check_one(contract: Contract, graph: UnifiedGraph, column_reads: dict, dial
         where = f"columns[{index}]"
         if column.name.lower() not in actual:
             if actual:
-                add(where, "error", f"column '{column.name}' is promised but {key[0].value} model {key[1]} does not produce it (it has: {', '.join(sorted(actual))})", "add the column to the model, or bump the contract's major version and remove it")
+                add(
+                    where,
+                    "error",
+                    f"column '{column.name}' is promised but {key[0].value} model {key[1]} does not produce it (it has: {', '.join(sorted(actual))})",
+                    "add the column to the model, or bump the contract's major version and remove it",
+                )
             continue
         real = actual[column.name.lower()]
         if not real:
-            add(where, "warning", f"column '{column.name}': {key[1]} does not declare a type, so the contract's {column.data_type} cannot be checked before run time", "declare data_type on the dbt model's column")
+            add(
+                where,
+                "warning",
+                f"column '{column.name}': {key[1]} does not declare a type, so the contract's {column.data_type} cannot be checked before run time",
+                "declare data_type on the dbt model's column",
+            )
             continue
         verdict = compare(column.data_type, real, dialect)
         if verdict in (Compatibility.NARROWER, Compatibility.DIFFERENT):
-            add(f"{where}.data_type", "error", f"column '{column.name}' is promised as {column.data_type} but {key[1]} produces {real} ({verdict.value})", "restore the type in the model, or change the contract with a major version bump")
+            add(
+                f"{where}.data_type",
+                "error",
+                f"column '{column.name}' is promised as {column.data_type} but {key[1]} produces {real} ({verdict.value})",
+                "restore the type in the model, or change the contract with a major version bump",
+            )
         elif verdict is Compatibility.WIDER:
-            add(f"{where}.data_type", "warning", f"column '{column.name}' is promised as {column.data_type} but {key[1]} produces the wider {real}", "widen the contract's data_type if consumers can take it")
+            add(
+                f"{where}.data_type",
+                "warning",
+                f"column '{column.name}' is promised as {column.data_type} but {key[1]} produces the wider {real}",
+                "widen the contract's data_type if consumers can take it",
+            )
     if not actual:
-        add("columns", "warning", f"{key[0].value} model {key[1]} reports no columns, so the contract's columns cannot be checked before run time", "")
+        add(
+            "columns",
+            "warning",
+            f"{key[0].value} model {key[1]} reports no columns, so the contract's columns cannot be checked before run time",
+            "",
+        )
     for consumer, columns in sorted(column_reads.get(key, {}).items()):
         for name in sorted(columns):
             promised = spec.column(name)
             if promised is None:
-                add("columns", "error", f"consumer {consumer} reads column '{name}', which the contract does not promise", f"add '{name}' to the contract, or stop reading it in {consumer}")
+                add(
+                    "columns",
+                    "error",
+                    f"consumer {consumer} reads column '{name}', which the contract does not promise",
+                    f"add '{name}' to the contract, or stop reading it in {consumer}",
+                )
             elif promised.deprecated:
-                add("columns", "warning", f"consumer {consumer} still reads deprecated column '{name}'", f"move {consumer} off '{name}' before it is removed")
+                add(
+                    "columns",
+                    "warning",
+                    f"consumer {consumer} still reads deprecated column '{name}'",
+                    f"move {consumer} off '{name}' before it is removed",
+                )
     return out
 
 
-def sqlmesh_column_reads(artifact: dict[str, Any], graph: UnifiedGraph, dbt_base_schema: str | None) -> dict[tuple[Engine, str], dict[str, set[str]]]:
+def sqlmesh_column_reads(
+    artifact: dict[str, Any], graph: UnifiedGraph, dbt_base_schema: str | None
+) -> dict[tuple[Engine, str], dict[str, set[str]]]:
     """producer (engine, model) -> {consumer id -> columns of the producer it reads}, from
     the column lineage SQLMesh reports for its SQL models."""
     models = (artifact.get("sqlmesh") or {}).get("models") or {}
@@ -129,7 +189,9 @@ def sqlmesh_column_reads(artifact: dict[str, Any], graph: UnifiedGraph, dbt_base
     return reads
 
 
-def check_project_contracts(project: Project, graph: UnifiedGraph | None = None) -> tuple[list[Contract], list[Finding]]:
+def check_project_contracts(
+    project: Project, graph: UnifiedGraph | None = None
+) -> tuple[list[Contract], list[Finding]]:
     """Load the project's contracts and check them against its compiled artifact.
     Raises DualEngineConfigError when a contract file itself is invalid."""
     from airflow_provider_dualengine.compiled.artifact import read_artifact
@@ -143,6 +205,9 @@ def check_project_contracts(project: Project, graph: UnifiedGraph | None = None)
     graph = graph or build_graph(project)
     artifact = read_artifact(project, check_fresh=False)
     sqlmesh_dialects = {m.get("dialect") for m in (artifact.get("sqlmesh") or {}).get("models", {}).values()} - {None}
-    dialects = {"sqlmesh": next(iter(sqlmesh_dialects)) if len(sqlmesh_dialects) == 1 else "duckdb", "dbt": project.settings.warehouse.type}
+    dialects = {
+        "sqlmesh": next(iter(sqlmesh_dialects)) if len(sqlmesh_dialects) == 1 else "duckdb",
+        "dbt": project.settings.warehouse.type,
+    }
     reads = sqlmesh_column_reads(artifact, graph, project.settings.dbt.schema_)
     return contracts, check_contracts(contracts, graph, reads, dialects)

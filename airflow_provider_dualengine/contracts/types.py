@@ -18,7 +18,13 @@ T = exp.DataType.Type
 
 # Same family, ordered narrow -> wide.
 _FAMILIES: list[list[set[Any]]] = [
-    [{T.TINYINT, T.UTINYINT}, {T.SMALLINT, T.USMALLINT}, {T.INT, T.UINT, T.MEDIUMINT}, {T.BIGINT, T.UBIGINT}, {T.INT128, T.UINT128, T.INT256, T.UINT256}],
+    [
+        {T.TINYINT, T.UTINYINT},
+        {T.SMALLINT, T.USMALLINT},
+        {T.INT, T.UINT, T.MEDIUMINT},
+        {T.BIGINT, T.UBIGINT},
+        {T.INT128, T.UINT128, T.INT256, T.UINT256},
+    ],
     [{T.FLOAT}, {T.DOUBLE}],
     [{T.CHAR, T.NCHAR}, {T.VARCHAR, T.NVARCHAR, T.TEXT, T.NAME}],
     [{T.DATE}],
@@ -82,7 +88,9 @@ def _length(promised: exp.DataType, actual: exp.DataType) -> Compatibility:
     return Compatibility.NARROWER
 
 
-def compare(promised: str | exp.DataType, actual: str | exp.DataType, actual_dialect: str = CONTRACT_DIALECT) -> Compatibility:
+def compare(
+    promised: str | exp.DataType, actual: str | exp.DataType, actual_dialect: str = CONTRACT_DIALECT
+) -> Compatibility:
     """How the `actual` type of a column relates to the contract's `promised` type."""
     p = promised if isinstance(promised, exp.DataType) else data_type(promised)
     a = actual if isinstance(actual, exp.DataType) else data_type(actual, actual_dialect)

@@ -31,7 +31,10 @@ def checksum(cursor: Any, dialect: str, relation: Relation) -> list[Any]:
 
 def checksums(cursor: Any, dialect: str, relations: Iterable[Relation]) -> Checksums:
     """Checksum per relation; None for a relation that does not exist (yet)."""
-    return {tuple(rel): checksum(cursor, dialect, tuple(rel)) if _exists(cursor, dialect, tuple(rel)) else None for rel in relations}
+    return {
+        tuple(rel): checksum(cursor, dialect, tuple(rel)) if _exists(cursor, dialect, tuple(rel)) else None
+        for rel in relations
+    }
 
 
 def _exists(cursor: Any, dialect: str, relation: Relation) -> bool:

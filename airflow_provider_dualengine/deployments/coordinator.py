@@ -5,7 +5,7 @@ warehouse transaction (deployments/promotion.py); everything before builds green
 SQLMesh environment `<env>_green`, the idle dbt slot) and everything after either keeps
 the new prod or swaps back to the layer saved when the deployment started.
 
-Coordinated rollback follows the seed's table (`ROLLBACK_PLAN`): a failure in the SQLMesh
+Coordinated rollback follows one table (`ROLLBACK_PLAN`): a failure in the SQLMesh
 deployment leaves SQLMesh's prod as it was (its views never moved; green is re-planned by
 the next deployment); in the dbt deployment, dbt's idle slot is dropped; in integration
 validation, both; in production promotion, prod returns to the
@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,13 @@ from airflow_provider_dualengine.deployments.saved import RecordRefused
 from airflow_provider_dualengine.engines.dbt import blue_green
 from airflow_provider_dualengine.engines.redact import connection_secrets, redact
 
-FAILURE_POINTS = ("validation", "sqlmesh_deployment", "dbt_deployment", "integration_validation", "production_promotion")
+FAILURE_POINTS = (
+    "validation",
+    "sqlmesh_deployment",
+    "dbt_deployment",
+    "integration_validation",
+    "production_promotion",
+)
 ROLLBACK_PLAN: dict[str, tuple[str, ...]] = {
     "validation": (),  # nothing was built
     "sqlmesh_deployment": ("sqlmesh",),  # dbt never started
@@ -77,7 +83,18 @@ class DeploymentSite:
         graph = build_graph(project)
         dbt = tuple(sorted(dbt_table(graph, name) for engine, name in graph.placement() if engine is Engine.DBT))
         warehouse = project.settings.warehouse
-        return cls(str(project.root), env.name, warehouse.conn_id, warehouse.type, str(project.sqlmesh_path), env.sqlmesh_gateway, env.sqlmesh_environment, env.dbt_schema, dbt, str(project.dbt_manifest_path))
+        return cls(
+            str(project.root),
+            env.name,
+            warehouse.conn_id,
+            warehouse.type,
+            str(project.sqlmesh_path),
+            env.sqlmesh_gateway,
+            env.sqlmesh_environment,
+            env.dbt_schema,
+            dbt,
+            str(project.dbt_manifest_path),
+        )
 
     def dbt_manifest_digest(self) -> str:
         """Short hash of the dbt manifest being deployed (the dbt side's version)."""
@@ -91,7 +108,12 @@ class DeploymentSite:
         from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
         from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 
-        return SQLMeshHook(self.sqlmesh_path, gateway=self.gateway, conn_id=self.conn_id, env={DBT_SCHEMA_ENV: dbt_schema or self.dbt_live_schema})
+        return SQLMeshHook(
+            self.sqlmesh_path,
+            gateway=self.gateway,
+            conn_id=self.conn_id,
+            env={DBT_SCHEMA_ENV: dbt_schema or self.dbt_live_schema},
+        )
 
     @cached_property
     def connection(self) -> Any:
@@ -125,7 +147,9 @@ def prod_layer(ctx: Any, cursor: Any, site: DeploymentSite) -> ProdLayer:
 
     state = blue_green.live_state(cursor, site.dialect, site.dbt_live_schema)
     views = tuple(view_bindings(ctx, site.sqlmesh_environment, site.sqlmesh_environment))
-    return ProdLayer(views, site.dbt_live_schema, state["live_slot"] if state else None, tuple(state["relations"]) if state else ())
+    return ProdLayer(
+        views, site.dbt_live_schema, state["live_slot"] if state else None, tuple(state["relations"]) if state else ()
+    )
 
 
 def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
@@ -133,7 +157,7 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
     dbt slot and save prod as it is (layer, SQLMesh state, checksums) for rollback."""
     from airflow_provider_dualengine.engines.sqlmesh.promotion import saved_environment
 
-    deployment_id = f"{site.environment}-{datetime.now(timezone.utc):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    deployment_id = f"{site.environment}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with site.cursor() as cursor, site.hook().context() as ctx:
         writer = site.writer(cursor)
         for stale in records.running(cursor, site.dialect, site.environment):
@@ -142,8 +166,22 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
         slot = blue_green.idle_slot(cursor, site.dialect, site.dbt_live_schema)
         writer.start(deployment_id, site.environment, triggered_by, None, f"{slot}@{site.dbt_manifest_digest()}")
         sums = as_record(checksums(cursor, site.dialect, before.relations()))
-        writer.update(deployment_id, format=saved.FORMAT, dbt_slot=slot, green_environment=site.green, before=before.as_dict(), sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment), checksums_before=sums)
-    log.info("Deployment %s of %s: SQLMesh builds into '%s', dbt into slot '%s'", deployment_id, site.environment, site.green, slot)
+        writer.update(
+            deployment_id,
+            format=saved.FORMAT,
+            dbt_slot=slot,
+            green_environment=site.green,
+            before=before.as_dict(),
+            sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment),
+            checksums_before=sums,
+        )
+    log.info(
+        "Deployment %s of %s: SQLMesh builds into '%s', dbt into slot '%s'",
+        deployment_id,
+        site.environment,
+        site.green,
+        slot,
+    )
     return {"deployment_id": deployment_id, "dbt_slot": slot}
 
 
@@ -155,7 +193,11 @@ def settle_interrupted(cursor: Any, site: DeploymentSite, ctx: Any, record: dict
     last = _last_stage(record)
     writer = site.writer(cursor)
     if isinstance(record["details"], dict) and not {"before", "format"} & set(record["details"]):
-        writer.finish(record["id"], "interrupted", f"process stopped during {last}, before it saved prod's state; nothing of it was promoted")
+        writer.finish(
+            record["id"],
+            "interrupted",
+            f"process stopped during {last}, before it saved prod's state; nothing of it was promoted",
+        )
         return
     try:
         kept = saved.read(record, site, ctx, cursor)
@@ -177,7 +219,12 @@ def settle_interrupted(cursor: Any, site: DeploymentSite, ctx: Any, record: dict
 def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any]:
     """Switch prod to green for both engines in one transaction, then let SQLMesh's state
     follow. Raises DeploymentBlocked; prod is fully old unless the commit happened."""
-    from airflow_provider_dualengine.engines.sqlmesh.promotion import PromotionRefused, promotable_plan, record_in_state, view_bindings
+    from airflow_provider_dualengine.engines.sqlmesh.promotion import (
+        PromotionRefused,
+        promotable_plan,
+        record_in_state,
+        view_bindings,
+    )
 
     with site.cursor() as cursor:
         record = records.get(cursor, site.dialect, deployment_id)
@@ -190,10 +237,22 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
             plan = promotable_plan(ctx, site.green, site.sqlmesh_environment)
         except PromotionRefused as exc:
             raise DeploymentBlocked(f"SQLMesh promotion refused: {exc}") from exc
-        target = ProdLayer(tuple(view_bindings(ctx, site.green, site.sqlmesh_environment)), site.dbt_live_schema, slot, site.dbt_relations)
-        started = datetime.now(timezone.utc)
+        target = ProdLayer(
+            tuple(view_bindings(ctx, site.green, site.sqlmesh_environment)),
+            site.dbt_live_schema,
+            slot,
+            site.dbt_relations,
+        )
+        started = datetime.now(UTC)
         with site.cursor() as cursor:
-            site.writer(cursor).stage(deployment_id, "production_promotion", "started", started, started, f"{len(target.sqlmesh_views)} SQLMesh views + {len(target.dbt_relations)} dbt views")
+            site.writer(cursor).stage(
+                deployment_id,
+                "production_promotion",
+                "started",
+                started,
+                started,
+                f"{len(target.sqlmesh_views)} SQLMesh views + {len(target.dbt_relations)} dbt views",
+            )
         try:
             window = swap(ctx.engine_adapter.cursor, site.dialect, target, before)
         except Exception as exc:
@@ -201,17 +260,37 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
         with site.cursor() as cursor:
             writer = site.writer(cursor)
             version = _digest("\n".join(".".join(t) for t in target.physical_tables()).encode())
-            writer.update(deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4), sqlmesh_version=version)
-            writer.stage(deployment_id, "production_promotion", "committed", started, datetime.now(timezone.utc), f"prod switched in {window:.3f} s")
-        log.info("Prod switched for both engines in one transaction: %.3f s (%d SQLMesh views, %d dbt views)", window, len(target.sqlmesh_views), len(target.dbt_relations))
+            writer.update(
+                deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4), sqlmesh_version=version
+            )
+            writer.stage(
+                deployment_id,
+                "production_promotion",
+                "committed",
+                started,
+                datetime.now(UTC),
+                f"prod switched in {window:.3f} s",
+            )
+        log.info(
+            "Prod switched for both engines in one transaction: %.3f s (%d SQLMesh views, %d dbt views)",
+            window,
+            len(target.sqlmesh_views),
+            len(target.dbt_relations),
+        )
         record_in_state(ctx, plan)
     with site.cursor() as cursor:
-        site.writer(cursor).update(deployment_id, checksums_after=as_record(checksums(cursor, site.dialect, target.relations())))
-    return {"promotion_seconds": round(window, 4), "sqlmesh_views": len(target.sqlmesh_views), "dbt_views": len(target.dbt_relations)}
+        site.writer(cursor).update(
+            deployment_id, checksums_after=as_record(checksums(cursor, site.dialect, target.relations()))
+        )
+    return {
+        "promotion_seconds": round(window, 4),
+        "sqlmesh_views": len(target.sqlmesh_views),
+        "dbt_views": len(target.dbt_relations),
+    }
 
 
 def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None, reason: str, log: Any) -> str:
-    """Finish the record; on failure run the seed's rollback for `failure_point` and verify
+    """Finish the record; on failure run the rollback for `failure_point` and verify
     prod equals what it was before. Returns the one-line summary. A record the engines do
     not confirm is closed as failed and DeploymentBlocked raised, nothing from it run."""
     with site.cursor() as cursor:
@@ -219,12 +298,18 @@ def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None
         record = records.get(cursor, site.dialect, deployment_id)
         if failure_point is None:
             details = record["details"] if isinstance(record["details"], dict) else {}
-            summary = writer.finish(deployment_id, "succeeded", f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s")
+            summary = writer.finish(
+                deployment_id,
+                "succeeded",
+                f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s",
+            )
             return summary
         actions = ROLLBACK_PLAN[failure_point]
         with site.hook().context() as ctx:
             try:
-                kept = saved.read(record, site, ctx, cursor, restore="prod" in actions and "target" in record["details"])
+                kept = saved.read(
+                    record, site, ctx, cursor, restore="prod" in actions and "target" in record["details"]
+                )
             except RecordRefused as exc:
                 summary = writer.finish(deployment_id, "failed", f"blocked at {failure_point}: {reason}; {exc}")
                 log.error("%s", summary)
@@ -232,13 +317,17 @@ def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None
             undone = _roll_back(cursor, site, ctx, kept, actions)
         intact = checksums(cursor, site.dialect, kept.before.relations()) == kept.checksums
         verdict = "prod verified identical to before (checksums)" if intact else "PROD DIFFERS FROM BEFORE: inspect now"
-        summary = writer.finish(deployment_id, "rolled_back" if intact else "failed", f"blocked at {failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}")
+        summary = writer.finish(
+            deployment_id,
+            "rolled_back" if intact else "failed",
+            f"blocked at {failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}",
+        )
     log.error("%s", summary)
     return summary
 
 
 def _roll_back(cursor: Any, site: DeploymentSite, ctx: Any, kept: saved.Saved, actions: tuple[str, ...]) -> list[str]:
-    """The seed's rollback actions, on checked names only; what was undone, for the summary."""
+    """The rollback actions, on checked names only; what was undone, for the summary."""
     undone = []
     for action in actions:
         if action == "dbt":
@@ -275,10 +364,14 @@ def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
             with _refusal_blocks(site):
                 kept = saved.read(last, site, ctx, cursor, restore=True)
             if not kept.before.relations():
-                raise DeploymentBlocked(f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to")
+                raise DeploymentBlocked(
+                    f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to"
+                )
             window = restore_prod(cursor, site, ctx, kept)
         intact = checksums(cursor, site.dialect, kept.before.relations()) == kept.checksums
-        summary = f"rolled back by {triggered_by} in {window:.3f} s; " + ("prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now")
+        summary = f"rolled back by {triggered_by} in {window:.3f} s; " + (
+            "prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now"
+        )
         summary = site.writer(cursor).finish(last["id"], "rolled_back", summary)
     if not intact:
         raise DeploymentBlocked(summary)

@@ -1,4 +1,4 @@
-"""Integration validation of a green deployment against prod (the seed's safety checks).
+"""Integration validation of a green deployment against prod (row counts, nulls, means and contracts before promotion).
 
 Per model, green relation vs prod relation: every prod column still present, no type
 narrowed or changed, row count within a tolerance, a simple distribution check (null
@@ -39,7 +39,9 @@ class Finding:
         return asdict(self)
 
 
-def validate(cursor: Any, dialect: str, models: list[DeployedModel], cross_edges: list[tuple[str, str]], limits: Thresholds) -> list[Finding]:
+def validate(
+    cursor: Any, dialect: str, models: list[DeployedModel], cross_edges: list[tuple[str, str]], limits: Thresholds
+) -> list[Finding]:
     """All checks over the deployed models; `cross_edges` are (producer, reader) model names."""
     from airflow_provider_dualengine.contracts.types import Compatibility, compare
 
@@ -54,10 +56,38 @@ def validate(cursor: Any, dialect: str, models: list[DeployedModel], cross_edges
             continue
         green_cols, prod_cols = _columns(cursor, dialect, model.green), _columns(cursor, dialect, model.prod)
         missing = [c for c in prod_cols if c not in green_cols]
-        findings.append(Finding("column_presence", model.name, not missing, f"{model.green} lacks prod column(s) {', '.join(missing)}" if missing else "every prod column present"))
-        changed = [f"{c} {prod_cols[c]} -> {green_cols[c]}" for c in prod_cols if c in green_cols and compare(prod_cols[c], green_cols[c], dialect) in (Compatibility.NARROWER, Compatibility.DIFFERENT)]
-        findings.append(Finding("data_types", model.name, not changed, f"type narrowed or changed: {'; '.join(changed)}" if changed else "types compatible"))
-        findings.extend(_data_checks(cursor, dialect, model, [c for c in prod_cols if c in green_cols], {c: prod_cols[c] for c in prod_cols}, limits))
+        findings.append(
+            Finding(
+                "column_presence",
+                model.name,
+                not missing,
+                f"{model.green} lacks prod column(s) {', '.join(missing)}" if missing else "every prod column present",
+            )
+        )
+        changed = [
+            f"{c} {prod_cols[c]} -> {green_cols[c]}"
+            for c in prod_cols
+            if c in green_cols
+            and compare(prod_cols[c], green_cols[c], dialect) in (Compatibility.NARROWER, Compatibility.DIFFERENT)
+        ]
+        findings.append(
+            Finding(
+                "data_types",
+                model.name,
+                not changed,
+                f"type narrowed or changed: {'; '.join(changed)}" if changed else "types compatible",
+            )
+        )
+        findings.extend(
+            _data_checks(
+                cursor,
+                dialect,
+                model,
+                [c for c in prod_cols if c in green_cols],
+                {c: prod_cols[c] for c in prod_cols},
+                limits,
+            )
+        )
     for producer, reader in cross_edges:
         if producer in by_name and reader in by_name:
             findings.extend(_referential(cursor, dialect, by_name[producer], by_name[reader]))
@@ -71,12 +101,24 @@ def _columns(cursor: Any, dialect: str, relation: str) -> dict[str, str]:
     return {name.lower(): kind for name, kind in live_columns(cursor, dialect, table.db, table.name).items()}
 
 
-def _data_checks(cursor: Any, dialect: str, model: DeployedModel, columns: list[str], types: dict[str, str], limits: Thresholds) -> list[Finding]:
+def _data_checks(
+    cursor: Any, dialect: str, model: DeployedModel, columns: list[str], types: dict[str, str], limits: Thresholds
+) -> list[Finding]:
     numeric = [c for c in columns if _is_numeric(types[c], dialect)]
-    stats = {side: _stats(cursor, relation, columns, numeric) for side, relation in (("prod", model.prod), ("green", model.green))}
+    stats = {
+        side: _stats(cursor, relation, columns, numeric)
+        for side, relation in (("prod", model.prod), ("green", model.green))
+    }
     prod_rows, green_rows = stats["prod"]["rows"], stats["green"]["rows"]
     change = abs(green_rows - prod_rows) / max(prod_rows, 1)
-    found = [Finding("row_count", model.name, change <= limits.row_count_tolerance, f"{green_rows} rows vs {prod_rows} in prod ({change:.0%} change, tolerance {limits.row_count_tolerance:.0%})")]
+    found = [
+        Finding(
+            "row_count",
+            model.name,
+            change <= limits.row_count_tolerance,
+            f"{green_rows} rows vs {prod_rows} in prod ({change:.0%} change, tolerance {limits.row_count_tolerance:.0%})",
+        )
+    ]
     drifted = []
     for column in columns:
         shares = [stats[s]["nulls"][column] / max(stats[s]["rows"], 1) for s in ("prod", "green")]
@@ -84,32 +126,57 @@ def _data_checks(cursor: Any, dialect: str, model: DeployedModel, columns: list[
             drifted.append(f"{column} nulls {shares[0]:.0%} -> {shares[1]:.0%}")
     for column in numeric:
         before, after = stats["prod"]["means"][column], stats["green"]["means"][column]
-        if before is not None and after is not None and abs(after - before) > limits.mean_tolerance * max(abs(before), 1e-9):
+        if (
+            before is not None
+            and after is not None
+            and abs(after - before) > limits.mean_tolerance * max(abs(before), 1e-9)
+        ):
             drifted.append(f"{column} mean {before:.4g} -> {after:.4g}")
-    found.append(Finding("distribution", model.name, not drifted, "; ".join(drifted) if drifted else f"null shares and means of {len(columns)} columns within tolerance"))
+    found.append(
+        Finding(
+            "distribution",
+            model.name,
+            not drifted,
+            "; ".join(drifted) if drifted else f"null shares and means of {len(columns)} columns within tolerance",
+        )
+    )
     return found
 
 
 def _stats(cursor: Any, relation: str, columns: list[str], numeric: list[str]) -> dict[str, Any]:
-    parts = ["count(*)"] + [f"count({quote_ident(c)})" for c in columns] + [f"avg(CAST({quote_ident(c)} AS DOUBLE PRECISION))" for c in numeric]
+    parts = (
+        ["count(*)"]
+        + [f"count({quote_ident(c)})" for c in columns]
+        + [f"avg(CAST({quote_ident(c)} AS DOUBLE PRECISION))" for c in numeric]
+    )
     cursor.execute(f"SELECT {', '.join(parts)} FROM {relation}")
     row = cursor.fetchone()
     rows = int(row[0])
-    nulls = {c: rows - int(v) for c, v in zip(columns, row[1 : 1 + len(columns)])}
-    means = {c: (float(v) if v is not None else None) for c, v in zip(numeric, row[1 + len(columns) :])}
+    nulls = {c: rows - int(v) for c, v in zip(columns, row[1 : 1 + len(columns)], strict=True)}
+    means = {c: (float(v) if v is not None else None) for c, v in zip(numeric, row[1 + len(columns) :], strict=True)}
     return {"rows": rows, "nulls": nulls, "means": means}
 
 
 def _referential(cursor: Any, dialect: str, producer: DeployedModel, reader: DeployedModel) -> list[Finding]:
     if not (relation_exists(cursor, dialect, producer.green) and relation_exists(cursor, dialect, reader.green)):
         return []
-    shared = sorted(c for c in set(_columns(cursor, dialect, producer.green)) & set(_columns(cursor, dialect, reader.green)) if c.endswith("_id"))
+    shared = sorted(
+        c
+        for c in set(_columns(cursor, dialect, producer.green)) & set(_columns(cursor, dialect, reader.green))
+        if c.endswith("_id")
+    )
     found = []
     for key in shared:
         k = quote_ident(key)
-        cursor.execute(f"SELECT count(*) FROM {reader.green} r WHERE r.{k} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {producer.green} p WHERE p.{k} = r.{k})")
+        cursor.execute(
+            f"SELECT count(*) FROM {reader.green} r WHERE r.{k} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {producer.green} p WHERE p.{k} = r.{k})"
+        )
         orphans = int(cursor.fetchone()[0])
-        message = f"{orphans} row(s) of {reader.name} have a {key} missing from {producer.name}" if orphans else f"every {key} of {reader.name} found in {producer.name}"
+        message = (
+            f"{orphans} row(s) of {reader.name} have a {key} missing from {producer.name}"
+            if orphans
+            else f"every {key} of {reader.name} found in {producer.name}"
+        )
         found.append(Finding("referential_integrity", reader.name, orphans == 0, message))
     return found
 

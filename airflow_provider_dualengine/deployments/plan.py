@@ -27,7 +27,9 @@ class DeployedModel:
     prod: str  # quoted relation prod readers use
 
 
-def deployed_models(graph: UnifiedGraph, sqlmesh_environment: str, dbt_live_schema: str, dbt_slot: str) -> list[DeployedModel]:
+def deployed_models(
+    graph: UnifiedGraph, sqlmesh_environment: str, dbt_live_schema: str, dbt_slot: str
+) -> list[DeployedModel]:
     """Every model of the graph with its green and prod relation."""
     green_suffix = f"__{green_environment(sqlmesh_environment)}"
     prod_suffix = "" if sqlmesh_environment == "prod" else f"__{sqlmesh_environment}"

@@ -48,8 +48,16 @@ class ProdLayer:
         return sorted(b.physical for b in self.sqlmesh_views)
 
     def as_dict(self) -> dict[str, Any]:
-        views = [{"model": b.model, "snapshot": b.snapshot, "view": list(b.view), "physical": list(b.physical)} for b in self.sqlmesh_views]
-        return {"sqlmesh_views": views, "dbt_live_schema": self.dbt_live_schema, "dbt_slot": self.dbt_slot, "dbt_relations": list(self.dbt_relations)}
+        views = [
+            {"model": b.model, "snapshot": b.snapshot, "view": list(b.view), "physical": list(b.physical)}
+            for b in self.sqlmesh_views
+        ]
+        return {
+            "sqlmesh_views": views,
+            "dbt_live_schema": self.dbt_live_schema,
+            "dbt_slot": self.dbt_slot,
+            "dbt_relations": list(self.dbt_relations),
+        }
 
     @classmethod
     def from_dict(cls, data: Any, field: str = "layer") -> ProdLayer:
@@ -59,7 +67,9 @@ class ProdLayer:
             raise LayerFormatError(field, data, "is not a prod layer")
         views = data.get("sqlmesh_views", [])
         if not isinstance(views, list):
-            raise LayerFormatError(f"{field}.sqlmesh_views", views, "is not a list of {model, snapshot, view, physical}")
+            raise LayerFormatError(
+                f"{field}.sqlmesh_views", views, "is not a list of {model, snapshot, view, physical}"
+            )
         bindings = tuple(_binding(v, f"{field}.sqlmesh_views[{i}]") for i, v in enumerate(views))
         live, slot, relations = data.get("dbt_live_schema", ""), data.get("dbt_slot"), data.get("dbt_relations", [])
         if not isinstance(live, str):
@@ -79,7 +89,9 @@ def swap(cursor: Any, dialect: str, target: ProdLayer, current: ProdLayer | None
     """
     if target.dbt_slot:
         blue_green.check_switch(cursor, dialect, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations))
-    stale_views = sorted({b.view for b in current.sqlmesh_views} - {b.view for b in target.sqlmesh_views}) if current else []
+    stale_views = (
+        sorted({b.view for b in current.sqlmesh_views} - {b.view for b in target.sqlmesh_views}) if current else []
+    )
     started = time.perf_counter()
     with transaction(cursor, dialect):
         for schema in sorted({b.view[0] for b in target.sqlmesh_views}):
@@ -89,7 +101,9 @@ def swap(cursor: Any, dialect: str, target: ProdLayer, current: ProdLayer | None
         for view in stale_views:
             cursor.execute(f"DROP VIEW IF EXISTS {sql_name(view)}")
         if target.dbt_slot:
-            blue_green.apply_switch(cursor, dialect, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations))
+            blue_green.apply_switch(
+                cursor, dialect, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations)
+            )
         elif current and current.dbt_slot:
             blue_green.apply_clear(cursor, dialect, current.dbt_live_schema, list(current.dbt_relations))
     return time.perf_counter() - started
@@ -108,7 +122,9 @@ def _binding(data: Any, field: str) -> ViewBinding:
     model, snapshot = data.get("model"), data.get("snapshot")
     if not isinstance(model, str) or not isinstance(snapshot, str):
         raise LayerFormatError(field, data, "lacks the SQLMesh model and snapshot identifier")
-    return ViewBinding(model, snapshot, _parts(data.get("view"), f"{field}.view"), _parts(data.get("physical"), f"{field}.physical"))
+    return ViewBinding(
+        model, snapshot, _parts(data.get("view"), f"{field}.view"), _parts(data.get("physical"), f"{field}.physical")
+    )
 
 
 def _parts(value: Any, field: str) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_dualengine.engines.redact import redact
@@ -26,7 +26,18 @@ SCHEMA = "dualengine"
 TABLE = "deployments"
 STATUSES = ("running", "succeeded", "failed", "rolled_back", "interrupted")
 DIALECTS = ("duckdb", "postgres")
-COLUMNS = ("id", "environment", "started_at", "finished_at", "status", "triggered_by", "sqlmesh_version", "dbt_version", "stages", "details")
+COLUMNS = (
+    "id",
+    "environment",
+    "started_at",
+    "finished_at",
+    "status",
+    "triggered_by",
+    "sqlmesh_version",
+    "dbt_version",
+    "stages",
+    "details",
+)
 # details holding engine names and digests (read back by a rollback), never free text:
 # left as they are by the redaction, which could otherwise mask part of a name.
 ENGINE_FIELDS = frozenset({"format", "before", "target", "sqlmesh_state_before", "checksums_before", "checksums_after"})
@@ -49,21 +60,48 @@ def ensure_table(cursor: Any, dialect: str) -> None:
         )
 
 
-def start(cursor: Any, dialect: str, deployment_id: str, environment: str, triggered_by: str, sqlmesh_version: str | None, dbt_version: str | None) -> None:
+def start(
+    cursor: Any,
+    dialect: str,
+    deployment_id: str,
+    environment: str,
+    triggered_by: str,
+    sqlmesh_version: str | None,
+    dbt_version: str | None,
+) -> None:
     """Record a deployment as running, now (the id must be new)."""
     ensure_table(cursor, dialect)
     m = placeholder(dialect)
     sql = f"INSERT INTO {_table()} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages, details) VALUES ({m}, {m}, {m}, 'running', {m}, {m}, {m}, '[]', '{{}}')"
     with transaction(cursor, dialect):
-        cursor.execute(sql, [deployment_id, environment, _utc_naive(_now()), triggered_by, sqlmesh_version, dbt_version])
+        cursor.execute(
+            sql, [deployment_id, environment, _utc_naive(_now()), triggered_by, sqlmesh_version, dbt_version]
+        )
 
 
-def record_stage(cursor: Any, dialect: str, deployment_id: str, stage: str, outcome: str, started_at: datetime, finished_at: datetime, message: str = "") -> None:
+def record_stage(
+    cursor: Any,
+    dialect: str,
+    deployment_id: str,
+    stage: str,
+    outcome: str,
+    started_at: datetime,
+    finished_at: datetime,
+    message: str = "",
+) -> None:
     """Append one stage's outcome to the deployment's stages."""
     m = placeholder(dialect)
     with transaction(cursor, dialect):
         stages = _locked_json(cursor, dialect, deployment_id, "stages")
-        stages.append({"stage": stage, "outcome": outcome, "started_at": _iso(started_at), "finished_at": _iso(finished_at), "message": message})
+        stages.append(
+            {
+                "stage": stage,
+                "outcome": outcome,
+                "started_at": _iso(started_at),
+                "finished_at": _iso(finished_at),
+                "message": message,
+            }
+        )
         cursor.execute(f"UPDATE {_table()} SET stages = {m} WHERE id = {m}", [json.dumps(stages), deployment_id])
 
 
@@ -75,7 +113,10 @@ def update(cursor: Any, dialect: str, deployment_id: str, **fields: Any) -> None
         columns = {k: fields.pop(k) for k in ("sqlmesh_version", "dbt_version") if k in fields}
         details = {**_locked_json(cursor, dialect, deployment_id, "details"), **fields}
         sets = ", ".join([f"details = {m}", *(f"{k} = {m}" for k in columns)])
-        cursor.execute(f"UPDATE {_table()} SET {sets} WHERE id = {m}", [json.dumps(details, default=str), *columns.values(), deployment_id])
+        cursor.execute(
+            f"UPDATE {_table()} SET {sets} WHERE id = {m}",
+            [json.dumps(details, default=str), *columns.values(), deployment_id],
+        )
 
 
 def get(cursor: Any, dialect: str, deployment_id: str) -> dict[str, Any]:
@@ -91,7 +132,10 @@ def get(cursor: Any, dialect: str, deployment_id: str) -> dict[str, Any]:
 def running(cursor: Any, dialect: str, environment: str) -> list[dict[str, Any]]:
     """Deployments of `environment` still marked running (their process may have died)."""
     ensure_table(cursor, dialect)
-    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {placeholder(dialect)} AND status = 'running' ORDER BY started_at", [environment])
+    cursor.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {placeholder(dialect)} AND status = 'running' ORDER BY started_at",
+        [environment],
+    )
     return [_record(row) for row in cursor.fetchall()]
 
 
@@ -102,7 +146,10 @@ def finish(cursor: Any, dialect: str, deployment_id: str, status: str, summary: 
         raise DeploymentRecordError(f"final status must be one of {STATUSES[1:]}, not '{status}'")
     m = placeholder(dialect)
     with transaction(cursor, dialect):
-        cursor.execute(f"UPDATE {_table()} SET status = {m}, finished_at = {m} WHERE id = {m}", [status, _utc_naive(_now()), deployment_id])
+        cursor.execute(
+            f"UPDATE {_table()} SET status = {m}, finished_at = {m} WHERE id = {m}",
+            [status, _utc_naive(_now()), deployment_id],
+        )
         cursor.execute(f"SELECT count(*) FROM {_table()} WHERE id = {m}", [deployment_id])
         if cursor.fetchone()[0] == 0:
             raise DeploymentRecordError(f"no deployment '{deployment_id}'")
@@ -113,7 +160,10 @@ def finish(cursor: Any, dialect: str, deployment_id: str, status: str, summary: 
 def list_deployments(cursor: Any, dialect: str, limit: int = 20) -> list[dict[str, Any]]:
     """The latest deployments, newest first."""
     ensure_table(cursor, dialect)
-    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} ORDER BY started_at DESC, id DESC LIMIT {placeholder(dialect)}", [int(limit)])
+    cursor.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM {_table()} ORDER BY started_at DESC, id DESC LIMIT {placeholder(dialect)}",
+        [int(limit)],
+    )
     return [_record(row) for row in cursor.fetchall()]
 
 
@@ -134,14 +184,44 @@ class RecordWriter:
     def __init__(self, cursor: Any, dialect: str, secrets: Iterable[str] = ()):
         self.cursor, self.dialect, self.secrets = cursor, dialect, tuple(secrets)
 
-    def start(self, deployment_id: str, environment: str, triggered_by: str, sqlmesh_version: str | None, dbt_version: str | None) -> None:
-        start(self.cursor, self.dialect, deployment_id, environment, self.clean(triggered_by), self.clean(sqlmesh_version), self.clean(dbt_version))
+    def start(
+        self,
+        deployment_id: str,
+        environment: str,
+        triggered_by: str,
+        sqlmesh_version: str | None,
+        dbt_version: str | None,
+    ) -> None:
+        start(
+            self.cursor,
+            self.dialect,
+            deployment_id,
+            environment,
+            self.clean(triggered_by),
+            self.clean(sqlmesh_version),
+            self.clean(dbt_version),
+        )
 
-    def stage(self, deployment_id: str, stage: str, outcome: str, started_at: datetime, finished_at: datetime, message: str = "") -> None:
-        record_stage(self.cursor, self.dialect, deployment_id, stage, outcome, started_at, finished_at, self.clean(message))
+    def stage(
+        self,
+        deployment_id: str,
+        stage: str,
+        outcome: str,
+        started_at: datetime,
+        finished_at: datetime,
+        message: str = "",
+    ) -> None:
+        record_stage(
+            self.cursor, self.dialect, deployment_id, stage, outcome, started_at, finished_at, self.clean(message)
+        )
 
     def update(self, deployment_id: str, **fields: Any) -> None:
-        update(self.cursor, self.dialect, deployment_id, **{k: v if k in ENGINE_FIELDS else self.clean(v) for k, v in fields.items()})
+        update(
+            self.cursor,
+            self.dialect,
+            deployment_id,
+            **{k: v if k in ENGINE_FIELDS else self.clean(v) for k, v in fields.items()},
+        )
 
     def finish(self, deployment_id: str, status: str, summary: str) -> str:
         """Close the record with a one-line summary; returns it as stored (redacted)."""
@@ -172,7 +252,7 @@ def _locked_json(cursor: Any, dialect: str, deployment_id: str, column: str) -> 
 
 
 def _record(row: tuple) -> dict[str, Any]:
-    record = dict(zip(COLUMNS, row))
+    record = dict(zip(COLUMNS, row, strict=True))
     record["started_at"] = _aware(record["started_at"])
     record["finished_at"] = _aware(record["finished_at"])
     record["stages"] = json.loads(record["stages"])
@@ -185,15 +265,15 @@ def _table() -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _utc_naive(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def _aware(moment: datetime | None) -> datetime | None:
-    return moment.replace(tzinfo=timezone.utc) if moment is not None and moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment is not None and moment.tzinfo is None else moment
 
 
 def _iso(moment: datetime) -> str:

@@ -67,13 +67,23 @@ def read(record: dict[str, Any], site: Any, ctx: Any, cursor: Any, restore: bool
     refuse = partial(RecordRefused, deployment_id)
     if not isinstance(details, dict) or details.get("format") != FORMAT:
         found = details.get("format") if isinstance(details, dict) else details
-        raise refuse("format", found, f"is not {FORMAT} (records of earlier versions stored names as SQL text and are not read back)")
+        raise refuse(
+            "format",
+            found,
+            f"is not {FORMAT} (records of earlier versions stored names as SQL text and are not read back)",
+        )
     before = layer(details, "before", site, ctx, cursor, deployment_id)
-    saved = Saved(before, _checksums(details.get("checksums_before"), before, refuse), dbt_slot(details, site, deployment_id))
+    saved = Saved(
+        before, _checksums(details.get("checksums_before"), before, refuse), dbt_slot(details, site, deployment_id)
+    )
     if not restore:
         return saved
     target = layer(details, "target", site, ctx, cursor, deployment_id)
-    return replace(saved, target=target, sqlmesh_state=_sqlmesh_state(details.get("sqlmesh_state_before"), before, site, ctx, refuse))
+    return replace(
+        saved,
+        target=target,
+        sqlmesh_state=_sqlmesh_state(details.get("sqlmesh_state_before"), before, site, ctx, refuse),
+    )
 
 
 def layer(details: dict[str, Any], field: str, site: Any, ctx: Any, cursor: Any, deployment_id: str) -> ProdLayer:
@@ -107,21 +117,42 @@ def dbt_slot(details: dict[str, Any], site: Any, deployment_id: str) -> str:
     """The dbt slot a deployment built into: one of the live schema's two slots."""
     slot = details.get("dbt_slot")
     if slot not in blue_green.slot_names(site.dbt_live_schema):
-        raise RecordRefused(deployment_id, "dbt_slot", slot, f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})")
+        raise RecordRefused(
+            deployment_id,
+            "dbt_slot",
+            slot,
+            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})",
+        )
     return slot
 
 
 def _check_dbt(found: ProdLayer, field: str, site: Any, cursor: Any, refuse: Refuse) -> None:
     if found.dbt_live_schema != site.dbt_live_schema:
-        raise refuse(f"{field}.dbt_live_schema", found.dbt_live_schema, f"is not this environment's dbt schema '{site.dbt_live_schema}'")
+        raise refuse(
+            f"{field}.dbt_live_schema",
+            found.dbt_live_schema,
+            f"is not this environment's dbt schema '{site.dbt_live_schema}'",
+        )
     if found.dbt_slot is not None and found.dbt_slot not in blue_green.slot_names(site.dbt_live_schema):
-        raise refuse(f"{field}.dbt_slot", found.dbt_slot, f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})")
+        raise refuse(
+            f"{field}.dbt_slot",
+            found.dbt_slot,
+            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})",
+        )
     if len(set(found.dbt_relations)) != len(found.dbt_relations) or (found.dbt_relations and found.dbt_slot is None):
         raise refuse(f"{field}.dbt_relations", list(found.dbt_relations), "repeats a relation or has no slot")
-    built = set(relations_in_schema(cursor, found.dbt_slot)) if found.dbt_slot and set(found.dbt_relations) - set(site.dbt_relations) else set()
+    built = (
+        set(relations_in_schema(cursor, found.dbt_slot))
+        if found.dbt_slot and set(found.dbt_relations) - set(site.dbt_relations)
+        else set()
+    )
     for relation in found.dbt_relations:
         if relation not in site.dbt_relations and relation not in built:
-            raise refuse(f"{field}.dbt_relations", relation, f"is not a dbt model of this project (nor a table dbt built in {found.dbt_slot})")
+            raise refuse(
+                f"{field}.dbt_relations",
+                relation,
+                f"is not a dbt model of this project (nor a table dbt built in {found.dbt_slot})",
+            )
 
 
 def _checksums(value: Any, before: ProdLayer, refuse: Refuse) -> Checksums:
@@ -134,9 +165,16 @@ def _checksums(value: Any, before: ProdLayer, refuse: Refuse) -> Checksums:
         relation = entry.get("relation") if isinstance(entry, dict) else None
         key = tuple(relation) if isinstance(relation, list) and all(isinstance(p, str) for p in relation) else None
         if key is None or key not in expected or key in found:
-            raise refuse("checksums_before", relation if key else entry, "is not a prod relation of the saved layer (or is listed twice)")
+            raise refuse(
+                "checksums_before",
+                relation if key else entry,
+                "is not a prod relation of the saved layer (or is listed twice)",
+            )
         sums = entry.get("checksum")
-        if not (sums is None or (isinstance(sums, list) and len(sums) == 2 and isinstance(sums[0], int) and isinstance(sums[1], str))):
+        if not (
+            sums is None
+            or (isinstance(sums, list) and len(sums) == 2 and isinstance(sums[0], int) and isinstance(sums[1], str))
+        ):
             raise refuse(f"checksums_before[{shown(key)}]", sums, "is not [row count, digest]")
         found[key] = sums
     missing = sorted(expected - set(found))
@@ -162,5 +200,9 @@ def _sqlmesh_state(value: Any, before: ProdLayer, site: Any, ctx: Any, refuse: R
     if uncovered:
         model, snapshot = uncovered[0]
         named = next((pair for pair in value if pair[0] == model), None)
-        raise refuse("sqlmesh_state_before", named, f"is not the snapshot {snapshot} of {plain_name(model)} that before.sqlmesh_views names (both were saved from one SQLMesh environment)")
+        raise refuse(
+            "sqlmesh_state_before",
+            named,
+            f"is not the snapshot {snapshot} of {plain_name(model)} that before.sqlmesh_views names (both were saved from one SQLMesh environment)",
+        )
     return value

@@ -38,12 +38,28 @@ class ModelCatalog:
     models: dict[str, CatalogModel] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, dict[str, Any]]:
-        return {name: {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(m).items()} for name, m in self.models.items()}
+        return {
+            name: {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(m).items()}
+            for name, m in self.models.items()
+        }
 
     @classmethod
     def from_json(cls, engine: str, source: Path, models: dict[str, dict[str, Any]]) -> ModelCatalog:
         tuples = ("depends_on", "reads_tables", "engine_refs", "checks")
-        return cls(engine, source, {name: CatalogModel(**{**m, "path": Path(m["path"]) if m.get("path") else None, **{k: tuple(m.get(k, ())) for k in tuples}}) for name, m in models.items()})
+        return cls(
+            engine,
+            source,
+            {
+                name: CatalogModel(
+                    **{
+                        **m,
+                        "path": Path(m["path"]) if m.get("path") else None,
+                        **{k: tuple(m.get(k, ())) for k in tuples},
+                    }
+                )
+                for name, m in models.items()
+            },
+        )
 
     def resolve(self, name: str) -> tuple[CatalogModel | None, str]:
         """Find a model by full name or by a unique last part; else (None, reason)."""

@@ -9,10 +9,8 @@ only. Accepted: `duckdb` (file in `host`), `postgres`, and our `sqlmesh` type, w
 from __future__ import annotations
 
 import os
-
 from typing import Any
 from urllib.parse import quote
-
 
 # What to install when a PostgreSQL library (psycopg2, dbt-postgres) is missing.
 POSTGRES_EXTRA = "pip install 'airflow-provider-dualengine[postgres]'"
@@ -69,7 +67,13 @@ def duckdb_path(conn: Any) -> str:
 def postgres_params(conn: Any) -> dict[str, Any]:
     if not conn.host or not conn.schema:
         raise UnsupportedWarehouse(f"Postgres connection '{conn.conn_id}' needs host and schema (the database name)")
-    return {"host": conn.host, "port": int(conn.port or 5432), "user": conn.login, "password": conn.password or "", "database": conn.schema}
+    return {
+        "host": conn.host,
+        "port": int(conn.port or 5432),
+        "user": conn.login,
+        "password": conn.password or "",
+        "database": conn.schema,
+    }
 
 
 def dataset_namespace(conn: Any) -> str:

@@ -17,7 +17,9 @@ MASK = "***"
 # scheme://user:password@host  ->  scheme://user:***@host   (also scheme://:password@host)
 _URI_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^:/@\s'\"]*:)(?P<secret>[^@\s'\"]+)(?P<tail>@)")
 # password=secret, "password": "secret", password='secret', PGPASSWORD=secret
-_KEY_VALUE = re.compile(r"(?P<head>(?i:\b(?:pg)?pass(?:word|wd)?|secret|token)\b['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^\s'\",;)}]+)")
+_KEY_VALUE = re.compile(
+    r"(?P<head>(?i:\b(?:pg)?pass(?:word|wd)?|secret|token)\b['\"]?\s*[:=]\s*['\"]?)(?P<secret>[^\s'\",;)}]+)"
+)
 
 
 def redact(text: str, secrets: Iterable[str | None] = ()) -> str:

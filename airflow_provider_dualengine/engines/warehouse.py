@@ -9,7 +9,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA, WarehouseUnreachable, connection_kind, dataset_namespace, duckdb_path, postgres_params
+from airflow_provider_dualengine.engines.connections import (
+    POSTGRES_EXTRA,
+    WarehouseUnreachable,
+    connection_kind,
+    dataset_namespace,
+    duckdb_path,
+    postgres_params,
+)
 from airflow_provider_dualengine.engines.redact import connection_secrets, redact
 
 
@@ -34,9 +41,18 @@ def warehouse_cursor(conn: Any) -> Iterator[Any]:
             import psycopg2
 
             params = postgres_params(conn)
-            db = psycopg2.connect(host=params["host"], port=params["port"], user=params["user"], password=params["password"], dbname=params["database"], connect_timeout=10)
+            db = psycopg2.connect(
+                host=params["host"],
+                port=params["port"],
+                user=params["user"],
+                password=params["password"],
+                dbname=params["database"],
+                connect_timeout=10,
+            )
     except ImportError as exc:
-        raise WarehouseUnreachable(f"the {kind} driver is not installed ({exc}), so Airflow connection '{conn.conn_id}' cannot be used\n    fix: {POSTGRES_EXTRA}") from None
+        raise WarehouseUnreachable(
+            f"the {kind} driver is not installed ({exc}), so Airflow connection '{conn.conn_id}' cannot be used\n    fix: {POSTGRES_EXTRA}"
+        ) from None
     except Exception as exc:  # the drivers raise their own types; all mean "cannot reach it"
         raise WarehouseUnreachable(unreachable_message(conn, kind, exc)) from None
     try:
@@ -65,7 +81,9 @@ def row_count(cursor: Any, schema: str, table: str) -> int:
 
 def relations_in_schema(cursor: Any, schema: str) -> list[str]:
     placeholder = "?" if "duckdb" in type(cursor).__module__ else "%s"
-    cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder} ORDER BY 1", [schema])
+    cursor.execute(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder} ORDER BY 1", [schema]
+    )
     return [row[0] for row in cursor.fetchall()]
 
 
@@ -109,5 +127,7 @@ def table_exists(cursor: Any, dialect: str, schema: str | None, table: str) -> b
     """Whether the table or view exists (names bound as values; no schema: the current one)."""
     m = placeholder(dialect)
     where, params = (f"table_schema = {m}", [schema]) if schema else ("table_schema = current_schema()", [])
-    cursor.execute(f"SELECT count(*) FROM information_schema.tables WHERE {where} AND table_name = {m}", [*params, table])
+    cursor.execute(
+        f"SELECT count(*) FROM information_schema.tables WHERE {where} AND table_name = {m}", [*params, table]
+    )
     return cursor.fetchone()[0] > 0

@@ -19,10 +19,17 @@ from airflow_provider_dualengine.graph import Engine, UnifiedGraph
 def contracted_producers(contracts: list[Contract], graph: UnifiedGraph) -> dict[tuple[Engine, str], Contract]:
     """(engine, model) of each contract's producer that this graph renders."""
     placed = graph.placement()
-    return {key: contract for contract in contracts for key in graph.models_graph.matching(f"{contract.model.producer}:{contract.model.name}") if key in placed}
+    return {
+        key: contract
+        for contract in contracts
+        for key in graph.models_graph.matching(f"{contract.model.producer}:{contract.model.name}")
+        if key in placed
+    }
 
 
-def render_contract_check(contract: Contract, engine: Engine, model: str, graph: UnifiedGraph, ctx: RenderContext) -> Any:
+def render_contract_check(
+    contract: Contract, engine: Engine, model: str, graph: UnifiedGraph, ctx: RenderContext
+) -> Any:
     from airflow_provider_dualengine.engines.sqlmesh.names import task_id_for
     from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
 
@@ -45,4 +52,8 @@ def render_contract_check(contract: Contract, engine: Engine, model: str, graph:
 def render_static_validation(ctx: RenderContext) -> Any:
     from airflow_provider_dualengine.operators.contract_validation import ContractValidationOperator
 
-    return ContractValidationOperator(task_id="validate_contracts", project_dir=str(ctx.project.root), doc_md="Contracts against the compiled projects (columns, types, consumers) before any model is built.")
+    return ContractValidationOperator(
+        task_id="validate_contracts",
+        project_dir=str(ctx.project.root),
+        doc_md="Contracts against the compiled projects (columns, types, consumers) before any model is built.",
+    )

@@ -116,9 +116,18 @@ def _only_stages(graph: UnifiedGraph, names: list[str], graph_file: Any) -> Unif
     DAG runs those, and this one is scheduled on their Assets)."""
     unknown = [n for n in names if n not in graph.stages]
     if unknown or not names:
-        issue = ConfigIssue(graph_file, "dependency_graph", f"build_dag(stages=...) names unknown stage(s): {', '.join(unknown) or '(none given)'}", f"use stages of this project: {', '.join(graph.stages)}")
+        issue = ConfigIssue(
+            graph_file,
+            "dependency_graph",
+            f"build_dag(stages=...) names unknown stage(s): {', '.join(unknown) or '(none given)'}",
+            f"use stages of this project: {', '.join(graph.stages)}",
+        )
         raise DualEngineConfigError([issue])
-    kept = {n: replace(s, upstream_stages=tuple(u for u in s.upstream_stages if u in names)) for n, s in graph.stages.items() if n in names}
+    kept = {
+        n: replace(s, upstream_stages=tuple(u for u in s.upstream_stages if u in names))
+        for n, s in graph.stages.items()
+        if n in names
+    }
     return replace(graph, stages=kept)
 
 
@@ -138,10 +147,22 @@ def _load_contracts(project: Any, graph: UnifiedGraph) -> list[Any]:
     return contracts
 
 
-def _render(graph: UnifiedGraph, ctx: RenderContext, model_level: bool = False, contracts: list[Any] | None = None, *, static_validation: bool = True, wait_for_inputs: bool = True) -> dict[str, TaskGroup]:
+def _render(
+    graph: UnifiedGraph,
+    ctx: RenderContext,
+    model_level: bool = False,
+    contracts: list[Any] | None = None,
+    *,
+    static_validation: bool = True,
+    wait_for_inputs: bool = True,
+) -> dict[str, TaskGroup]:
     """The stage groups (returned by name); `static_validation`/`wait_for_inputs` add the
     contract check task and the external-input sensors (a deployment places its own)."""
-    from airflow_provider_dualengine.factory.contract_tasks import contracted_producers, render_contract_check, render_static_validation
+    from airflow_provider_dualengine.factory.contract_tasks import (
+        contracted_producers,
+        render_contract_check,
+        render_static_validation,
+    )
 
     renderers = _renderers()
     contracted = contracted_producers(contracts or [], graph)
@@ -202,5 +223,7 @@ def _doc(root, graph: UnifiedGraph, env: str) -> str:
     lines = [f"Dual-engine pipeline for `{root}` in environment **{env}**.", ""]
     for stage in graph.stages.values():
         parts = [f"{e.value}: {', '.join(m.name for m in stage.models[e])}" for e in stage.engines()]
-        lines.append(f"- **{stage.name}** ({'; '.join(parts)}) after {', '.join(stage.upstream_stages + stage.external_inputs) or 'nothing'}")
+        lines.append(
+            f"- **{stage.name}** ({'; '.join(parts)}) after {', '.join(stage.upstream_stages + stage.external_inputs) or 'nothing'}"
+        )
     return "\n".join(lines)

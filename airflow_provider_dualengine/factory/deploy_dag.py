@@ -1,4 +1,4 @@
-"""build_deploy_dag(): the seed's deployment pipeline for both engines as one Airflow DAG.
+"""build_deploy_dag(): the coordinated blue-green deployment pipeline for both engines as one Airflow DAG.
 
     prepare -> validation -> staging_deployment -> integration_validation -> promotion -> conclude
 
@@ -6,7 +6,7 @@
 into `<env>_green`, dbt (Cosmos) builds into the idle slot and reads the green SQLMesh
 views, SQLMesh models reading dbt read that slot, contracts are checked on green. Prod
 changes only in `promotion.promote`, for both engines in one transaction. `conclude`
-always runs: it applies the seed's rollback for the failure point and closes the record.
+always runs: it applies the rollback defined for the failure point and closes the record.
 """
 
 from __future__ import annotations
@@ -82,7 +82,13 @@ def build_deploy_dag(
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.
     site = {"project_dir": str(project.root), "environment": env.name, **ctx.pool_args()}
-    sqlmesh = {"project_path": str(project.sqlmesh_path), "gateway": env.sqlmesh_gateway, "conn_id": project.settings.warehouse.conn_id, "env": {DBT_SCHEMA_ENV: SLOT_TEMPLATE}, **ctx.pool_args()}
+    sqlmesh = {
+        "project_path": str(project.sqlmesh_path),
+        "gateway": env.sqlmesh_gateway,
+        "conn_id": project.settings.warehouse.conn_id,
+        "env": {DBT_SCHEMA_ENV: SLOT_TEMPLATE},
+        **ctx.pool_args(),
+    }
     dag = DAG(
         dag_id=dag_id or f"dualengine_{project.settings.name}_{env.name}_deploy",
         schedule=schedule,
@@ -94,8 +100,14 @@ def build_deploy_dag(
         **dag_kwargs,
     )
     with dag:
-        prepare = DeploymentStartOperator(task_id=START_TASK_ID, **site, doc_md="Open the deployment record, choose the idle dbt slot, save prod (layer, SQLMesh state, checksums).")
-        with TaskGroup("validation", tooltip="Nothing is built yet: lint, unit tests, cost estimate, dbt docs, contracts") as validation:
+        prepare = DeploymentStartOperator(
+            task_id=START_TASK_ID,
+            **site,
+            doc_md="Open the deployment record, choose the idle dbt slot, save prod (layer, SQLMesh state, checksums).",
+        )
+        with TaskGroup(
+            "validation", tooltip="Nothing is built yet: lint, unit tests, cost estimate, dbt docs, contracts"
+        ) as validation:
             _validation_tasks(project, green, sqlmesh, require_dbt_docs)
         with TaskGroup("staging_deployment", tooltip=f"Build green: SQLMesh '{green}', dbt idle slot") as staging:
             _render(graph, ctx, False, contracts, static_validation=False, wait_for_inputs=False)
@@ -104,7 +116,12 @@ def build_deploy_dag(
         with TaskGroup("promotion", tooltip="Both engines switch in one transaction") as promotion:
             # Consumers scheduled on the prod tables' Assets hear of the deployment.
             DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(project, graph, env, warehouse), **site)
-        conclude = DeploymentConcludeOperator(task_id="conclude", trigger_rule="all_done", **site, doc_md="Roll back as the failure point requires, verify prod by checksums, close the record.")
+        conclude = DeploymentConcludeOperator(
+            task_id="conclude",
+            trigger_rule="all_done",
+            **site,
+            doc_md="Roll back as the failure point requires, verify prod by checksums, close the record.",
+        )
         prepare >> validation >> staging >> integration >> promotion >> conclude
     return dag
 
@@ -112,11 +129,22 @@ def build_deploy_dag(
 def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require_dbt_docs: bool) -> None:
     from airflow_provider_dualengine.operators.contract_validation import ContractValidationOperator
     from airflow_provider_dualengine.operators.project_checks import DbtProjectCheckOperator
-    from airflow_provider_dualengine.operators.sqlmesh import SQLMeshLintOperator, SQLMeshPlanOperator, SQLMeshTestOperator
+    from airflow_provider_dualengine.operators.sqlmesh import (
+        SQLMeshLintOperator,
+        SQLMeshPlanOperator,
+        SQLMeshTestOperator,
+    )
 
     SQLMeshLintOperator(task_id="sqlmesh_lint", **sqlmesh)
     SQLMeshTestOperator(task_id="sqlmesh_unit_tests", **sqlmesh)
-    SQLMeshPlanOperator(task_id="sqlmesh_cost_estimate", environment=green, apply=False, skip_tests=True, **sqlmesh, doc_md="What a plan into green would create and backfill (models, intervals); applies nothing.")
+    SQLMeshPlanOperator(
+        task_id="sqlmesh_cost_estimate",
+        environment=green,
+        apply=False,
+        skip_tests=True,
+        **sqlmesh,
+        doc_md="What a plan into green would create and backfill (models, intervals); applies nothing.",
+    )
     DbtProjectCheckOperator(task_id="dbt_parse_and_docs", project_dir=str(project.root), require_docs=require_dbt_docs)
     ContractValidationOperator(task_id="contracts", project_dir=str(project.root))
 
@@ -126,10 +154,19 @@ def prod_assets(project: Any, graph: Any, env: Any, warehouse: Any) -> list[Asse
     of that environment emits), declared by the tasks that change what those tables show:
     promotion and rollback."""
     nodes = graph.models_graph.nodes
-    return [Asset(model_asset_uri(warehouse, project, engine, name, nodes.get((engine, name), {}).get("relation"), env)) for engine, name in sorted(graph.placement())]
+    return [
+        Asset(model_asset_uri(warehouse, project, engine, name, nodes.get((engine, name), {}).get("relation"), env))
+        for engine, name in sorted(graph.placement())
+    ]
 
 
-def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, environment: str | None = None, dag_id: str | None = None, **dag_kwargs: Any) -> DAG:
+def build_rollback_dag(
+    project_dir: str | os.PathLike[str] | None = None,
+    *,
+    environment: str | None = None,
+    dag_id: str | None = None,
+    **dag_kwargs: Any,
+) -> DAG:
     """A manually triggered DAG returning both engines to the state before the last successful deployment."""
     try:
         project = load_project(project_dir)
@@ -150,5 +187,11 @@ def build_rollback_dag(project_dir: str | os.PathLike[str] | None = None, *, env
     )
     with dag:
         pool = project.settings.warehouse.writer_pool
-        DualEngineRollbackOperator(task_id="rollback", project_dir=str(project.root), environment=env.name, outlets=prod_assets(project, graph, env, warehouse), **({"pool": pool} if pool else {}))
+        DualEngineRollbackOperator(
+            task_id="rollback",
+            project_dir=str(project.root),
+            environment=env.name,
+            outlets=prod_assets(project, graph, env, warehouse),
+            **({"pool": pool} if pool else {}),
+        )
     return dag

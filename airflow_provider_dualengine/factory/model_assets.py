@@ -29,7 +29,13 @@ from airflow_provider_dualengine.engines.connections import table_asset_uri
 from airflow_provider_dualengine.graph import Engine, build_graph
 
 
-def model_relation(project: Project, engine: Engine, name: str, relation: str | None, environment: str | ResolvedEnvironment | None = None) -> tuple[str, str]:
+def model_relation(
+    project: Project,
+    engine: Engine,
+    name: str,
+    relation: str | None,
+    environment: str | ResolvedEnvironment | None = None,
+) -> tuple[str, str]:
     """(schema, table) of a model's output in an environment: SQLMesh's environment view
     or the dbt model's table in the environment's target schema."""
     env = environment if isinstance(environment, ResolvedEnvironment) else project.environment(environment)
@@ -58,17 +64,31 @@ def warehouse_at_parse(project: Project) -> Any:
         return get_connection(conn_id)
     except WarehouseConnectionNotFound as exc:
         what, _, fix = str(exc).partition("\n    fix: ")
-        issue = ConfigIssue(project.files["settings"], "warehouse.conn_id", f"{what} The DAG names each model's Airflow Asset after this warehouse, so it cannot be built without it.", fix)
+        issue = ConfigIssue(
+            project.files["settings"],
+            "warehouse.conn_id",
+            f"{what} The DAG names each model's Airflow Asset after this warehouse, so it cannot be built without it.",
+            fix,
+        )
         raise DualEngineConfigError([issue]) from None
 
 
-def model_asset_uri(conn: Any, project: Project, engine: Engine, name: str, relation: str | None, environment: str | ResolvedEnvironment | None = None) -> str:
+def model_asset_uri(
+    conn: Any,
+    project: Project,
+    engine: Engine,
+    name: str,
+    relation: str | None,
+    environment: str | ResolvedEnvironment | None = None,
+) -> str:
     """The Asset URI of a model's output in an environment (what its task emits)."""
     schema, table = model_relation(project, engine, name, relation, environment)
     return table_asset_uri(conn, schema, table)
 
 
-def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None = None, environment: str | None = None) -> list[Asset]:
+def model_assets(
+    models: list[str], project_dir: str | os.PathLike[str] | None = None, environment: str | None = None
+) -> list[Asset]:
     """One Asset per model ("staging.customer_enhanced", "dbt:customer_value", ...), named
     exactly as the producing task names it. Raises DualEngineConfigError for unknown or
     ambiguous names."""
@@ -79,10 +99,22 @@ def model_assets(models: list[str], project_dir: str | os.PathLike[str] | None =
     for name in models:
         found, problem = _resolve(graph, name)
         if found is None:
-            issues.append(ConfigIssue(project.files["dependency_graph"], "model_assets", problem, "use a model of either project; prefix it with sqlmesh: or dbt: when both have it"))
+            issues.append(
+                ConfigIssue(
+                    project.files["dependency_graph"],
+                    "model_assets",
+                    problem,
+                    "use a model of either project; prefix it with sqlmesh: or dbt: when both have it",
+                )
+            )
             continue
         engine, model_name, relation = found
-        assets.append(Asset(model_asset_uri(conn, project, engine, model_name, relation, environment), extra={"engine": engine.value, "model": model_name}))
+        assets.append(
+            Asset(
+                model_asset_uri(conn, project, engine, model_name, relation, environment),
+                extra={"engine": engine.value, "model": model_name},
+            )
+        )
     if issues:
         raise DualEngineConfigError(issues)
     return assets
@@ -92,6 +124,8 @@ def _resolve(graph, name: str) -> tuple[tuple[Engine, str, str | None] | None, s
     candidates = graph.models_graph.matching(name)
     if len(candidates) != 1:
         what = "is in both engines" if candidates else "is not a model of this project"
-        return None, f"'{name}' {what}" + (f" ({', '.join(f'{e.value}:{n}' for e, n in candidates)})" if candidates else "")
+        return None, f"'{name}' {what}" + (
+            f" ({', '.join(f'{e.value}:{n}' for e, n in candidates)})" if candidates else ""
+        )
     engine, model_name = candidates[0]
     return (engine, model_name, graph.models_graph.nodes[candidates[0]].get("relation")), ""

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from graphlib import CycleError, TopologicalSorter
 
+from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
-from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
 from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
 from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
@@ -26,7 +26,9 @@ def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[Co
         return {}, [ConfigIssue(project.files["settings"], "compiled", str(exc), fix)]
     manifest = project.root / artifact["dbt"]["manifest"]
     if not manifest.is_file():  # Cosmos renders from it
-        return {}, [ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {manifest}", fix)]
+        return {}, [
+            ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {manifest}", fix)
+        ]
     dbt = ModelCatalog.from_json("dbt", manifest, artifact["dbt"]["models"])
     return {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}, []
 
@@ -42,14 +44,25 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
     inputs = set(spec.external_inputs)
 
     for name in stage_names & inputs:
-        issues.append(ConfigIssue(file, f"external_inputs.{name}", f"'{name}' is both a stage and an external input", "rename one of them"))
+        issues.append(
+            ConfigIssue(
+                file, f"external_inputs.{name}", f"'{name}' is both a stage and an external input", "rename one of them"
+            )
+        )
 
     placed: dict[tuple[Engine, str], str] = {}
     stages: dict[str, StageNode] = {}
     for stage_name, stage in spec.dependency_graph.items():
         for index, dep in enumerate(stage.depends_on):
             if dep not in stage_names and dep not in inputs:
-                issues.append(ConfigIssue(file, f"dependency_graph.{stage_name}.depends_on[{index}]", f"'{dep}' is neither a stage nor a declared external input", f"use one of the stages ({', '.join(sorted(stage_names - {stage_name}))}) or declare it under external_inputs"))
+                issues.append(
+                    ConfigIssue(
+                        file,
+                        f"dependency_graph.{stage_name}.depends_on[{index}]",
+                        f"'{dep}' is neither a stage nor a declared external input",
+                        f"use one of the stages ({', '.join(sorted(stage_names - {stage_name}))}) or declare it under external_inputs",
+                    )
+                )
         models: dict[Engine, tuple[ModelNode, ...]] = {}
         for engine in Engine:
             names = stage.models_for(engine.value)
@@ -62,14 +75,36 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
                     continue  # the missing catalog was already reported once
                 found, reason = catalog.resolve(name)
                 if found is None:
-                    issues.append(ConfigIssue(file, key, reason, f"list a model defined in the {engine.value} project, or add the model"))
+                    issues.append(
+                        ConfigIssue(
+                            file, key, reason, f"list a model defined in the {engine.value} project, or add the model"
+                        )
+                    )
                     continue
                 previous = placed.get((engine, found.name))
                 if previous is not None:
-                    issues.append(ConfigIssue(file, key, f"{engine.value} model '{found.name}' is already in stage '{previous}'", "a model runs in exactly one stage; remove one entry"))
+                    issues.append(
+                        ConfigIssue(
+                            file,
+                            key,
+                            f"{engine.value} model '{found.name}' is already in stage '{previous}'",
+                            "a model runs in exactly one stage; remove one entry",
+                        )
+                    )
                     continue
                 placed[(engine, found.name)] = stage_name
-                resolved.append(ModelNode(engine=engine, name=found.name, unique_id=found.unique_id, kind=found.kind, depends_on=found.depends_on, reads_tables=found.reads_tables, columns=tuple(found.columns.items()), relation=found.relation))
+                resolved.append(
+                    ModelNode(
+                        engine=engine,
+                        name=found.name,
+                        unique_id=found.unique_id,
+                        kind=found.kind,
+                        depends_on=found.depends_on,
+                        reads_tables=found.reads_tables,
+                        columns=tuple(found.columns.items()),
+                        relation=found.relation,
+                    )
+                )
             if resolved:
                 models[engine] = tuple(resolved)
         stages[stage_name] = StageNode(
@@ -81,7 +116,14 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
         )
 
     if project.settings.warehouse.type == "postgres" and Engine.SQLMESH in catalogs and Engine.DBT in catalogs:
-        issues.extend(dbt_views_on_sqlmesh(catalogs, project.files["settings"], "SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL", project.dbt_path))
+        issues.extend(
+            dbt_views_on_sqlmesh(
+                catalogs,
+                project.files["settings"],
+                "SQLMesh's view swaps (DROP VIEW ... CASCADE) would drop it on PostgreSQL",
+                project.dbt_path,
+            )
+        )
     order = _stage_order(stages, file, issues)
     models = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
     if not issues:
@@ -90,7 +132,9 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
         issues.extend(_reads_from_later_stages(models, placed, stages, order, file))
     if issues:
         raise DualEngineConfigError(issues)
-    return UnifiedGraph(stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs), models_graph=models)
+    return UnifiedGraph(
+        stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs), models_graph=models
+    )
 
 
 def _label(key: tuple[Engine, str]) -> str:
@@ -107,7 +151,14 @@ def _model_cycles(models: ModelGraph, file) -> list[ConfigIssue]:
         members = list(reversed(exc.args[1]))
         where = " across engines" if len({k[0] for k in members}) > 1 else ""
         cycle = " -> ".join(_label(k) for k in members)
-        return [ConfigIssue(file, "dependency_graph", f"models read each other in a cycle{where}: {cycle}", "break the cycle: one of these models must stop reading the next")]
+        return [
+            ConfigIssue(
+                file,
+                "dependency_graph",
+                f"models read each other in a cycle{where}: {cycle}",
+                "break the cycle: one of these models must stop reading the next",
+            )
+        ]
     return []
 
 
@@ -126,7 +177,9 @@ def _ancestors(stages: dict[str, StageNode], order: list[str]) -> tuple[dict[str
     return bit, before
 
 
-def _reads_from_later_stages(models: ModelGraph, placed: dict, stages: dict[str, StageNode], order: list[str], file) -> list[ConfigIssue]:
+def _reads_from_later_stages(
+    models: ModelGraph, placed: dict, stages: dict[str, StageNode], order: list[str], file
+) -> list[ConfigIssue]:
     """A model must run in a stage that comes after the stage of every model it reads
     (or in the same stage, when the same engine orders the two)."""
     bit, before = _ancestors(stages, order)
@@ -137,7 +190,11 @@ def _reads_from_later_stages(models: ModelGraph, placed: dict, stages: dict[str,
             continue
         same_engine_same_stage = up_stage == down_stage and not edge.cross_engine
         if not same_engine_same_stage and not before[down_stage] & bit[up_stage]:
-            where = "the same stage, where the two engines run side by side" if up_stage == down_stage else f"stage '{up_stage}', which does not run before '{down_stage}'"
+            where = (
+                "the same stage, where the two engines run side by side"
+                if up_stage == down_stage
+                else f"stage '{up_stage}', which does not run before '{down_stage}'"
+            )
             issues.append(
                 ConfigIssue(
                     file,
@@ -156,7 +213,14 @@ def _stage_order(stages: dict[str, StageNode], file, issues: list[ConfigIssue]) 
     except CycleError as exc:
         cycle = exc.args[1]
         path = " -> ".join(reversed(cycle))
-        issues.append(ConfigIssue(file, f"dependency_graph.{cycle[0]}.depends_on", f"stages form a cycle: {path}", "remove one of these depends_on entries so stages run in one direction"))
+        issues.append(
+            ConfigIssue(
+                file,
+                f"dependency_graph.{cycle[0]}.depends_on",
+                f"stages form a cycle: {path}",
+                "remove one of these depends_on entries so stages run in one direction",
+            )
+        )
         return list(stages)
 
 
@@ -173,5 +237,12 @@ def dbt_views_on_sqlmesh(catalogs: dict[Engine, ModelCatalog], file, why: str, d
         reads = sorted((set(model.reads_tables) | set(model.engine_refs)) & sqlmesh_tables)
         if model.kind == "view" and reads:
             where = dbt_path / model.path if dbt_path is not None and model.path else file
-            issues.append(ConfigIssue(where, f"dbt model {model.name}", f"is a view reading SQLMesh model(s) {', '.join(reads)}; {why}", "materialize it as a table (or incremental)"))
+            issues.append(
+                ConfigIssue(
+                    where,
+                    f"dbt model {model.name}",
+                    f"is a view reading SQLMesh model(s) {', '.join(reads)}; {why}",
+                    "materialize it as a table (or incremental)",
+                )
+            )
     return issues

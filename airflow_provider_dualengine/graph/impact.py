@@ -41,11 +41,17 @@ def resolve_model(graph: UnifiedGraph, name: str) -> NodeKey:
     if len(candidates) == 1:
         return candidates[0]
     if candidates:
-        raise UnknownModel(f"model '{name}' is ambiguous: {', '.join(f'{k[0].value}:{k[1]}' for k in candidates)}\n    fix: give the engine or the full name, e.g. {candidates[0][0].value}:{candidates[0][1]}")
-    known = sorted({k[1] for k in graph.models_graph.nodes} | {k[1].rsplit('.', 1)[-1] for k in graph.models_graph.nodes})
+        raise UnknownModel(
+            f"model '{name}' is ambiguous: {', '.join(f'{k[0].value}:{k[1]}' for k in candidates)}\n    fix: give the engine or the full name, e.g. {candidates[0][0].value}:{candidates[0][1]}"
+        )
+    known = sorted(
+        {k[1] for k in graph.models_graph.nodes} | {k[1].rsplit(".", 1)[-1] for k in graph.models_graph.nodes}
+    )
     close = difflib.get_close_matches(name.rpartition(":")[2], known, n=3, cutoff=0.6)
     maybe = f"did you mean {', '.join(close)}? " if close else ""
-    raise UnknownModel(f"model '{name}': no such model in either project (SQLMesh or dbt)\n    fix: {maybe}name a SQLMesh model as schema.table, a dbt model by its name, or either with its engine (sqlmesh:..., dbt:...)")
+    raise UnknownModel(
+        f"model '{name}': no such model in either project (SQLMesh or dbt)\n    fix: {maybe}name a SQLMesh model as schema.table, a dbt model by its name, or either with its engine (sqlmesh:..., dbt:...)"
+    )
 
 
 def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path) -> dict[str, Any]:
@@ -68,7 +74,11 @@ def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path)
                 "stages": sorted({stage_of[k] for k in reached if k in stage_of}),
             },
             "risk_level": risk,
-            "checks_to_run": {f"{e.value}:{m}": graph.models_graph.nodes[(e, m)]["checks"] for e, m in reached if graph.models_graph.nodes[(e, m)]["checks"]},
+            "checks_to_run": {
+                f"{e.value}:{m}": graph.models_graph.nodes[(e, m)]["checks"]
+                for e, m in reached
+                if graph.models_graph.nodes[(e, m)]["checks"]
+            },
             "contracts_to_check": touched_contracts,
         }
     return report
@@ -91,7 +101,9 @@ def column_edges(artifact: dict[str, Any], dbt_base_schema: str | None = None) -
         for column, upstream in sorted((described.get("column_lineage") or {}).items()):
             for source in upstream:
                 origin = _column_id(source, sqlmesh, relations)
-                edges.append({"from": origin, "to": f"sqlmesh:{model}.{column}", "cross_engine": origin.startswith("dbt:")})
+                edges.append(
+                    {"from": origin, "to": f"sqlmesh:{model}.{column}", "cross_engine": origin.startswith("dbt:")}
+                )
     return edges
 
 
@@ -123,8 +135,19 @@ def lineage_document(graph: UnifiedGraph, columns: list[dict[str, Any]] | None =
     """Nodes and model edges; with `columns` (see `column_edges`), the column edges too."""
     stage_of = graph.placement()
     document = {
-        "nodes": [{"id": f"{k[0].value}:{k[1]}", **{x: v for x, v in node.items() if x != "checks"}, "stage": stage_of.get(k)} for k, node in sorted(graph.models_graph.nodes.items())],
-        "edges": [{"from": f"{e.upstream[0].value}:{e.upstream[1]}", "to": f"{e.downstream[0].value}:{e.downstream[1]}", "via": e.via, "cross_engine": e.cross_engine} for e in graph.models_graph.edges],
+        "nodes": [
+            {"id": f"{k[0].value}:{k[1]}", **{x: v for x, v in node.items() if x != "checks"}, "stage": stage_of.get(k)}
+            for k, node in sorted(graph.models_graph.nodes.items())
+        ],
+        "edges": [
+            {
+                "from": f"{e.upstream[0].value}:{e.upstream[1]}",
+                "to": f"{e.downstream[0].value}:{e.downstream[1]}",
+                "via": e.via,
+                "cross_engine": e.cross_engine,
+            }
+            for e in graph.models_graph.edges
+        ],
     }
     if columns is not None:
         document["columns"] = columns

@@ -52,7 +52,11 @@ class ModelGraph:
         """Models a user-given name means: 'sqlmesh:staging.stg_orders', 'staging.stg_orders',
         or a short name ('stg_orders'), optionally prefixed with its engine."""
         engine, _, plain = name.rpartition(":")
-        return [k for k in self.nodes if (not engine or k[0].value == engine) and (k[1] == plain or k[1].rsplit(".", 1)[-1] == plain)]
+        return [
+            k
+            for k in self.nodes
+            if (not engine or k[0].value == engine) and (k[1] == plain or k[1].rsplit(".", 1)[-1] == plain)
+        ]
 
     def cross_engine_edges(self) -> list[Edge]:
         return [e for e in self.edges if e.cross_engine]
@@ -74,10 +78,19 @@ def build_model_graph(catalogs: dict[Engine, ModelCatalog], dbt_base_schema: str
     graph = ModelGraph()
     sqlmesh, dbt = catalogs.get(Engine.SQLMESH), catalogs.get(Engine.DBT)
     for engine, catalog in ((Engine.SQLMESH, sqlmesh), (Engine.DBT, dbt)):
-        for model in (catalog.models.values() if catalog else []):
-            graph.nodes[(engine, model.name)] = {"engine": engine.value, "name": model.name, "kind": model.kind, "checks": list(model.checks), "columns": dict(model.columns), "relation": model.relation}
+        for model in catalog.models.values() if catalog else []:
+            graph.nodes[(engine, model.name)] = {
+                "engine": engine.value,
+                "name": model.name,
+                "kind": model.kind,
+                "checks": list(model.checks),
+                "columns": dict(model.columns),
+                "relation": model.relation,
+            }
             for dep in model.depends_on:
-                graph.edges.append(Edge((engine, dep), (engine, model.name), "sqlmesh" if engine is Engine.SQLMESH else "ref"))
+                graph.edges.append(
+                    Edge((engine, dep), (engine, model.name), "sqlmesh" if engine is Engine.SQLMESH else "ref")
+                )
     if sqlmesh and dbt:
         for model in dbt.models.values():
             for table in model.reads_tables:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 from airflow_provider_dualengine.config.dependency_graph import ExternalInput
 from airflow_provider_dualengine.graph.engine import Engine
 from airflow_provider_dualengine.graph.lineage import ModelGraph
@@ -40,10 +41,14 @@ class UnifiedGraph:
 
     stages: dict[str, StageNode] = field(default_factory=dict)
     external_inputs: dict[str, ExternalInput] = field(default_factory=dict)
-    models_graph: ModelGraph = field(default_factory=ModelGraph)  # every model of both projects, with cross-engine edges
+    models_graph: ModelGraph = field(
+        default_factory=ModelGraph
+    )  # every model of both projects, with cross-engine edges
 
     def models(self, engine: Engine | None = None) -> list[ModelNode]:
-        return [m for stage in self.stages.values() for e, ms in stage.models.items() if engine in (None, e) for m in ms]
+        return [
+            m for stage in self.stages.values() for e, ms in stage.models.items() if engine in (None, e) for m in ms
+        ]
 
     def placement(self) -> dict[tuple[Engine, str], str]:
         """(engine, model) -> the stage that runs it."""

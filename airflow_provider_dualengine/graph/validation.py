@@ -22,7 +22,13 @@ from airflow_provider_dualengine.graph.engine import Engine
 DEPLOY_VIEW_REASON = "in a blue-green deployment it would keep reading the green SQLMesh environment, which the next deployment re-plans while it is live"
 
 
-def validate_project(project: Project, artifact: dict[str, Any], catalogs: dict[Engine, ModelCatalog], environment: ResolvedEnvironment, require_dbt_docs: bool = True) -> list[ConfigIssue]:
+def validate_project(
+    project: Project,
+    artifact: dict[str, Any],
+    catalogs: dict[Engine, ModelCatalog],
+    environment: ResolvedEnvironment,
+    require_dbt_docs: bool = True,
+) -> list[ConfigIssue]:
     from airflow_provider_dualengine.engines.dbt.catalog import read_manifest
 
     manifest = read_manifest(project.dbt_manifest_path)
@@ -39,10 +45,19 @@ def gateway_issues(project: Project, artifact: dict[str, Any]) -> list[ConfigIss
 
     sqlmesh = artifact["sqlmesh"]
     if "gateways" not in sqlmesh:
-        return [ConfigIssue(project.artifact_path, "sqlmesh.gateways", "the compiled artifact predates gateway checks (written by an older provider)", f"run `dualengine compile {project.root}` (or `dualengine validate --compile`)")]
+        return [
+            ConfigIssue(
+                project.artifact_path,
+                "sqlmesh.gateways",
+                "the compiled artifact predates gateway checks (written by an older provider)",
+                f"run `dualengine compile {project.root}` (or `dualengine validate --compile`)",
+            )
+        ]
     known = sqlmesh["gateways"]
     issues, seen = [], set()
-    named = [(None, project.settings.sqlmesh.gateway)] + [(name, spec.sqlmesh.gateway) for name, spec in project.environments.items()]
+    named = [(None, project.settings.sqlmesh.gateway)] + [
+        (name, spec.sqlmesh.gateway) for name, spec in project.environments.items()
+    ]
     for environment, gateway in named:
         if not gateway or (known is not None and gateway.lower() in known):
             continue
@@ -57,10 +72,18 @@ def _source_issues(project: Project, artifact: dict[str, Any], manifest: dict[st
     from airflow_provider_dualengine.engines.dbt.source_schemas import sqlmesh_source_issues
 
     models = sorted(artifact["sqlmesh"]["models"])
-    return sqlmesh_source_issues(manifest, project.dbt_path, project.dbt_project_name, models, project.settings.dbt.sqlmesh_suffix_var)
+    return sqlmesh_source_issues(
+        manifest, project.dbt_path, project.dbt_project_name, models, project.settings.dbt.sqlmesh_suffix_var
+    )
 
 
-def deploy_issues(project: Project, catalogs: dict[Engine, ModelCatalog], manifest: dict[str, Any], environment: ResolvedEnvironment, require_dbt_docs: bool = True) -> list[ConfigIssue]:
+def deploy_issues(
+    project: Project,
+    catalogs: dict[Engine, ModelCatalog],
+    manifest: dict[str, Any],
+    environment: ResolvedEnvironment,
+    require_dbt_docs: bool = True,
+) -> list[ConfigIssue]:
     """What the deploy DAG of `environment` would refuse at parse time or in its validation stage."""
     from airflow_provider_dualengine.engines.dbt.catalog import undocumented_models
 

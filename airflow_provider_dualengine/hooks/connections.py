@@ -87,4 +87,3 @@ def _without_credentials(url: str) -> str:
     except Exception:  # noqa: BLE001
         return "unparsable URL"
     return parsed._replace(username=None, password=None).render_as_string(hide_password=True)
-

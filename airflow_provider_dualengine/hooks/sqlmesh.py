@@ -42,7 +42,15 @@ class SQLMeshHook(BaseHook):
     conn_type = "sqlmesh"
     hook_name = "SQLMesh"
 
-    def __init__(self, project_path: str | Path | None = None, gateway: str | None = None, conn_id: str | None = default_conn_name, state_conn_id: str | None = None, env: dict[str, str] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        project_path: str | Path | None = None,
+        gateway: str | None = None,
+        conn_id: str | None = default_conn_name,
+        state_conn_id: str | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.project_path = Path(project_path) if project_path else None
         self.gateway = gateway
@@ -58,7 +66,9 @@ class SQLMeshHook(BaseHook):
         return get_connection(conn_id)
 
     def _resolve_project(self, conn: Any | None) -> tuple[Path, str | None]:
-        project = self.project_path or (Path(conn_extra(conn, "project_path")) if conn and conn_extra(conn, "project_path") else None)
+        project = self.project_path or (
+            Path(conn_extra(conn, "project_path")) if conn and conn_extra(conn, "project_path") else None
+        )
         if project is None:
             raise ValueError("SQLMeshHook needs a project_path (argument or the connection's `project_path` extra)")
         return project, self.gateway or (conn_extra(conn, "gateway") if conn else None)
@@ -73,7 +83,9 @@ class SQLMeshHook(BaseHook):
             project,
             gateway,
             connection=engine_connection_config(conn) if conn is not None else None,
-            state_connection=engine_connection_config(self.get_connection(self.state_conn_id)) if conn is not None and self.state_conn_id else None,
+            state_connection=engine_connection_config(self.get_connection(self.state_conn_id))
+            if conn is not None and self.state_conn_id
+            else None,
         )
         return config, gateway_name, project
 

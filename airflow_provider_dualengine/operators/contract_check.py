@@ -13,7 +13,7 @@ re-validated, sqlglot and the warehouse driver imported, in `execute`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator
@@ -75,7 +75,16 @@ class ContractCheckOperator(BaseOperator):
         conn = BaseHook.get_connection(self.conn_id)
         last_update = self._last_update(context)
         with warehouse_cursor(conn) as cursor:
-            report = check_contract(cursor, connection_kind(conn), self.schema, self.table, contract, datetime.now(timezone.utc), last_update, self.sample_size)
+            report = check_contract(
+                cursor,
+                connection_kind(conn),
+                self.schema,
+                self.table,
+                contract,
+                datetime.now(UTC),
+                last_update,
+                self.sample_size,
+            )
         summary = report.to_dict()
         if not report.passed:
             self.log.error("%s", report.summary())
@@ -86,7 +95,9 @@ class ContractCheckOperator(BaseOperator):
         if self.asset_alias:
             # The producer's Asset (its table, named as the producing task names it) carries the report.
             uri = self.producer_asset_uri or table_asset_uri(conn, self.schema, self.table)
-            context["outlet_events"][AssetAlias(self.asset_alias)].add(Asset(uri), extra={"source": EVENT_SOURCE, **summary})
+            context["outlet_events"][AssetAlias(self.asset_alias)].add(
+                Asset(uri), extra={"source": EVENT_SOURCE, **summary}
+            )
         return summary
 
     def _last_update(self, context: Any) -> datetime | None:
@@ -100,6 +111,10 @@ class ContractCheckOperator(BaseOperator):
                 events = events.ascending(False).limit(_EVENT_LOOKBACK)
             stamps = [e.timestamp for e in events if (e.extra or {}).get("source") != EVENT_SOURCE]
         except Exception as exc:  # no inlet declared, API unreachable: freshness becomes a warning
-            self.log.warning("No Asset events for %s (%s); freshness without a freshness_column is not checked", self.producer_asset_uri, exc)
+            self.log.warning(
+                "No Asset events for %s (%s); freshness without a freshness_column is not checked",
+                self.producer_asset_uri,
+                exc,
+            )
             return None
         return max(stamps) if stamps else None

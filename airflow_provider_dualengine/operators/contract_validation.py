@@ -34,8 +34,14 @@ class ContractValidationOperator(BaseOperator):
         errors = [f for f in findings if f.severity == "error"]
         for finding in findings:
             (self.log.error if finding.severity == "error" else self.log.warning)("%s", finding)
-        result = {"contracts": [c.model.name for c in contracts], "errors": [f.to_dict() for f in errors], "warnings": [f.to_dict() for f in findings if f.severity != "error"]}
+        result = {
+            "contracts": [c.model.name for c in contracts],
+            "errors": [f.to_dict() for f in errors],
+            "warnings": [f.to_dict() for f in findings if f.severity != "error"],
+        }
         if errors:
-            raise ContractsBroken(f"{len(errors)} contract violation(s) before anything ran:\n" + "\n".join(str(f) for f in errors))
+            raise ContractsBroken(
+                f"{len(errors)} contract violation(s) before anything ran:\n" + "\n".join(str(f) for f in errors)
+            )
         self.log.info("%d contract(s) hold statically: %s", len(contracts), ", ".join(result["contracts"]))
         return result

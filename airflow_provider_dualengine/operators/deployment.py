@@ -9,13 +9,17 @@ redacted of the warehouse connection's secrets first: it often quotes a driver's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
 START_TASK_ID = "prepare"
-STAGE_GROUPS = {"validation": "validation", "integration_validation": "integration_validation", "promotion": "production_promotion"}
+STAGE_GROUPS = {
+    "validation": "validation",
+    "integration_validation": "integration_validation",
+    "promotion": "production_promotion",
+}
 
 
 class _DeploymentOperator(BaseOperator):
@@ -83,7 +87,7 @@ class IntegrationValidationOperator(_DeploymentOperator):
         site, deployment_id = self.site, self.deployment_id(context)
         limits = Thresholds(**self.thresholds)
         graph = build_graph(load_project(self.project_dir))
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         with site.cursor() as cursor:
             record = records.get(cursor, site.dialect, deployment_id)
             try:
@@ -95,17 +99,36 @@ class IntegrationValidationOperator(_DeploymentOperator):
             findings = validate(cursor, site.dialect, models, edges, limits)
             staging_s = (started - record["started_at"]).total_seconds()
             previous = records.last_succeeded(cursor, site.dialect, site.environment)
-            findings.append(_duration_finding(staging_s, saved.number(((previous or {}).get("details") or {}).get("staging_seconds")), limits))
+            findings.append(
+                _duration_finding(
+                    staging_s, saved.number(((previous or {}).get("details") or {}).get("staging_seconds")), limits
+                )
+            )
             failed = [f for f in findings if not f.passed]
             writer = site.writer(cursor)
-            writer.update(deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings])
-            writer.stage(deployment_id, "integration_validation", "failed" if failed else "passed", started, datetime.now(timezone.utc), "; ".join(f"{f.model}: {f.message}" for f in failed))
+            writer.update(
+                deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings]
+            )
+            writer.stage(
+                deployment_id,
+                "integration_validation",
+                "failed" if failed else "passed",
+                started,
+                datetime.now(UTC),
+                "; ".join(f"{f.model}: {f.message}" for f in failed),
+            )
         for finding in findings:
-            (self.log.info if finding.passed else self.log.error)("%-22s %-40s %s", finding.check, finding.model, finding.message)
+            (self.log.info if finding.passed else self.log.error)(
+                "%-22s %-40s %s", finding.check, finding.model, finding.message
+            )
         if failed:
             first = failed[0]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
-            self.blocked(context, f"integration validation failed: {first.check} of {first.model}: {first.message}{more}", site=site)
+            self.blocked(
+                context,
+                f"integration validation failed: {first.check} of {first.model}: {first.message}{more}",
+                site=site,
+            )
         return {"checks": len(findings), "failed": 0}
 
 
@@ -113,9 +136,16 @@ def _duration_finding(staging_s: float, previous_s: float | None, limits: Any) -
     from airflow_provider_dualengine.deployments.integration import Finding
 
     if previous_s is None:
-        return Finding("execution_time", "(deployment)", True, f"built in {staging_s:.0f} s; no previous deployment to compare")
+        return Finding(
+            "execution_time", "(deployment)", True, f"built in {staging_s:.0f} s; no previous deployment to compare"
+        )
     allowed = previous_s * limits.duration_factor + limits.duration_grace_s
-    return Finding("execution_time", "(deployment)", staging_s <= allowed, f"built in {staging_s:.0f} s vs {previous_s:.0f} s last time (allowed {allowed:.0f} s)")
+    return Finding(
+        "execution_time",
+        "(deployment)",
+        staging_s <= allowed,
+        f"built in {staging_s:.0f} s vs {previous_s:.0f} s last time (allowed {allowed:.0f} s)",
+    )
 
 
 class DualEnginePromoteOperator(_DeploymentOperator):
@@ -134,7 +164,7 @@ class DualEnginePromoteOperator(_DeploymentOperator):
 
 
 class DeploymentConcludeOperator(_DeploymentOperator):
-    """Runs whatever happened before it: finds the failure point, rolls back as the seed's
+    """Runs whatever happened before it: finds the failure point, rolls back as the deployment's
     table says, verifies prod against its checksums from before, closes the record."""
 
     custom_operator_name = "Deployment: conclude"
@@ -146,7 +176,9 @@ class DeploymentConcludeOperator(_DeploymentOperator):
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
         deployment_id = self.deployment_id(context)
         if deployment_id is None:
-            raise DeploymentBlocked("the deployment never started (task 'prepare' failed): nothing was built, prod untouched")
+            raise DeploymentBlocked(
+                "the deployment never started (task 'prepare' failed): nothing was built, prod untouched"
+            )
         point, task = failure_point(states)
         reason = ""
         if point:
@@ -159,7 +191,7 @@ class DeploymentConcludeOperator(_DeploymentOperator):
 
 
 def failure_point(states: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(seed failure point, first failed task) from the run's task states, pipeline order."""
+    """(failure point, first failed task) from the run's task states, pipeline order."""
     from airflow_provider_dualengine.deployments.coordinator import FAILURE_POINTS
 
     failed = sorted(t for t, s in states.items() if str(s) == "failed")
@@ -167,7 +199,13 @@ def failure_point(states: dict[str, Any]) -> tuple[str | None, str | None]:
     for task in failed:
         group = task.split(".", 1)[0]
         if group == "staging_deployment":
-            point = "integration_validation" if ".contract__" in task else "dbt_deployment" if ".dbt." in task else "sqlmesh_deployment"
+            point = (
+                "integration_validation"
+                if ".contract__" in task
+                else "dbt_deployment"
+                if ".dbt." in task
+                else "sqlmesh_deployment"
+            )
         else:
             point = STAGE_GROUPS.get(group)
         if point:

@@ -37,7 +37,11 @@ class DbtProjectCheckOperator(BaseOperator):
         except ArtifactProblem as exc:
             raise ProjectCheckFailed(f"compiled artifact does not match the code being deployed: {exc}") from exc
         manifest = read_manifest(project.dbt_manifest_path)
-        models = [n for n in manifest["nodes"].values() if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name]
+        models = [
+            n
+            for n in manifest["nodes"].values()
+            if n["resource_type"] == "model" and n["package_name"] == project.dbt_project_name
+        ]
         undocumented = sorted(undocumented_models(manifest, project.dbt_project_name))
         self.log.info("dbt manifest fresh: %d models, %d without a description", len(models), len(undocumented))
         if undocumented and self.require_docs:

@@ -32,7 +32,17 @@ class _SQLMeshOperator(BaseOperator):
     ui_color = "#7c3aed"
     ui_fgcolor = "#ffffff"
 
-    def __init__(self, *, project_path: str | None = None, environment: str = "prod", gateway: str | None = None, conn_id: str | None = SQLMeshHook.default_conn_name, state_conn_id: str | None = None, env: dict[str, str] | None = None, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        project_path: str | None = None,
+        environment: str = "prod",
+        gateway: str | None = None,
+        conn_id: str | None = SQLMeshHook.default_conn_name,
+        state_conn_id: str | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.project_path = project_path
         self.environment = environment
@@ -43,7 +53,13 @@ class _SQLMeshOperator(BaseOperator):
 
     @property
     def hook(self) -> SQLMeshHook:
-        return SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id, env=self.env)
+        return SQLMeshHook(
+            self.project_path,
+            gateway=self.gateway,
+            conn_id=self.conn_id,
+            state_conn_id=self.state_conn_id,
+            env=self.env,
+        )
 
     def _interval(self, context: Any, start: Any, end: Any) -> tuple[Any, Any]:
         """Explicit start/end, else the run's data interval when it spans time, else SQLMesh's default."""
@@ -90,7 +106,18 @@ class SQLMeshPlanOperator(_StageExecutor):
 
     template_fields: Sequence[str] = ("environment", "env", "select_models", "restate_models", "start", "end")
 
-    def __init__(self, *, restate_models: list[str] | None = None, start: Any = None, end: Any = None, forward_only: bool = False, skip_tests: bool = False, include_unmodified: bool = True, apply: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        restate_models: list[str] | None = None,
+        start: Any = None,
+        end: Any = None,
+        forward_only: bool = False,
+        skip_tests: bool = False,
+        include_unmodified: bool = True,
+        apply: bool = True,
+        **kwargs: Any,
+    ):
         """:param apply: False only plans: the result lists the snapshots a plan would create
         and the intervals it would backfill (a deployment's cost estimate)."""
         super().__init__(**kwargs)
@@ -109,7 +136,9 @@ class SQLMeshPlanOperator(_StageExecutor):
         from airflow_provider_dualengine.engines.sqlmesh.plans import summarize_plan
 
         started, recorder = time.monotonic(), OutcomeRecorder()
-        start, end = self._interval(context, self.start, self.end) if self.environment != "prod" else (self.start, self.end)
+        start, end = (
+            self._interval(context, self.start, self.end) if self.environment != "prod" else (self.start, self.end)
+        )
         with self.hook.context(console=recorder) as ctx:
             try:
                 plan = ctx.plan(
@@ -126,9 +155,25 @@ class SQLMeshPlanOperator(_StageExecutor):
                 )
             except NoChangesPlanError:
                 self.log.info("SQLMesh: nothing to change in environment %s", self.environment)
-                return self._finish({"action": "plan", "environment": self.environment, "has_changes": False, "new_snapshots": [], "backfill": {}}, recorder, started, applied=False)
+                return self._finish(
+                    {
+                        "action": "plan",
+                        "environment": self.environment,
+                        "has_changes": False,
+                        "new_snapshots": [],
+                        "backfill": {},
+                    },
+                    recorder,
+                    started,
+                    applied=False,
+                )
             result = {"action": "plan", **summarize_plan(plan)}
-            self.log.info("SQLMesh plan for %s: new snapshots %s; backfill %s", self.environment, result["new_snapshots"] or "none", result["backfill"] or "none")
+            self.log.info(
+                "SQLMesh plan for %s: new snapshots %s; backfill %s",
+                self.environment,
+                result["new_snapshots"] or "none",
+                result["backfill"] or "none",
+            )
             applied = False
             if self.apply and (plan.has_changes or plan.requires_backfill):
                 try:
@@ -148,7 +193,15 @@ class SQLMeshRunOperator(_StageExecutor):
 
     template_fields: Sequence[str] = ("environment", "env", "select_models", "start", "end", "execution_time")
 
-    def __init__(self, *, start: Any = None, end: Any = None, execution_time: Any = None, ignore_cron: bool = False, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        start: Any = None,
+        end: Any = None,
+        execution_time: Any = None,
+        ignore_cron: bool = False,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.start = start
         self.end = end
@@ -171,7 +224,12 @@ class SQLMeshRunOperator(_StageExecutor):
                 select_models=list(self.select_models) if self.select_models else None,
                 skip_janitor=True,
             )
-        result = {"action": "run", "environment": self.environment, "status": status.name.lower(), "has_changes": status == CompletionStatus.SUCCESS}
+        result = {
+            "action": "run",
+            "environment": self.environment,
+            "status": status.name.lower(),
+            "has_changes": status == CompletionStatus.SUCCESS,
+        }
         if status == CompletionStatus.FAILURE and not recorder.failed():
             raise SQLMeshError(f"SQLMesh run of '{self.environment}' reported FAILURE")
         self.log.info("SQLMesh run of %s: %s", self.environment, result["status"])
@@ -196,7 +254,11 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
         from airflow_provider_dualengine.engines.sqlmesh.plans import environment_snapshot_ids
-        from airflow_provider_dualengine.engines.sqlmesh.promotion import PromotionRefused, PromotionWouldBackfill, promotable_plan
+        from airflow_provider_dualengine.engines.sqlmesh.promotion import (
+            PromotionRefused,
+            PromotionWouldBackfill,
+            promotable_plan,
+        )
 
         started = time.monotonic()
         with self.hook.context() as ctx:
@@ -208,12 +270,23 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
             except PromotionRefused as exc:
                 raise SQLMeshError(str(exc)) from exc
             if plan is None:
-                return {"action": "promote", "environment": self.environment, "swapped": [], "duration_s": round(time.monotonic() - started, 3)}
+                return {
+                    "action": "promote",
+                    "environment": self.environment,
+                    "swapped": [],
+                    "duration_s": round(time.monotonic() - started, 3),
+                }
             planned = {plain_name(s.name): s.identifier for s in plan.environment.snapshots}
             ctx.apply(plan)
         swapped = sorted(m for m, sid in planned.items() if before.get(m) != sid)
         self.log.info("Promoted %s -> %s: %d views swapped", self.source_environment, self.environment, len(swapped))
-        return {"action": "promote", "environment": self.environment, "source_environment": self.source_environment, "swapped": swapped, "duration_s": round(time.monotonic() - started, 3)}
+        return {
+            "action": "promote",
+            "environment": self.environment,
+            "source_environment": self.source_environment,
+            "swapped": swapped,
+            "duration_s": round(time.monotonic() - started, 3),
+        }
 
 
 class _ModelSelectingOperator(_SQLMeshOperator):

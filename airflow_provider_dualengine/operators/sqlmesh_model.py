@@ -68,19 +68,38 @@ class SQLMeshModelOperator(BaseOperator):
         if outcome and outcome["status"] == "failed":
             raise SQLMeshModelFailed(f"SQLMesh model {self.model} failed in '{self.environment}': {outcome['error']}")
         if outcome and outcome["status"] == "skipped":
-            raise SQLMeshModelFailed(f"SQLMesh skipped {self.model} in '{self.environment}' because a model it reads failed")
+            raise SQLMeshModelFailed(
+                f"SQLMesh skipped {self.model} in '{self.environment}' because a model it reads failed"
+            )
         status = "built" if outcome else "up to date"
         promoted = bool(result.get("applied")) and not result.get("failed")
         if outcome and not promoted:
-            self.log.warning("%s was built, but '%s' was not updated because other models failed: %s", self.model, self.environment, ", ".join(result.get("failed", [])))
-        summary = {"model": self.model, "environment": self.environment, "status": status, "promoted": promoted, **({k: outcome[k] for k in ("intervals", "duration_ms", "audits_passed", "audits_failed")} if outcome else {})}
+            self.log.warning(
+                "%s was built, but '%s' was not updated because other models failed: %s",
+                self.model,
+                self.environment,
+                ", ".join(result.get("failed", [])),
+            )
+        summary = {
+            "model": self.model,
+            "environment": self.environment,
+            "status": status,
+            "promoted": promoted,
+            **(
+                {k: outcome[k] for k in ("intervals", "duration_ms", "audits_passed", "audits_failed")}
+                if outcome
+                else {}
+            ),
+        }
         self.log.info("SQLMesh model %s: %s", self.model, summary)
         if self.asset_uri:
             context["outlet_events"][Asset(self.asset_uri)].extra.update({"engine": "sqlmesh", **summary})
         elif self.asset_alias and self.conn_id:
             schema, table = self.model.split(".")[-2:]
             uri = table_asset_uri(BaseHook.get_connection(self.conn_id), f"{schema}{self.view_schema_suffix}", table)
-            context["outlet_events"][AssetAlias(self.asset_alias)].add(Asset(uri), extra={"engine": "sqlmesh", **summary})
+            context["outlet_events"][AssetAlias(self.asset_alias)].add(
+                Asset(uri), extra={"engine": "sqlmesh", **summary}
+            )
         return summary
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:

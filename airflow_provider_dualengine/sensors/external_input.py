@@ -1,4 +1,4 @@
-"""Wait for an upstream that lives outside both engines (the seed's `source_data`)."""
+"""Wait for an upstream that lives outside both engines (`source_data` in dependency_graph.yml)."""
 
 from __future__ import annotations
 

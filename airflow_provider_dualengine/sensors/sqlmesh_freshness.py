@@ -8,7 +8,7 @@ SQLMesh state only, never loads the project, and by default waits in the trigger
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
@@ -64,10 +64,10 @@ class SQLMeshModelFreshSensor(BaseSensorOperator):
         self.deferrable = deferrable
 
     def _target(self, context: Any) -> str:
-        target = self.target_time or context.get("data_interval_end") or datetime.now(timezone.utc)
+        target = self.target_time or context.get("data_interval_end") or datetime.now(UTC)
         if isinstance(target, str):
             target = datetime.fromisoformat(target)
-        return (target if target.tzinfo else target.replace(tzinfo=timezone.utc)).isoformat()
+        return (target if target.tzinfo else target.replace(tzinfo=UTC)).isoformat()
 
     def _trigger(self, target: str, timeout: float) -> SQLMeshModelFreshTrigger:
         return SQLMeshModelFreshTrigger(
@@ -97,7 +97,11 @@ class SQLMeshModelFreshSensor(BaseSensorOperator):
             return None
         # The trigger's own timeout reports what was complete; the defer timeout is only a
         # backstop in case the trigger is restarted (its clock restarts with it).
-        self.defer(trigger=trigger, method_name="execute_complete", timeout=timedelta(seconds=self.timeout + self.poke_interval + 60))
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout + self.poke_interval + 60),
+        )
 
     def execute_complete(self, context: Any, event: dict[str, Any]) -> None:
         status = event.get("status")
@@ -108,5 +112,7 @@ class SQLMeshModelFreshSensor(BaseSensorOperator):
         complete = event.get("complete_until")
         done = f"complete until {complete}" if complete else "no complete interval"
         if status == "timeout":
-            raise AirflowSensorTimeout(f"{where} was not complete up to {event.get('target')} after {self.timeout:.0f}s ({done}): {event.get('reason')}")
+            raise AirflowSensorTimeout(
+                f"{where} was not complete up to {event.get('target')} after {self.timeout:.0f}s ({done}): {event.get('reason')}"
+            )
         raise SQLMeshModelNotFresh(f"{where}: freshness check failed: {event.get('reason')}")

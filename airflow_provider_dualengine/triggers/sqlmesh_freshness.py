@@ -67,7 +67,15 @@ class SQLMeshModelFreshTrigger(BaseTrigger):
         """One synchronous state check (a ModelFreshness)."""
         from airflow_provider_dualengine.engines.sqlmesh.freshness import check_model_freshness
 
-        return check_model_freshness(self.project_path, self.model, self.environment, self.target, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id)
+        return check_model_freshness(
+            self.project_path,
+            self.model,
+            self.environment,
+            self.target,
+            gateway=self.gateway,
+            conn_id=self.conn_id,
+            state_conn_id=self.state_conn_id,
+        )
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.timeout
@@ -75,7 +83,15 @@ class SQLMeshModelFreshTrigger(BaseTrigger):
             try:
                 result = await asyncio.to_thread(self.check)
             except Exception as exc:  # the task reports it; retries are the task's business
-                yield TriggerEvent({"status": "error", "model": self.model, "environment": self.environment, "target": self.target, "reason": f"{type(exc).__name__}: {exc}"})
+                yield TriggerEvent(
+                    {
+                        "status": "error",
+                        "model": self.model,
+                        "environment": self.environment,
+                        "target": self.target,
+                        "reason": f"{type(exc).__name__}: {exc}",
+                    }
+                )
                 return
             remaining = deadline - time.monotonic()
             if result.ready or remaining <= 0:

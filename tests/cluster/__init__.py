@@ -4,6 +4,24 @@
 Docker image installs the same wheel with the same requirements."""
 
 from tests.cluster.airflow_cluster import AirflowCluster, ClusterError, DagRunResult, TaskRun
-from tests.cluster.install import REQUIREMENTS, WHEEL_EXTRAS, ClusterVenv, build_wheel, install_cluster_venv, wheel_top_level
+from tests.cluster.install import (
+    REQUIREMENTS,
+    WHEEL_EXTRAS,
+    ClusterVenv,
+    build_wheel,
+    install_cluster_venv,
+    wheel_top_level,
+)
 
-__all__ = ["AirflowCluster", "ClusterError", "ClusterVenv", "DagRunResult", "REQUIREMENTS", "TaskRun", "WHEEL_EXTRAS", "build_wheel", "install_cluster_venv", "wheel_top_level"]
+__all__ = [
+    "AirflowCluster",
+    "ClusterError",
+    "ClusterVenv",
+    "DagRunResult",
+    "REQUIREMENTS",
+    "TaskRun",
+    "WHEEL_EXTRAS",
+    "build_wheel",
+    "install_cluster_venv",
+    "wheel_top_level",
+]

@@ -125,18 +125,30 @@ class DagRunResult:
     def table(self) -> str:
         origin = self.start
         rows = [f"{'task':<62} {'state':<16} {'start+s':>8} {'dur s':>7}  pool"]
-        for t in sorted(self.tasks, key=lambda t: (t.start or datetime.max.replace(tzinfo=origin.tzinfo if origin else None), t.task_id)):
+        for t in sorted(
+            self.tasks,
+            key=lambda t: (t.start or datetime.max.replace(tzinfo=origin.tzinfo if origin else None), t.task_id),
+        ):
             offset = f"{(t.start - origin).total_seconds():8.1f}" if t.start and origin else f"{'-':>8}"
             duration = f"{t.duration:7.1f}" if t.duration is not None else f"{'-':>7}"
             rows.append(f"{t.task_id:<62} {t.state or '-':<16} {offset} {duration}  {t.pool or ''}")
-        events = [f"asset event {e['uri']} <- {e['source_task_id']}" for e in sorted(self.asset_events, key=lambda e: e["id"])]
+        events = [
+            f"asset event {e['uri']} <- {e['source_task_id']}" for e in sorted(self.asset_events, key=lambda e: e["id"])
+        ]
         return "\n".join([self.summary(), *rows, *events])
 
 
 class AirflowCluster:
     """See the module docstring. All paths live under `base`."""
 
-    def __init__(self, base: Path, venv: ClusterVenv, *, project_source: Path = REPO_ROOT / "transforms", dags_source: Path = REPO_ROOT / "dags"):
+    def __init__(
+        self,
+        base: Path,
+        venv: ClusterVenv,
+        *,
+        project_source: Path = REPO_ROOT / "transforms",
+        dags_source: Path = REPO_ROOT / "dags",
+    ):
         self.base = base
         self.venv = venv
         self.home = base / "airflow"
@@ -191,14 +203,18 @@ class AirflowCluster:
             self._wait_healthy(("metadatabase", "scheduler", "triggerer", "dag_processor"))
 
     def _launch(self, name: str) -> None:
-        self.components[name] = ManagedProcess(name, COMPONENTS[name], log=self.logs / f"{name}.log", env=self.env, cwd=self.home)
+        self.components[name] = ManagedProcess(
+            name, COMPONENTS[name], log=self.logs / f"{name}.log", env=self.env, cwd=self.home
+        )
 
     def _environment(self) -> dict[str, str]:
         from cryptography.fernet import Fernet
 
         inherited = {
-            k: v for k, v in os.environ.items()
-            if not k.startswith(("AIRFLOW", "_AIRFLOW", "DUALENGINE", "SQLMESH", "VIRTUAL_ENV")) and k not in ("PYTHONPATH", "PYTHONHOME")
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("AIRFLOW", "_AIRFLOW", "DUALENGINE", "SQLMESH", "VIRTUAL_ENV"))
+            and k not in ("PYTHONPATH", "PYTHONHOME")
         }
         metadata = self.postgres.url_for("airflow").replace("postgresql://", "postgresql+psycopg2://", 1)
         return {
@@ -272,27 +288,54 @@ class AirflowCluster:
         on a cluster machine would run it)."""
         executable = self.venv.bin / argv[0]
         with self.timed(f"`{' '.join(argv[:2])}` (CLI)", accumulate=True):
-            result = subprocess.run([str(executable), *argv[1:]], env=self.env, cwd=self.home, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+            result = subprocess.run(
+                [str(executable), *argv[1:]],
+                env=self.env,
+                cwd=self.home,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
+            )
         if check and result.returncode != 0:
-            raise ClusterError(f"`{' '.join(argv)}` failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}")
+            raise ClusterError(
+                f"`{' '.join(argv)}` failed (exit {result.returncode}):\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+            )
         return result
 
     def warehouse_query(self, queries: dict[str, str]) -> dict[str, list[list[Any]]]:
         """Rows of each query, read from the DuckDB file by the cluster venv's duckdb
         (read-only; run it while no task writes). Decimals come back as strings."""
         with self.timed("warehouse queries", accumulate=True):
-            result = subprocess.run([str(self.venv.python), "-c", _QUERY_SCRIPT, str(self.warehouse)], input=json.dumps(queries), capture_output=True, text=True, timeout=120)
+            result = subprocess.run(
+                [str(self.venv.python), "-c", _QUERY_SCRIPT, str(self.warehouse)],
+                input=json.dumps(queries),
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
         if result.returncode != 0:
             raise ClusterError(f"warehouse query failed:\n{result.stderr[-4000:]}")
         return json.loads(result.stdout)
 
     # ------------------------------------------------------------------ REST API
-    def api(self, method: str, path: str, body: Any = None, *, params: dict[str, Any] | None = None, auth: bool = True, expect: tuple[int, ...] = (200,)) -> Any:
+    def api(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        params: dict[str, Any] | None = None,
+        auth: bool = True,
+        expect: tuple[int, ...] = (200,),
+    ) -> Any:
         url = f"http://127.0.0.1:{self.api_port}{path}" + (f"?{urlencode(params)}" if params else "")
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if auth:
             headers["Authorization"] = f"Bearer {self._token}"
-        request = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), headers=headers, method=method)
+        request = urllib.request.Request(
+            url, data=None if body is None else json.dumps(body).encode(), headers=headers, method=method
+        )
         try:
             with urllib.request.urlopen(request, timeout=60) as response:
                 status, payload = response.status, response.read()
@@ -303,7 +346,9 @@ class AirflowCluster:
         return json.loads(payload) if payload else None
 
     def _login(self) -> str:
-        return self.api("POST", "/auth/token", {"username": ADMIN_USER, "password": self.password}, auth=False, expect=(200, 201))["access_token"]
+        return self.api(
+            "POST", "/auth/token", {"username": ADMIN_USER, "password": self.password}, auth=False, expect=(200, 201)
+        )["access_token"]
 
     def _wait_healthy(self, parts: tuple[str, ...], timeout: float = 240) -> None:
         deadline = time.monotonic() + timeout
@@ -317,7 +362,9 @@ class AirflowCluster:
             except (OSError, ClusterError) as exc:
                 last = exc
             if time.monotonic() > deadline:
-                raise ClusterError(f"components not healthy after {timeout:.0f} s (last health: {last})\n{self.diagnostics()}")
+                raise ClusterError(
+                    f"components not healthy after {timeout:.0f} s (last health: {last})\n{self.diagnostics()}"
+                )
             time.sleep(1)
 
     def check_components(self) -> None:
@@ -330,7 +377,10 @@ class AirflowCluster:
 
     def import_errors(self) -> dict[str, str]:
         """DAG file -> the import error the UI shows for it."""
-        return {e["filename"]: e["stack_trace"] for e in self.api("GET", "/api/v2/importErrors", params={"limit": 100})["import_errors"]}
+        return {
+            e["filename"]: e["stack_trace"]
+            for e in self.api("GET", "/api/v2/importErrors", params={"limit": 100})["import_errors"]
+        }
 
     def wait_for_import_errors(self, files: set[str], timeout: float = 120) -> dict[str, str]:
         """The import errors of `files` (names within the dags folder), once the
@@ -356,7 +406,9 @@ class AirflowCluster:
                     raise
             if time.monotonic() > deadline:
                 errors = "\n".join(f"{name}:\n{text}" for name, text in self.import_errors().items())
-                raise ClusterError(f"DAG {dag_id} not parsed after {timeout:.0f} s\nimport errors:\n{errors or '(none)'}\n{self.diagnostics()}")
+                raise ClusterError(
+                    f"DAG {dag_id} not parsed after {timeout:.0f} s\nimport errors:\n{errors or '(none)'}\n{self.diagnostics()}"
+                )
             time.sleep(1)
 
     def run_dag(self, dag_id: str, timeout: float = 900) -> DagRunResult:
@@ -373,30 +425,52 @@ class AirflowCluster:
             if run["state"] in ("success", "failed"):
                 break
             if time.monotonic() - began > timeout:
-                raise ClusterError(f"{dag_id} still {run['state']} after {timeout:.0f} s: {self._task_states(run_path)}\n{self.diagnostics()}")
+                raise ClusterError(
+                    f"{dag_id} still {run['state']} after {timeout:.0f} s: {self._task_states(run_path)}\n{self.diagnostics()}"
+                )
             time.sleep(2)
         polled = time.monotonic() - began
         tasks = [
-            TaskRun(t["task_id"], t["state"], _time(t["start_date"]), _time(t["end_date"]), t["duration"], t["try_number"], t.get("pool"))
+            TaskRun(
+                t["task_id"],
+                t["state"],
+                _time(t["start_date"]),
+                _time(t["end_date"]),
+                t["duration"],
+                t["try_number"],
+                t.get("pool"),
+            )
             for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]
         ]
-        events = self.api("GET", "/api/v2/assets/events", params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 1000})["asset_events"]
-        return DagRunResult(dag_id, run_id, run["state"], _time(run["start_date"]), _time(run["end_date"]), tasks, events, polled)
+        events = self.api(
+            "GET", "/api/v2/assets/events", params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 1000}
+        )["asset_events"]
+        return DagRunResult(
+            dag_id, run_id, run["state"], _time(run["start_date"]), _time(run["end_date"]), tasks, events, polled
+        )
 
     def _task_states(self, run_path: str) -> dict[str, str]:
-        return {t["task_id"]: t["state"] for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]}
+        return {
+            t["task_id"]: t["state"]
+            for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]
+        }
 
     # ------------------------------------------------------------------ diagnostics
     def diagnostics(self, run: DagRunResult | None = None, lines: int = 40) -> str:
         """Tails of every component's log (and Redis's, PostgreSQL's), and of the log of
         each failed task of `run`."""
-        parts = [f"--- {name} ({p.describe_exit()}): {p.log} ---\n{tail(p.log, lines)}" for name, p in self.components.items()]
+        parts = [
+            f"--- {name} ({p.describe_exit()}): {p.log} ---\n{tail(p.log, lines)}"
+            for name, p in self.components.items()
+        ]
         if self.redis.base_dir is not None:
             parts.append(f"--- redis ---\n{tail(self.redis.log, 10)}")
         if self.postgres.base_dir is not None:
             parts.append(f"--- postgres ---\n{tail(self.postgres.log_file, 10)}")
         for task in run.tasks if run else []:
             if task.state == "failed":
-                for log in sorted(self.home.glob(f"logs/dag_id={run.dag_id}/run_id=*/task_id={task.task_id}/attempt=*.log")):
+                for log in sorted(
+                    self.home.glob(f"logs/dag_id={run.dag_id}/run_id=*/task_id={task.task_id}/attempt=*.log")
+                ):
                     parts.append(f"--- task {task.task_id}: {log} ---\n{tail(log, lines)}")
         return "\n".join(parts)

@@ -32,7 +32,25 @@ VENV_CACHE_ENV = "DUALENGINE_CLUSTER_VENV_CACHE"
 PYTHON_ENV = "PYTHON"  # as scripts/setup.sh: the interpreter that makes venvs
 
 # What a source checkout holds besides the sources (.gitignore, plus the checkout itself).
-_NOT_SOURCES = (".git", ".venv", ".demo", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".cache", "build", "dist", "*.egg-info", "__pycache__", "*.pyc", "*.duckdb", "*.duckdb.wal", "logs", "target", ".work")
+_NOT_SOURCES = (
+    ".git",
+    ".venv",
+    ".demo",
+    ".pytest_cache",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".cache",
+    "build",
+    "dist",
+    "*.egg-info",
+    "__pycache__",
+    "*.pyc",
+    "*.duckdb",
+    "*.duckdb.wal",
+    "logs",
+    "target",
+    ".work",
+)
 
 
 class InstallError(RuntimeError):
@@ -53,7 +71,10 @@ def build_wheel(out_dir: Path, source_dir: Path | None = None) -> Path:
     if source_dir is None:
         source_dir = copy_sources(out_dir / "src")
     before = set(out_dir.glob("*.whl"))
-    run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out_dir), str(source_dir)], what="building the provider wheel")
+    run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out_dir), str(source_dir)],
+        what="building the provider wheel",
+    )
     built = sorted(set(out_dir.glob("*.whl")) - before)
     if len(built) != 1:
         raise InstallError(f"expected one new wheel in {out_dir}, found {built}")
@@ -117,8 +138,12 @@ def install_cluster_venv(path: Path, wheel: Path) -> ClusterVenv:
     python = base_python()
     cache = os.environ.get(VENV_CACHE_ENV)
     if cache:
-        version = subprocess.run([python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True).stdout
-        key = hashlib.sha256(f"{wheel_digest(wheel)}\n{REQUIREMENTS.read_text()}\n{WHEEL_EXTRAS}\n{version}".encode()).hexdigest()[:16]
+        version = subprocess.run(
+            [python, "-c", "import sys; print(sys.version)"], capture_output=True, text=True, check=True
+        ).stdout
+        key = hashlib.sha256(
+            f"{wheel_digest(wheel)}\n{REQUIREMENTS.read_text()}\n{WHEEL_EXTRAS}\n{version}".encode()
+        ).hexdigest()[:16]
         path = Path(cache) / f"cluster-venv-{key}"
         if (path / ".complete").is_file():
             return ClusterVenv(path, 0.0, cached=True, in_cache=True)
@@ -133,5 +158,7 @@ def install_cluster_venv(path: Path, wheel: Path) -> ClusterVenv:
 def run(argv: list[str], *, what: str, **kwargs) -> subprocess.CompletedProcess:
     result = subprocess.run(argv, capture_output=True, text=True, stdin=subprocess.DEVNULL, **kwargs)
     if result.returncode != 0:
-        raise InstallError(f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}")
+        raise InstallError(
+            f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n{result.stdout[-3000:]}\n{result.stderr[-5000:]}"
+        )
     return result

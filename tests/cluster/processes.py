@@ -37,10 +37,20 @@ def tail(path: Path, lines: int = 40) -> str:
 class ManagedProcess:
     """A started command with its log; `stop()` ends it and all its descendants."""
 
-    def __init__(self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None):
+    def __init__(
+        self, name: str, argv: list[str], *, log: Path, env: dict[str, str] | None = None, cwd: Path | None = None
+    ):
         self.name, self.argv, self.log = name, argv, log
         with log.open("ab") as out:
-            self.popen = subprocess.Popen(argv, env=env, cwd=cwd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv,
+                env=env,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.started = time.monotonic()
 
     @property
@@ -109,12 +119,32 @@ class RedisServer:
         return self.base_dir / "redis.log"
 
     def start(self, timeout: float = 20) -> RedisServer:
-        binary = shutil.which("redis-server") or ("/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None)
+        binary = shutil.which("redis-server") or (
+            "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+        )
         if binary is None:
-            raise RuntimeError("redis-server not found: the cluster test needs Redis as the Celery broker (Debian/Ubuntu: apt-get install redis-server)")
+            raise RuntimeError(
+                "redis-server not found: the cluster test needs Redis as the Celery broker (Debian/Ubuntu: apt-get install redis-server)"
+            )
         self.base_dir = Path(tempfile.mkdtemp(prefix="dualengine-redis-", dir="/tmp"))
         self.port = free_port()
-        argv = [binary, "--bind", "127.0.0.1", "--port", str(self.port), "--dir", str(self.base_dir), "--save", "", "--appendonly", "no", "--daemonize", "no", "--protected-mode", "yes"]
+        argv = [
+            binary,
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--dir",
+            str(self.base_dir),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--protected-mode",
+            "yes",
+        ]
         self.process = ManagedProcess("redis", argv, log=self.log, cwd=self.base_dir)
         deadline = time.monotonic() + timeout
         while not self.ping():

@@ -28,7 +28,7 @@ def main(dag_file: str, dag_id: str, marker: str) -> None:
 
     promotion._replace_view = stalling
     run = DagBag(dag_folder=dag_file).dags[dag_id].test()
-    print('deployment ended:', run.state, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}, flush=True)
+    print("deployment ended:", run.state, {ti.task_id: str(ti.state) for ti in run.get_task_instances()}, flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,11 @@ from tests.conftest import TEST_DAGS_FOLDER
 
 def _dag_file(dag_id: str, project: Path, stages: list[str], schedule_on: list[str] | None = None) -> str:
     # paused DAGs are never queued by asset events; new DAGs start paused by default
-    schedule = f", schedule=model_assets({schedule_on!r}, {str(project)!r}), is_paused_upon_creation=False" if schedule_on else ""
+    schedule = (
+        f", schedule=model_assets({schedule_on!r}, {str(project)!r}), is_paused_upon_creation=False"
+        if schedule_on
+        else ""
+    )
     return (
         "# airflow dag file written by a test\nfrom airflow_provider_dualengine import build_dag, model_assets\n"
         f"dag = build_dag({str(project)!r}, dag_id={dag_id!r}, stages={stages!r}{schedule})\n"
@@ -27,7 +31,13 @@ def _queued(dag_id: str) -> set[str]:
     from sqlalchemy import select
 
     with create_session() as session:
-        return set(session.scalars(select(AssetModel.uri).join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id).where(AssetDagRunQueue.target_dag_id == dag_id)))
+        return set(
+            session.scalars(
+                select(AssetModel.uri)
+                .join(AssetDagRunQueue, AssetDagRunQueue.asset_id == AssetModel.id)
+                .where(AssetDagRunQueue.target_dag_id == dag_id)
+            )
+        )
 
 
 def _run(dag_id: str):
@@ -39,14 +49,23 @@ def _run(dag_id: str):
 
 
 @pytest.mark.e2e
-def test_consumer_dags_fire_on_the_other_engines_model_assets(project_copy: Path, metadata_db: Path, duckdb_warehouse: Path) -> None:
+def test_consumer_dags_fire_on_the_other_engines_model_assets(
+    project_copy: Path, metadata_db: Path, duckdb_warehouse: Path
+) -> None:
     from airflow.sdk import Asset
 
     project = project_copy
     files = {
         "assets_sqlmesh_producer": _dag_file("assets_sqlmesh_producer", project, ["stage_1_sqlmesh", "stage_2_mixed"]),
-        "assets_dbt_marts": _dag_file("assets_dbt_marts", project, ["stage_3_dbt"], ["intermediate.customer_lifetime", "stg_customers", "stg_completed_orders"]),
-        "assets_sqlmesh_reporting": _dag_file("assets_sqlmesh_reporting", project, ["stage_4_sqlmesh_reporting"], ["dbt:customer_value"]),
+        "assets_dbt_marts": _dag_file(
+            "assets_dbt_marts",
+            project,
+            ["stage_3_dbt"],
+            ["intermediate.customer_lifetime", "stg_customers", "stg_completed_orders"],
+        ),
+        "assets_sqlmesh_reporting": _dag_file(
+            "assets_sqlmesh_reporting", project, ["stage_4_sqlmesh_reporting"], ["dbt:customer_value"]
+        ),
     }
     for dag_id, source in files.items():
         (TEST_DAGS_FOLDER / f"{dag_id}.py").write_text(source)

@@ -31,7 +31,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 EXAMPLE_DAG = "dualengine_shop_development"
 DEPLOY_DAG = "dualengine_shop_production_deploy"
 CONN_ID = "dualengine_warehouse"
-SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
+SQLMESH_MODELS = [
+    "raw.raw_customers",
+    "raw.raw_orders",
+    "staging.stg_orders",
+    "staging.customer_enhanced",
+    "intermediate.customer_lifetime",
+    "reporting.value_band_summary",
+]
 DBT_MODELS = ["stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value"]
 DEV_VIEWS = {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS}
 
@@ -98,7 +105,9 @@ def _reporter(request: pytest.FixtureRequest):
 
 def assert_run_succeeded(cluster: AirflowCluster, run: DagRunResult) -> None:
     not_ok = {t: s for t, s in run.states.items() if s != "success"}
-    assert run.state == "success" and not not_ok, f"{run.summary()}\nnot successful: {not_ok}\n{cluster.diagnostics(run)}"
+    assert run.state == "success" and not not_ok, (
+        f"{run.summary()}\nnot successful: {not_ok}\n{cluster.diagnostics(run)}"
+    )
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -172,24 +181,33 @@ def _run(cluster: AirflowCluster, dag_id: str, request: pytest.FixtureRequest) -
     table.write_text(run.table() + "\n")
     slowest = sorted((t for t in run.tasks if t.duration), key=lambda t: -t.duration)[:5]
     _reporter(request)(
-        f"\n{run.summary()}\n  slowest: " + ", ".join(f"{t.task_id} {t.duration:.1f} s" for t in slowest)
+        f"\n{run.summary()}\n  slowest: "
+        + ", ".join(f"{t.task_id} {t.duration:.1f} s" for t in slowest)
         + f"\n  every task: {table.name} (kept when a test fails or $DUALENGINE_CLUSTER_KEEP is set)"
     )
     return run
 
 
 @pytest.fixture(scope="module")
-def example_run(cluster: AirflowCluster, parsed_without_connection, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
+def example_run(
+    cluster: AirflowCluster, parsed_without_connection, request: pytest.FixtureRequest
+) -> tuple[DagRunResult, dict]:
     run = _run(cluster, EXAMPLE_DAG, request)
     # read before the deploy DAG writes prod into the same file
-    snapshot = cluster.warehouse_query({**value_queries("__dev", "analytics_dev"), **CATALOG_QUERIES}) if run.state == "success" else {}
+    snapshot = (
+        cluster.warehouse_query({**value_queries("__dev", "analytics_dev"), **CATALOG_QUERIES})
+        if run.state == "success"
+        else {}
+    )
     return run, snapshot
 
 
 @pytest.fixture(scope="module")
 def deploy_run(cluster: AirflowCluster, example_run, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
     run = _run(cluster, DEPLOY_DAG, request)
-    snapshot = cluster.warehouse_query({**value_queries("", "analytics"), **CATALOG_QUERIES}) if run.state == "success" else {}
+    snapshot = (
+        cluster.warehouse_query({**value_queries("", "analytics"), **CATALOG_QUERIES}) if run.state == "success" else {}
+    )
     return run, snapshot
 
 
@@ -203,14 +221,25 @@ def test_before_the_connection_exists_the_ui_says_what_to_create(parsed_without_
         assert "airflow connections add dualengine_warehouse --conn-type duckdb --conn-host" in text
 
 
-def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(cluster: AirflowCluster, parsed_without_connection) -> None:
+def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(
+    cluster: AirflowCluster, parsed_without_connection
+) -> None:
     stored = cluster.api("GET", f"/api/v2/connections/{CONN_ID}")
     assert (stored["conn_type"], stored["host"]) == ("duckdb", str(cluster.warehouse))
     # the UI's connection form offers the type (registered by the provider; the form reads this UI endpoint)
     types = {meta["connection_type"] for meta in cluster.api("GET", "/ui/connections/hook_meta")}
     assert "duckdb" in types, sorted(types)
     # the README's command stores the same (the CLI would store an unregistered type as `generic`)
-    cluster.cli("airflow", "connections", "add", "readme_command_check", "--conn-type", "duckdb", "--conn-host", str(cluster.warehouse))
+    cluster.cli(
+        "airflow",
+        "connections",
+        "add",
+        "readme_command_check",
+        "--conn-type",
+        "duckdb",
+        "--conn-host",
+        str(cluster.warehouse),
+    )
     by_cli = cluster.api("GET", "/api/v2/connections/readme_command_check")
     assert (by_cli["conn_type"], by_cli["host"]) == ("duckdb", str(cluster.warehouse))
     cluster.api("DELETE", "/api/v2/connections/readme_command_check", expect=(204,))
@@ -258,10 +287,15 @@ def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowClust
     base = Asset(f"duckdb://{cluster.warehouse}/shop").uri  # Airflow normalises duckdb:///x to duckdb:/x
     by_task = {e["source_task_id"]: e["uri"] for e in run.asset_events}
     assert by_task["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"] == f"{base}/staging__dev/customer_enhanced"
-    assert by_task["stage_2_mixed.sqlmesh.intermediate__customer_lifetime"] == f"{base}/intermediate__dev/customer_lifetime"
+    assert (
+        by_task["stage_2_mixed.sqlmesh.intermediate__customer_lifetime"]
+        == f"{base}/intermediate__dev/customer_lifetime"
+    )
     assert by_task["stage_3_dbt.dbt.customer_value.run"] == f"{base}/analytics_dev/customer_value"  # from Cosmos
     # every model of either engine has an event of its table, in one namespace
-    expected = {f"{base}/{m.split('.')[0]}__dev/{m.split('.')[1]}" for m in SQLMESH_MODELS} | {f"{base}/analytics_dev/{m}" for m in DBT_MODELS}
+    expected = {f"{base}/{m.split('.')[0]}__dev/{m.split('.')[1]}" for m in SQLMESH_MODELS} | {
+        f"{base}/analytics_dev/{m}" for m in DBT_MODELS
+    }
     uris = {e["uri"] for e in run.asset_events}
     assert expected <= uris, sorted(expected - uris)
     # one event per model and run (Cosmos' own alias emission would add a second for dbt);
@@ -273,7 +307,9 @@ def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowClust
 # --------------------------------------------------------------------------- the deploy DAG
 
 
-def test_deploy_dag_every_task_succeeds_and_prod_equals_what_dev_built(cluster: AirflowCluster, example_run, deploy_run) -> None:
+def test_deploy_dag_every_task_succeeds_and_prod_equals_what_dev_built(
+    cluster: AirflowCluster, example_run, deploy_run
+) -> None:
     run, prod = deploy_run
     assert_run_succeeded(cluster, run)
     _, dev = example_run
@@ -296,7 +332,9 @@ def test_promotion_emits_an_asset_event_for_every_prod_table(cluster: AirflowClu
     promoted = {e["uri"] for e in run.asset_events if e["source_task_id"] == "promotion.promote"}
     assert promoted == expected, (sorted(expected - promoted), sorted(promoted - expected))
     # green relations (the idle dbt slot, SQLMesh's <env>_green views) are nobody's input: no events
-    assert {e["source_task_id"] for e in run.asset_events} == {"promotion.promote"}, sorted({e["uri"] for e in run.asset_events} - expected)
+    assert {e["source_task_id"] for e in run.asset_events} == {"promotion.promote"}, sorted(
+        {e["uri"] for e in run.asset_events} - expected
+    )
 
 
 def test_deployment_record_through_the_cli_and_the_clusters_connection(cluster: AirflowCluster, deploy_run) -> None:
@@ -325,8 +363,16 @@ def test_assets_name_the_tasks_that_produce_them(cluster: AirflowCluster, exampl
     (run, _), (deploy, _) = example_run, deploy_run
     assets = cluster.api("GET", "/api/v2/assets", params={"limit": 1000})["assets"]
     producers = {a["uri"]: {(p["dag_id"], p["task_id"]) for p in a["producing_tasks"]} for a in assets}
-    expected = {(e["uri"], (EXAMPLE_DAG, e["source_task_id"])) for e in run.asset_events if ".contract__" not in e["source_task_id"]}
-    expected |= {(e["uri"], (DEPLOY_DAG, e["source_task_id"])) for e in deploy.asset_events if e["source_task_id"] == "promotion.promote"}
+    expected = {
+        (e["uri"], (EXAMPLE_DAG, e["source_task_id"]))
+        for e in run.asset_events
+        if ".contract__" not in e["source_task_id"]
+    }
+    expected |= {
+        (e["uri"], (DEPLOY_DAG, e["source_task_id"]))
+        for e in deploy.asset_events
+        if e["source_task_id"] == "promotion.promote"
+    }
     assert len(expected) == 20, sorted(expected)  # 10 model tasks in dev, 10 prod tables promoted
     missing = sorted((uri, task) for uri, task in expected if task not in producers.get(uri, set()))
     assert not missing, f"Assets that do not list their producing task: {missing}"

@@ -29,14 +29,18 @@ def test_a_contract_violation_stops_the_consumers(shop: Path, warehouse: Warehou
     source = model.read_text()
     marker = '    out["customer_score"] = out["customer_score"].astype("float64")\n'
     assert marker in source
-    model.write_text(source.replace(marker, marker + '    out.loc[out["customer_id"] == 7, "customer_score"] = 150.0\n'))
+    model.write_text(
+        source.replace(marker, marker + '    out.loc[out["customer_id"] == 7, "customer_score"] = 150.0\n')
+    )
     compile_project(load_project(shop))
 
     kind = warehouse.kind
     run = scenario_dag(f"contract_{kind}", _dag(f"contract_{kind}", shop))
     states = _states(run)
     assert str(run.state) == "failed"
-    assert sorted(t for t, s in states.items() if s == "failed") == ["stage_1_sqlmesh.contract__staging__customer_enhanced"]
+    assert sorted(t for t, s in states.items() if s == "failed") == [
+        "stage_1_sqlmesh.contract__staging__customer_enhanced"
+    ]
     assert states["validate_contracts"] == "success"  # statically the contract holds; the data does not
     consumers = {t: s for t, s in states.items() if t.startswith(("stage_2", "stage_3", "stage_4"))}
     assert consumers and set(consumers.values()) == {"upstream_failed"}  # no dbt (or SQLMesh) consumer ran
@@ -44,6 +48,11 @@ def test_a_contract_violation_stops_the_consumers(shop: Path, warehouse: Warehou
     ti = run.get_task_instance("stage_1_sqlmesh.contract__staging__customer_enhanced")
     report = ti.xcom_pull(task_ids=ti.task_id, key="contract_report")
     [failure] = [r for r in report["results"] if not r["passed"] and not r.get("warning")]
-    assert (failure["check"], failure["column"], failure["failing_rows"], failure["sample"]) == ("check", "customer_score", 1, [7])
+    assert (failure["check"], failure["column"], failure["failing_rows"], failure["sample"]) == (
+        "check",
+        "customer_score",
+        1,
+        [7],
+    )
     assert not {"raw", "staging", "intermediate", "reporting", "analytics"} & warehouse.schemas()  # prod untouched
     assert not any(s.startswith("analytics") for s in warehouse.schemas())  # dbt never ran

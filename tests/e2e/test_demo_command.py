@@ -16,7 +16,13 @@ from tests.conftest import DAGS_FOLDER, EXAMPLE_PROJECT
 def test_demo_runs_the_example_and_prints_a_summary(example_project: Path, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "DUALENGINE"))}
     exe = Path(sys.executable).with_name("dualengine")
-    result = subprocess.run([str(exe), "demo", str(EXAMPLE_PROJECT), "--dags-folder", str(DAGS_FOLDER), "--home", str(tmp_path / "demo")], env=env, capture_output=True, text=True, timeout=600)
+    result = subprocess.run(
+        [str(exe), "demo", str(EXAMPLE_PROJECT), "--dags-folder", str(DAGS_FOLDER), "--home", str(tmp_path / "demo")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
     assert "environment development -> success" in out

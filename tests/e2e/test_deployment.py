@@ -13,8 +13,20 @@ import pytest
 
 from tests.warehouses import Warehouse
 
-SQLMESH_PROD = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
-DBT_PROD = ["analytics.stg_customers", "analytics.stg_completed_orders", "analytics.customer_order_summary", "analytics.customer_value"]
+SQLMESH_PROD = [
+    "raw.raw_customers",
+    "raw.raw_orders",
+    "staging.stg_orders",
+    "staging.customer_enhanced",
+    "intermediate.customer_lifetime",
+    "reporting.value_band_summary",
+]
+DBT_PROD = [
+    "analytics.stg_customers",
+    "analytics.stg_completed_orders",
+    "analytics.customer_order_summary",
+    "analytics.customer_value",
+]
 PROD = SQLMESH_PROD + DBT_PROD
 
 
@@ -48,7 +60,9 @@ def write_v2(project: Path) -> None:
     mart = project / "dbt" / "models" / "marts" / "customer_value.sql"
     mart.write_text(mart.read_text().replace(">= 300 then 'medium'", ">= 250 then 'medium'"))
     summary = project / "sqlmesh" / "models" / "reporting" / "value_band_summary.sql"
-    summary.write_text(summary.read_text().replace("GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0"))
+    summary.write_text(
+        summary.read_text().replace("GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0")
+    )
     compile_project(load_project(project))
 
 
@@ -119,11 +133,18 @@ def kill_mid_promotion(shop: Path, dag_id: str, tmp_path: Path) -> None:
     marker = tmp_path / f"{dag_id}-inside-promotion"
     output = tmp_path / f"{dag_id}.log"
     with output.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "tests.e2e.deploy_until_killed", str(dag_file), dag_id, str(marker)], cwd=REPO_ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.e2e.deploy_until_killed", str(dag_file), dag_id, str(marker)],
+            cwd=REPO_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     try:
         deadline = time.monotonic() + 600
         while not marker.exists():
-            assert proc.poll() is None, "the deployment ended before reaching the promotion:\n" + output.read_text()[-3000:]
+            assert proc.poll() is None, (
+                "the deployment ended before reaching the promotion:\n" + output.read_text()[-3000:]
+            )
             assert time.monotonic() < deadline
             time.sleep(0.5)
         os.kill(proc.pid, signal.SIGKILL)  # two prod views already replaced, transaction open
@@ -150,8 +171,17 @@ def release_duckdb_file() -> None:
 def assert_killed_deployment_recorded(warehouse: Warehouse) -> None:
     import json
 
-    killed = [(s, json.loads(d).get("summary")) for _, s, d in records(warehouse) if json.loads(d).get("summary", "").startswith("process stopped")]
-    assert killed == [("interrupted", "process stopped during production_promotion; prod unchanged (checksums equal to before it started)")]
+    killed = [
+        (s, json.loads(d).get("summary"))
+        for _, s, d in records(warehouse)
+        if json.loads(d).get("summary", "").startswith("process stopped")
+    ]
+    assert killed == [
+        (
+            "interrupted",
+            "process stopped during production_promotion; prod unchanged (checksums equal to before it started)",
+        )
+    ]
 
 
 FAULTS = {
@@ -162,7 +192,9 @@ FAULTS = {
 }
 
 
-def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys, faults: list[str], kill: bool) -> None:
+def run_fault_chain(
+    shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys, faults: list[str], kill: bool
+) -> None:
     """v1 deployed; then each fault on a v2 deployment leaves prod exactly v1 and a record
     saying what happened (with `kill`, also a deployment process SIGKILLed inside the
     promotion transaction); then v2
@@ -180,7 +212,12 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
         with monkeypatch.context() as patch:
             if fault == "integration_validation":
                 # a real check failing for real: any build time counts as a regression
-                run = scenario_dag(f"{dag_id}_strict", deploy_source(f"{dag_id}_strict", shop, thresholds={"duration_factor": 0.0, "duration_grace_s": 0.0}))
+                run = scenario_dag(
+                    f"{dag_id}_strict",
+                    deploy_source(
+                        f"{dag_id}_strict", shop, thresholds={"duration_factor": 0.0, "duration_grace_s": 0.0}
+                    ),
+                )
             else:
                 FAULTS[fault](patch)
                 run = scenario_dag(dag_id, deploy_source(dag_id, shop))
@@ -190,7 +227,11 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
         _, status, details = records(warehouse)[-1]
         summary = json.loads(details)["summary"]
         point = fault.split("/")[0]
-        assert status == "rolled_back" and summary.startswith(f"blocked at {point}:") and "prod verified identical to before" in summary, (fault, status, summary)
+        assert (
+            status == "rolled_back"
+            and summary.startswith(f"blocked at {point}:")
+            and "prod verified identical to before" in summary
+        ), (fault, status, summary)
 
     if kill:
         if kind == "duckdb":
@@ -208,9 +249,15 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
     # fully new: both engines' changed relations switched together, nothing else differs
     assert changed == ["analytics.customer_value", "reporting.value_band_summary"], changed
     assert history[-1][1] == "succeeded"
-    [v1_versions, v2_versions] = warehouse.query("SELECT sqlmesh_version, dbt_version FROM dualengine.deployments WHERE status = 'succeeded' ORDER BY started_at")
+    [v1_versions, v2_versions] = warehouse.query(
+        "SELECT sqlmesh_version, dbt_version FROM dualengine.deployments WHERE status = 'succeeded' ORDER BY started_at"
+    )
     assert v1_versions[0] != v2_versions[0] and len(v2_versions[0]) == 12  # a new SQLMesh snapshot went live
-    assert v1_versions[1].startswith("analytics__blue@") and v2_versions[1].startswith("analytics__green@") and v1_versions[1][-12:] != v2_versions[1][-12:]
+    assert (
+        v1_versions[1].startswith("analytics__blue@")
+        and v2_versions[1].startswith("analytics__green@")
+        and v1_versions[1][-12:] != v2_versions[1][-12:]
+    )
 
     back = scenario_dag(f"rollback_{kind}", rollback_source(f"rollback_{kind}", shop))
     assert str(back.state) == "success"
@@ -222,7 +269,11 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
     capsys.readouterr()
     assert main(["deployments", str(shop), "-e", "production"]) == 0
     listing = capsys.readouterr().out
-    assert listing.count("rolled_back") == len(faults) + 1 and ("interrupted" in listing) == kill and "succeeded" in listing
+    assert (
+        listing.count("rolled_back") == len(faults) + 1
+        and ("interrupted" in listing) == kill
+        and "succeeded" in listing
+    )
     # v1 is now the last successful deployment, and it was the first: nothing earlier to return to
     assert main(["rollback", str(shop), "-e", "production"]) == 1
     assert "there is no earlier prod to return to" in capsys.readouterr().err
@@ -230,9 +281,17 @@ def run_fault_chain(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch,
 
 
 @pytest.mark.e2e
-def test_faults_at_every_failure_point_leave_prod_whole(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys) -> None:
+def test_faults_at_every_failure_point_leave_prod_whole(
+    shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys
+) -> None:
     if warehouse.kind == "duckdb":
-        faults = ["sqlmesh_deployment", "dbt_deployment", "integration_validation", "production_promotion/in_transaction", "production_promotion/after_commit"]
+        faults = [
+            "sqlmesh_deployment",
+            "dbt_deployment",
+            "integration_validation",
+            "production_promotion/in_transaction",
+            "production_promotion/after_commit",
+        ]
     else:  # the promotion case on PostgreSQL (the after-commit swap back is the rollback DAG's code, run at the end)
         faults = ["production_promotion/in_transaction"]
     run_fault_chain(shop, warehouse, scenario_dag, monkeypatch, tmp_path, capsys, faults, kill=True)

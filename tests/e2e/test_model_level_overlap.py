@@ -13,7 +13,7 @@ from tests.conftest import TEST_DAGS_FOLDER
 from tests.parallel_airflow import executor_environment, run_with_executor
 from tests.warehouses import postgres_warehouse
 
-SLOW_MODEL = '''
+SLOW_MODEL = """
 import os
 import time
 import typing as t
@@ -28,13 +28,15 @@ def execute(context: ExecutionContext, start: datetime, end: datetime, execution
     seconds = int(os.environ.get("SLOW_EVENTS_SECONDS", "0"))
     time.sleep(seconds)
     return pd.DataFrame({"event_id": [1], "slept_seconds": [seconds]})
-'''
+"""
 
 SLOW_SECONDS = 30
 
 
 @pytest.fixture
-def shop_with_slow_branch(project_copy: Path, metadata_db: Path, postgres_database, monkeypatch: pytest.MonkeyPatch) -> Path:
+def shop_with_slow_branch(
+    project_copy: Path, metadata_db: Path, postgres_database, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     from airflow_provider_dualengine.cli.local_airflow import ensure_pool
     from airflow_provider_dualengine.compiled import compile_project
     from airflow_provider_dualengine.config import load_project
@@ -46,21 +48,28 @@ def shop_with_slow_branch(project_copy: Path, metadata_db: Path, postgres_databa
     settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
     (project_copy / "sqlmesh" / "models" / "shared" / "slow_events.py").write_text(SLOW_MODEL)
     graph_file = project_copy / "config" / "dependency_graph.yml"
-    graph_file.write_text(graph_file.read_text().replace("staging.customer_enhanced]", "staging.customer_enhanced, staging.slow_events]"))
+    graph_file.write_text(
+        graph_file.read_text().replace("staging.customer_enhanced]", "staging.customer_enhanced, staging.slow_events]")
+    )
     compile_project(load_project(project_copy))
     return project_copy
 
 
 @pytest.mark.e2e
 @pytest.mark.slow
-def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(shop_with_slow_branch: Path, scenario_dag) -> None:
+def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(
+    shop_with_slow_branch: Path, scenario_dag
+) -> None:
     project = shop_with_slow_branch
     # 1. build prod once (serial dag.test); the slow model does not sleep here
-    run = scenario_dag("overlap_setup", f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(project)!r}, dag_id='overlap_setup', environment='production')\n")
+    run = scenario_dag(
+        "overlap_setup",
+        f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(project)!r}, dag_id='overlap_setup', environment='production')\n",
+    )
     assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
     # 2. the next day's cron run, model-level, with a parallel executor
-    tomorrow = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=1)).isoformat()
+    tomorrow = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).isoformat()
     dag_file = TEST_DAGS_FOLDER / "overlap_run.py"
     dag_file.write_text(
         "# airflow dag file written by a test\nfrom airflow_provider_dualengine import build_dag\n"
@@ -69,7 +78,9 @@ def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(shop_with_
     )
     try:
         with executor_environment() as env:
-            result = run_with_executor(env, dag_file, "overlap_run", extra_env={"SLOW_EVENTS_SECONDS": str(SLOW_SECONDS)})
+            result = run_with_executor(
+                env, dag_file, "overlap_run", extra_env={"SLOW_EVENTS_SECONDS": str(SLOW_SECONDS)}
+            )
     finally:
         dag_file.unlink(missing_ok=True)
     tasks = result["tasks"]

@@ -11,7 +11,14 @@ import pytest
 
 from tests.warehouses import Warehouse
 
-SQLMESH_MODELS = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"]
+SQLMESH_MODELS = [
+    "raw.raw_customers",
+    "raw.raw_orders",
+    "staging.stg_orders",
+    "staging.customer_enhanced",
+    "intermediate.customer_lifetime",
+    "reporting.value_band_summary",
+]
 
 
 def _states(run) -> dict[str, str]:
@@ -38,7 +45,9 @@ with DAG({dag_id!r}, schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz=
 # DuckDB only, to keep CI under 20 minutes: on PostgreSQL the deployment fault chain plans
 # into an environment, promotes through SQLMesh's apply and checks contracts on every run
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
-def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dev_plan_promotion_and_idle_run(
+    shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import sqlmesh
 
     contexts: list[object] = []
@@ -80,9 +89,13 @@ def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scena
 
     # 3. a cron run with nothing due succeeds and builds nothing
     contexts.clear()
-    run = scenario_dag(f"idle_{kind}", _factory_dag(f"idle_{kind}", shop, environment="production", sqlmesh_action="run"))
+    run = scenario_dag(
+        f"idle_{kind}", _factory_dag(f"idle_{kind}", shop, environment="production", sqlmesh_action="run")
+    )
     assert str(run.state) == "success", _states(run)
-    executor = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage").xcom_pull(task_ids="stage_1_sqlmesh.sqlmesh.run_stage")
+    executor = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage").xcom_pull(
+        task_ids="stage_1_sqlmesh.sqlmesh.run_stage"
+    )
     assert executor["action"] == "run" and executor["failed"] == [] and executor["models"] == {}
     model_task = run.get_task_instance("stage_1_sqlmesh.sqlmesh.staging__stg_orders")
     assert model_task.xcom_pull(task_ids=model_task.task_id)["status"] == "up to date"
@@ -93,7 +106,9 @@ def test_dev_plan_promotion_and_idle_run(shop: Path, warehouse: Warehouse, scena
 # DuckDB only, to keep CI short: the failure is reported by SQLMesh's console the same way on
 # both warehouses
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
-def test_failing_model_fails_only_its_task_and_prod_is_untouched(shop: Path, warehouse: Warehouse, scenario_dag) -> None:
+def test_failing_model_fails_only_its_task_and_prod_is_untouched(
+    shop: Path, warehouse: Warehouse, scenario_dag
+) -> None:
     from airflow_provider_dualengine.compiled import compile_project
     from airflow_provider_dualengine.config import load_project
 
@@ -107,7 +122,9 @@ def test_failing_model_fails_only_its_task_and_prod_is_untouched(shop: Path, war
     source = model.read_text()
     body = re.search(r"\ndef execute\([^)]*\)[^:]*:\n", source, re.S)
     assert body, "the example's Python model should define execute()"
-    model.write_text(source[: body.end()] + "    raise RuntimeError('scoring service unavailable')\n" + source[body.end() :])
+    model.write_text(
+        source[: body.end()] + "    raise RuntimeError('scoring service unavailable')\n" + source[body.end() :]
+    )
     compile_project(load_project(shop))
 
     run = scenario_dag(f"prod_broken_{kind}", _factory_dag(f"prod_broken_{kind}", shop, environment="production"))
@@ -120,6 +137,9 @@ def test_failing_model_fails_only_its_task_and_prod_is_untouched(shop: Path, war
     downstream = {t: s for t, s in states.items() if t.startswith(("stage_2", "stage_3", "stage_4"))}
     assert downstream and set(downstream.values()) == {"upstream_failed"}
     ti = run.get_task_instance("stage_1_sqlmesh.sqlmesh.run_stage")
-    assert "scoring service unavailable" in ti.xcom_pull(task_ids=ti.task_id)["models"]["staging.customer_enhanced"]["error"]
+    assert (
+        "scoring service unavailable"
+        in ti.xcom_pull(task_ids=ti.task_id)["models"]["staging.customer_enhanced"]["error"]
+    )
     assert {m: warehouse.checksum(m) for m in SQLMESH_MODELS} == prod_before
     assert warehouse.views() == views_before

@@ -21,4 +21,9 @@ def db_connect(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple
     import psycopg2
 
     server, dbname = request.getfixturevalue("postgres_database")
-    yield "postgres", lambda: psycopg2.connect(host=server.host, port=server.port, user=server.user, password=server.password, dbname=dbname)
+    yield (
+        "postgres",
+        lambda: psycopg2.connect(
+            host=server.host, port=server.port, user=server.user, password=server.password, dbname=dbname
+        ),
+    )

@@ -33,7 +33,11 @@ def _run(cursor: Any, dialect: str, *statements: str) -> None:
 def _build_slot(cursor: Any, dialect: str, slot: str, amounts: list[int], with_orders: bool = True) -> None:
     """What a dbt build into the slot leaves behind: a mart table (and another model)."""
     values = ", ".join(f"({i}, {amount})" for i, amount in enumerate(amounts, 1))
-    statements = [f'CREATE SCHEMA IF NOT EXISTS "{slot}"', f'CREATE TABLE "{slot}".customer_value (customer_id INTEGER, amount INTEGER)', f'INSERT INTO "{slot}".customer_value VALUES {values}']
+    statements = [
+        f'CREATE SCHEMA IF NOT EXISTS "{slot}"',
+        f'CREATE TABLE "{slot}".customer_value (customer_id INTEGER, amount INTEGER)',
+        f'INSERT INTO "{slot}".customer_value VALUES {values}',
+    ]
     if with_orders:
         statements += [f'CREATE TABLE "{slot}".orders (order_id INTEGER)', f'INSERT INTO "{slot}".orders VALUES (1)']
     _run(cursor, dialect, *statements)
@@ -83,11 +87,13 @@ def test_switch_points_live_views_at_the_slot(two_slots: str, cursor: Any) -> No
     assert 0 < second.seconds < 30  # the promotion window
     cursor.execute("SELECT switch_seconds FROM dualengine.dbt_slots WHERE live_schema = 'analytics'")
     assert 0 < cursor.fetchone()[0] <= second.seconds
-    with pytest.raises(Exception):  # the dropped relation's live view is gone
+    with pytest.raises(Exception):  # noqa: B017 (driver-specific error type); the dropped relation's live view is gone
         _checksum(cursor, dialect, "orders")
 
 
-def test_a_slot_missing_a_relation_is_refused_and_live_is_untouched(two_slots: str, db_connect: tuple, cursor: Any) -> None:
+def test_a_slot_missing_a_relation_is_refused_and_live_is_untouched(
+    two_slots: str, db_connect: tuple, cursor: Any
+) -> None:
     dialect = two_slots
     blue_green.switch(cursor, dialect, LIVE, BLUE, ["customer_value", "orders"])
     state = _state(cursor, dialect)

@@ -11,16 +11,15 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
-
 from airflow.sdk import Asset, AssetAlias, BaseHook
 from airflow.sdk.execution_time.context import OutletEventAccessors
+from pydantic import ValidationError
 
 from airflow_provider_dualengine.config.contracts import ContractModel
 from airflow_provider_dualengine.contracts.runtime import ContractReport, check_contract
@@ -30,7 +29,7 @@ from tests.warehouses import Warehouse, postgres_warehouse
 from tests.warehouses import duckdb_warehouse as make_duckdb_warehouse
 
 CONN_ID = "contract_warehouse"
-NOW = datetime(2025, 1, 1, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2025, 1, 1, 12, 0, tzinfo=UTC)
 URI = "duckdb:///warehouse/shop/shop/customers"
 
 CLEAN_ROWS = [
@@ -47,8 +46,19 @@ def contract(**changes: Any) -> dict[str, Any]:
         "columns": [
             {"name": "customer_id", "data_type": "integer", "constraints": [{"type": "not_null"}, {"type": "unique"}]},
             {"name": "customer_name", "data_type": "text"},
-            {"name": "customer_tier", "data_type": "text", "constraints": [{"type": "not_null"}, {"type": "accepted_values", "values": ["bronze", "silver", "gold"]}]},
-            {"name": "customer_score", "data_type": "double", "constraints": [{"type": "check", "expression": "customer_score >= 0 AND customer_score <= 100"}]},
+            {
+                "name": "customer_tier",
+                "data_type": "text",
+                "constraints": [
+                    {"type": "not_null"},
+                    {"type": "accepted_values", "values": ["bronze", "silver", "gold"]},
+                ],
+            },
+            {
+                "name": "customer_score",
+                "data_type": "double",
+                "constraints": [{"type": "check", "expression": "customer_score >= 0 AND customer_score <= 100"}],
+            },
             {"name": "updated_at", "data_type": "timestamp"},
         ],
         "producer": "sqlmesh",
@@ -63,7 +73,9 @@ def contract(**changes: Any) -> dict[str, Any]:
 def warehouse(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
     """An empty warehouse of each kind, also exposed as the `contract_warehouse` connection."""
     if request.param == "duckdb":
-        wh = make_duckdb_warehouse(tmp_path / "warehouse.duckdb")  # not shop.duckdb: catalog "shop" would make schema "shop" ambiguous
+        wh = make_duckdb_warehouse(
+            tmp_path / "warehouse.duckdb"
+        )  # not shop.duckdb: catalog "shop" would make schema "shop" ambiguous
     else:
         wh = postgres_warehouse(*request.getfixturevalue("postgres_database"))
     monkeypatch.setenv(f"AIRFLOW_CONN_{CONN_ID.upper()}", wh.env_json())
@@ -92,13 +104,29 @@ def execute(wh: Warehouse, *statements: str) -> None:
         db.close()
 
 
-def customers(wh: Warehouse, *rows: str, ddl: str = "customer_id integer, customer_name text, customer_tier text, customer_score double precision, updated_at timestamp") -> None:
-    execute(wh, f"CREATE TABLE shop.customers ({ddl})", *([f"INSERT INTO shop.customers VALUES {', '.join(rows)}"] if rows else []))
+def customers(
+    wh: Warehouse,
+    *rows: str,
+    ddl: str = "customer_id integer, customer_name text, customer_tier text, customer_score double precision, updated_at timestamp",
+) -> None:
+    execute(
+        wh,
+        f"CREATE TABLE shop.customers ({ddl})",
+        *([f"INSERT INTO shop.customers VALUES {', '.join(rows)}"] if rows else []),
+    )
 
 
 def check(wh: Warehouse, doc: dict[str, Any] | None = None, table: str = "customers", **kwargs: Any) -> ContractReport:
     with warehouse_cursor(BaseHook.get_connection(CONN_ID)) as cursor:
-        return check_contract(cursor, wh.kind, "shop", table, ContractModel.model_validate(doc or contract()), kwargs.pop("now", NOW), **kwargs)
+        return check_contract(
+            cursor,
+            wh.kind,
+            "shop",
+            table,
+            ContractModel.model_validate(doc or contract()),
+            kwargs.pop("now", NOW),
+            **kwargs,
+        )
 
 
 def failed(report: ContractReport) -> dict[tuple[str, str | None], Any]:
@@ -139,7 +167,11 @@ def test_a_narrower_or_other_type_fails_and_a_wider_one_warns(warehouse: Warehou
     doc["columns"][4]["data_type"] = "date"  # table: timestamp
     report = check(warehouse, doc)
     failures = failed(report)
-    assert set(failures) == {("column_type", "customer_id"), ("column_type", "customer_name"), ("column_type", "updated_at")}
+    assert set(failures) == {
+        ("column_type", "customer_id"),
+        ("column_type", "customer_name"),
+        ("column_type", "updated_at"),
+    }
     assert failures[("column_type", "customer_id")].message.startswith("narrower type: promised bigint, table has")
     assert failures[("column_type", "customer_name")].message.startswith("different type: promised integer")
 
@@ -152,13 +184,18 @@ def test_a_narrower_or_other_type_fails_and_a_wider_one_warns(warehouse: Warehou
 
 
 def test_nulls_are_counted_with_their_keys(warehouse: Warehouse) -> None:
-    customers(warehouse, *CLEAN_ROWS, "(7, 'Dee', NULL, 10, TIMESTAMP '2025-01-01 11:00:00')", "(8, 'Eve', NULL, 10, TIMESTAMP '2025-01-01 11:00:00')")
+    customers(
+        warehouse,
+        *CLEAN_ROWS,
+        "(7, 'Dee', NULL, 10, TIMESTAMP '2025-01-01 11:00:00')",
+        "(8, 'Eve', NULL, 10, TIMESTAMP '2025-01-01 11:00:00')",
+    )
     report = check(warehouse)
     assert list(failed(report)) == [("not_null", "customer_tier")]  # NULL is not an accepted_values failure
     result = failed(report)[("not_null", "customer_tier")]
     assert (result.failing_rows, result.sample, result.sample_key) == (2, [7, 8], "customer_id")
     assert result.message == "2 rows with customer_tier NULL; sample customer_id: 7, 8"
-    assert 'IS NULL' in result.sql and '"shop"."customers"' in result.sql
+    assert "IS NULL" in result.sql and '"shop"."customers"' in result.sql
 
 
 def test_a_null_key_is_sampled_by_another_column(warehouse: Warehouse) -> None:
@@ -168,7 +205,11 @@ def test_a_null_key_is_sampled_by_another_column(warehouse: Warehouse) -> None:
 
 
 def test_duplicates_are_counted_with_the_repeated_keys(warehouse: Warehouse) -> None:
-    dupes = ["(2, 'Bob2', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')", "(3, 'Cy2', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')", "(3, 'Cy3', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')"]
+    dupes = [
+        "(2, 'Bob2', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')",
+        "(3, 'Cy2', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')",
+        "(3, 'Cy3', 'gold', 1, TIMESTAMP '2025-01-01 11:00:00')",
+    ]
     customers(warehouse, *CLEAN_ROWS, *dupes)
     report = check(warehouse)
     assert list(failed(report)) == [("unique", "customer_id")]
@@ -179,17 +220,30 @@ def test_duplicates_are_counted_with_the_repeated_keys(warehouse: Warehouse) -> 
 
 
 def test_a_failed_check_expression_counts_rows_and_null_passes(warehouse: Warehouse) -> None:
-    customers(warehouse, *CLEAN_ROWS, "(4, 'Di', 'gold', 150, TIMESTAMP '2025-01-01 11:00:00')", "(5, 'Ed', 'gold', -1, TIMESTAMP '2025-01-01 11:00:00')")
+    customers(
+        warehouse,
+        *CLEAN_ROWS,
+        "(4, 'Di', 'gold', 150, TIMESTAMP '2025-01-01 11:00:00')",
+        "(5, 'Ed', 'gold', -1, TIMESTAMP '2025-01-01 11:00:00')",
+    )
     report = check(warehouse)
     assert list(failed(report)) == [("check", "customer_score")]
     result = failed(report)[("check", "customer_score")]
     assert (result.failing_rows, result.sample) == (2, [4, 5])  # customer 3's NULL score passes
-    assert result.message == "2 rows failing check 'customer_score >= 0 AND customer_score <= 100'; sample customer_id: 4, 5"
+    assert (
+        result.message
+        == "2 rows failing check 'customer_score >= 0 AND customer_score <= 100'; sample customer_id: 4, 5"
+    )
     assert 'NOT ("customer_score" >= 0 AND "customer_score" <= 100)' in result.sql
 
 
 def test_values_outside_the_accepted_list_fail(warehouse: Warehouse) -> None:
-    customers(warehouse, *CLEAN_ROWS, "(6, 'Flo', 'platinum', 10, TIMESTAMP '2025-01-01 11:00:00')", "(9, 'Gus', 'Gold', 10, TIMESTAMP '2025-01-01 11:00:00')")
+    customers(
+        warehouse,
+        *CLEAN_ROWS,
+        "(6, 'Flo', 'platinum', 10, TIMESTAMP '2025-01-01 11:00:00')",
+        "(9, 'Gus', 'Gold', 10, TIMESTAMP '2025-01-01 11:00:00')",
+    )
     report = check(warehouse)
     result = failed(report)[("accepted_values", "customer_tier")]
     assert list(failed(report)) == [("accepted_values", "customer_tier")]
@@ -208,7 +262,11 @@ def test_numeric_accepted_values_are_compared_as_numbers(warehouse: Warehouse) -
 
 
 def test_stale_data_fails_the_freshness_sla(warehouse: Warehouse) -> None:
-    customers(warehouse, "(1, 'Ann', 'gold', 90, TIMESTAMP '2025-01-01 10:00:00')", "(2, 'Bob', 'gold', 90, TIMESTAMP '2025-01-01 09:00:00')")
+    customers(
+        warehouse,
+        "(1, 'Ann', 'gold', 90, TIMESTAMP '2025-01-01 10:00:00')",
+        "(2, 'Bob', 'gold', 90, TIMESTAMP '2025-01-01 09:00:00')",
+    )
     report = check(warehouse)
     assert list(failed(report)) == [("freshness", "updated_at")]
     message = failed(report)[("freshness", "updated_at")].message
@@ -222,7 +280,9 @@ def test_freshness_reads_time_zone_aware_columns(warehouse: Warehouse) -> None:
     doc = contract()
     doc["columns"][4]["data_type"] = "timestamptz"
     assert check(warehouse, doc).passed
-    assert failed(check(warehouse, doc, now=NOW + timedelta(hours=1)))[("freshness", "updated_at")].message.endswith("1:30:00 old; SLA '< 1 hour'")
+    assert failed(check(warehouse, doc, now=NOW + timedelta(hours=1)))[("freshness", "updated_at")].message.endswith(
+        "1:30:00 old; SLA '< 1 hour'"
+    )
 
 
 def test_a_check_that_cannot_run_fails_alone(warehouse: Warehouse) -> None:
@@ -231,8 +291,13 @@ def test_a_check_that_cannot_run_fails_alone(warehouse: Warehouse) -> None:
     doc["columns"][3]["constraints"].insert(0, {"type": "check", "expression": "no_such_column > 0"})
     report = check(warehouse, doc)
     assert [(r.check, r.column) for r in report.failures] == [("check", "customer_score")]
-    assert report.failures[0].message.startswith("could not be evaluated:") and "no_such_column" in report.failures[0].message
-    assert all(r.passed for r in report.results[report.results.index(report.failures[0]) + 1 :])  # the transaction was reopened
+    assert (
+        report.failures[0].message.startswith("could not be evaluated:")
+        and "no_such_column" in report.failures[0].message
+    )
+    assert all(
+        r.passed for r in report.results[report.results.index(report.failures[0]) + 1 :]
+    )  # the transaction was reopened
 
 
 def test_an_empty_table_has_no_fresh_data(warehouse: Warehouse) -> None:
@@ -248,7 +313,10 @@ def test_freshness_from_the_producers_last_asset_event(warehouse: Warehouse) -> 
     fresh = check(warehouse, doc, last_update=NOW - timedelta(minutes=10))
     assert fresh.passed and fresh.warnings == []
     stale = check(warehouse, doc, last_update=NOW - timedelta(hours=3))
-    assert stale.failures[0].message == "stale: the producer's last Asset event is 2025-01-01T09:00:00+00:00, 3:00:00 old; SLA '< 1 hour'"
+    assert (
+        stale.failures[0].message
+        == "stale: the producer's last Asset event is 2025-01-01T09:00:00+00:00, 3:00:00 old; SLA '< 1 hour'"
+    )
     unknown = check(warehouse, doc)
     assert unknown.passed and [(r.check, r.warning) for r in unknown.warnings] == [("freshness", True)]
     assert "not checked" in unknown.warnings[0].message
@@ -284,7 +352,9 @@ def test_postgres_runs_the_checks_in_a_read_only_transaction(warehouse: Warehous
     assert "read-only transaction" in result.message
     assert [(r.check, r.column) for r in report.failures] == [("check", "customer_score")]  # later checks still ran
     assert report.results[-1].check == "freshness" and report.results[-1].passed
-    assert warehouse.scalar("SELECT last_value FROM shop.counter") == 1 and not warehouse.scalar("SELECT is_called FROM shop.counter")
+    assert warehouse.scalar("SELECT last_value FROM shop.counter") == 1 and not warehouse.scalar(
+        "SELECT is_called FROM shop.counter"
+    )
 
 
 @pytest.mark.parametrize("warehouse", ["postgres"], indirect=True)
@@ -298,7 +368,9 @@ def test_postgres_connections_are_left_without_a_transaction(warehouse: Warehous
     try:
         for autocommit in (True, False):
             db.autocommit = autocommit
-            assert check_contract(db.cursor(), "postgres", "shop", "customers", ContractModel.model_validate(contract()), NOW).passed
+            assert check_contract(
+                db.cursor(), "postgres", "shop", "customers", ContractModel.model_validate(contract()), NOW
+            ).passed
             assert db.get_transaction_status() == TRANSACTION_STATUS_IDLE
         db.cursor().execute("SELECT 1")  # a caller's open transaction is not ours to roll back
         with pytest.raises(ValueError, match="without an open transaction"):
@@ -309,11 +381,20 @@ def test_postgres_connections_are_left_without_a_transaction(warehouse: Warehous
 
 def test_reserved_and_odd_names_are_quoted(warehouse: Warehouse) -> None:
     customers(warehouse, "(1, NULL)", "(2, 5)", ddl='customer_id integer, "select" integer')
-    doc = {"name": "shop.customers", "producer": "dbt", "columns": [{"name": "customer_id", "data_type": "integer"}, {"name": "select", "data_type": "integer", "constraints": [{"type": "not_null"}]}]}
+    doc = {
+        "name": "shop.customers",
+        "producer": "dbt",
+        "columns": [
+            {"name": "customer_id", "data_type": "integer"},
+            {"name": "select", "data_type": "integer", "constraints": [{"type": "not_null"}]},
+        ],
+    }
     result = failed(check(warehouse, doc))[("not_null", "select")]
     assert (result.failing_rows, result.sample) == (1, [1])
     report = check(warehouse, doc, table='customers"; DROP TABLE shop.customers; --')
-    assert report.results[0].message.startswith('relation "shop"."customers""; DROP TABLE shop.customers; --" does not exist')
+    assert report.results[0].message.startswith(
+        'relation "shop"."customers""; DROP TABLE shop.customers; --" does not exist'
+    )
     assert warehouse.scalar("SELECT count(*) FROM shop.customers") == 2
 
 
@@ -323,10 +404,15 @@ def test_reserved_and_odd_names_are_quoted(warehouse: Warehouse) -> None:
         ('bad"name', None),
         ("x; DROP TABLE shop.customers", None),
         ("customer_score", {"type": "check", "expression": "customer_score > 0; DROP TABLE shop.customers"}),
-        ("customer_score", {"type": "check", "expression": "customer_score > (SELECT max(customer_score) FROM shop.customers)"}),
+        (
+            "customer_score",
+            {"type": "check", "expression": "customer_score > (SELECT max(customer_score) FROM shop.customers)"},
+        ),
     ],
 )
-def test_names_and_expressions_that_could_inject_sql_are_refused_by_validation(column: str, constraint: dict[str, Any] | None) -> None:
+def test_names_and_expressions_that_could_inject_sql_are_refused_by_validation(
+    column: str, constraint: dict[str, Any] | None
+) -> None:
     doc = contract()
     doc["columns"][3] = {"name": column, "data_type": "double", "constraints": [constraint] if constraint else []}
     with pytest.raises(ValidationError):
@@ -345,27 +431,47 @@ class _TI:
 
 
 def _operator(**kwargs: Any) -> ContractCheckOperator:
-    return ContractCheckOperator(task_id="contract_customers", contract=ContractModel.model_validate(kwargs.pop("doc", contract())).model_dump(), schema="shop", table="customers", conn_id=CONN_ID, **kwargs)
+    return ContractCheckOperator(
+        task_id="contract_customers",
+        contract=ContractModel.model_validate(kwargs.pop("doc", contract())).model_dump(),
+        schema="shop",
+        table="customers",
+        conn_id=CONN_ID,
+        **kwargs,
+    )
 
 
 def test_the_operator_returns_the_report_and_certifies_the_producer_asset(warehouse: Warehouse) -> None:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     customers(warehouse, f"(1, 'Ann', 'gold', 90, TIMESTAMP '{now.replace(tzinfo=None) - timedelta(minutes=5)}')")
     op = _operator(doc=contract(sla={"freshness": "< 1 hour"}), asset_alias="contracts", producer_asset_uri=URI)
     assert op.inlets == [Asset(URI)] and op.outlets == [AssetAlias("contracts")]
     produced, our_own = now - timedelta(minutes=20), now - timedelta(minutes=1)
-    inlet_events = {Asset(URI): [SimpleNamespace(timestamp=produced, extra={"engine": "sqlmesh"}), SimpleNamespace(timestamp=our_own, extra={"source": EVENT_SOURCE})]}
+    inlet_events = {
+        Asset(URI): [
+            SimpleNamespace(timestamp=produced, extra={"engine": "sqlmesh"}),
+            SimpleNamespace(timestamp=our_own, extra={"source": EVENT_SOURCE}),
+        ]
+    }
     outlet_events = OutletEventAccessors()
     result = op.execute({"inlet_events": inlet_events, "outlet_events": outlet_events})
-    assert result["passed"] is True and result["last_update"] == produced.isoformat()  # the check's own event is not the data's age
+    assert (
+        result["passed"] is True and result["last_update"] == produced.isoformat()
+    )  # the check's own event is not the data's age
     json.dumps(result)
     [event] = outlet_events[AssetAlias("contracts")].asset_alias_events
     assert event.dest_asset_key.uri == Asset(URI).uri
-    assert event.extra["source"] == EVENT_SOURCE and event.extra["model"] == "shop.customers" and event.extra["passed"] is True
+    assert (
+        event.extra["source"] == EVENT_SOURCE
+        and event.extra["model"] == "shop.customers"
+        and event.extra["passed"] is True
+    )
 
 
 @pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
-def test_the_operator_reads_the_newest_events_through_the_task_sdk(warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_operator_reads_the_newest_events_through_the_task_sdk(
+    warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The real `inlet_events` accessor, with only the supervisor channel it talks to faked."""
     from airflow.sdk.api.datamodels._generated import AssetEventResponse, AssetResponse
     from airflow.sdk.execution_time import task_runner
@@ -374,11 +480,15 @@ def test_the_operator_reads_the_newest_events_through_the_task_sdk(warehouse: Wa
 
     customers(warehouse, *CLEAN_ROWS)
     op = _operator(doc=contract(sla={"freshness": "< 1 hour"}), producer_asset_uri=URI)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     asset = AssetResponse(name=URI, uri=Asset(URI).uri, group="asset")
     newest_first = [
-        AssetEventResponse(id=3, timestamp=now - timedelta(minutes=1), extra={"source": EVENT_SOURCE}, asset=asset, created_dagruns=[]),
-        AssetEventResponse(id=2, timestamp=now - timedelta(minutes=30), extra={"engine": "sqlmesh"}, asset=asset, created_dagruns=[]),
+        AssetEventResponse(
+            id=3, timestamp=now - timedelta(minutes=1), extra={"source": EVENT_SOURCE}, asset=asset, created_dagruns=[]
+        ),
+        AssetEventResponse(
+            id=2, timestamp=now - timedelta(minutes=30), extra={"engine": "sqlmesh"}, asset=asset, created_dagruns=[]
+        ),
     ]
     sent: list[Any] = []
     comms = SimpleNamespace(send=lambda msg: sent.append(msg) or AssetEventsResult(asset_events=newest_first))
@@ -404,7 +514,9 @@ def test_the_operator_fails_with_the_summary_and_emits_nothing(warehouse: Wareho
 
 def test_the_operator_without_asset_events_warns_about_freshness(warehouse: Warehouse) -> None:
     customers(warehouse, *CLEAN_ROWS)
-    result = _operator(doc=contract(sla={"freshness": "2 days"}), producer_asset_uri=URI).execute({"inlet_events": {}, "outlet_events": OutletEventAccessors()})
+    result = _operator(doc=contract(sla={"freshness": "2 days"}), producer_asset_uri=URI).execute(
+        {"inlet_events": {}, "outlet_events": OutletEventAccessors()}
+    )
     assert result["passed"] is True and result["warnings"] == 1 and result["last_update"] is None
 
 

@@ -40,7 +40,12 @@ def _sql(cursor: Any, *statements: str) -> None:
 def _physical(cursor: Any, name: str, rows: list[int]) -> tuple[str, str]:
     """A SQLMesh-like physical snapshot table holding `rows`."""
     values = ", ".join(f"({v})" for v in rows)
-    _sql(cursor, 'CREATE SCHEMA IF NOT EXISTS "sqlmesh__staging"', f'CREATE TABLE "sqlmesh__staging"."{name}" (order_id INTEGER)', f'INSERT INTO "sqlmesh__staging"."{name}" VALUES {values}')
+    _sql(
+        cursor,
+        'CREATE SCHEMA IF NOT EXISTS "sqlmesh__staging"',
+        f'CREATE TABLE "sqlmesh__staging"."{name}" (order_id INTEGER)',
+        f'INSERT INTO "sqlmesh__staging"."{name}" VALUES {values}',
+    )
     return ("sqlmesh__staging", name)
 
 
@@ -50,7 +55,12 @@ def _view(view: tuple[str, str], physical: tuple[str, str]) -> ViewBinding:
 
 def _slot(cursor: Any, slot: str, rows: list[tuple[int, int]]) -> None:
     values = ", ".join(f"({a}, {b})" for a, b in rows)
-    _sql(cursor, f'CREATE SCHEMA IF NOT EXISTS "{slot}"', f'CREATE TABLE "{slot}".customer_value (customer_id INTEGER, amount INTEGER)', f'INSERT INTO "{slot}".customer_value VALUES {values}')
+    _sql(
+        cursor,
+        f'CREATE SCHEMA IF NOT EXISTS "{slot}"',
+        f'CREATE TABLE "{slot}".customer_value (customer_id INTEGER, amount INTEGER)',
+        f'INSERT INTO "{slot}".customer_value VALUES {values}',
+    )
 
 
 def _layer(physical: tuple[str, str], slot: str) -> ProdLayer:
@@ -82,7 +92,9 @@ def test_swap_switches_both_engines_together_and_back(cursor: Any, db_connect: t
     assert checksums(cursor, dialect, PROD) == before
 
 
-def test_a_failure_inside_the_swap_leaves_prod_fully_old(cursor: Any, db_connect: tuple[str, Any], deployed, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failure_inside_the_swap_leaves_prod_fully_old(
+    cursor: Any, db_connect: tuple[str, Any], deployed, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dialect = db_connect[0]
     v1, v2, before = deployed
     original = promotion.blue_green.apply_switch
@@ -103,7 +115,9 @@ def test_swap_drops_views_the_target_no_longer_has(cursor: Any, db_connect: tupl
     v1, v2, _ = deployed
     extra = _physical(cursor, "returns__333", [9])
     returns = ("staging", "returns")
-    with_returns = ProdLayer((*v1.sqlmesh_views, _view(returns, extra)), "analytics", "analytics__blue", ("customer_value",))
+    with_returns = ProdLayer(
+        (*v1.sqlmesh_views, _view(returns, extra)), "analytics", "analytics__blue", ("customer_value",)
+    )
     swap(cursor, dialect, with_returns, v1)
     assert checksums(cursor, dialect, [returns])[returns][0] == 1
     swap(cursor, dialect, v2, with_returns)
@@ -115,7 +129,17 @@ def test_swap_quotes_each_name_part(cursor: Any, db_connect: tuple[str, Any], de
     dialect = db_connect[0]
     v1, _, _ = deployed
     odd = ("staging", 'x" AS SELECT 1; CREATE TABLE pwned (x INTEGER); --')
-    swap(cursor, dialect, ProdLayer((*v1.sqlmesh_views, _view(odd, v1.sqlmesh_views[0].physical)), "analytics", "analytics__blue", ("customer_value",)), v1)
+    swap(
+        cursor,
+        dialect,
+        ProdLayer(
+            (*v1.sqlmesh_views, _view(odd, v1.sqlmesh_views[0].physical)),
+            "analytics",
+            "analytics__blue",
+            ("customer_value",),
+        ),
+        v1,
+    )
     assert checksums(cursor, dialect, [odd])[odd][0] == 3
     cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'pwned'")
     assert cursor.fetchone()[0] == 0
@@ -126,22 +150,45 @@ def test_integration_checks_name_every_difference(cursor: Any, db_connect: tuple
     _, v2, _ = deployed
     models = [
         DeployedModel(Engine.SQLMESH, "staging.orders", sql_name(v2.sqlmesh_views[0].physical), '"staging"."orders"'),
-        DeployedModel(Engine.DBT, "customer_value", '"analytics__green"."customer_value"', '"analytics"."customer_value"'),
+        DeployedModel(
+            Engine.DBT, "customer_value", '"analytics__green"."customer_value"', '"analytics"."customer_value"'
+        ),
     ]
-    findings = validate(cursor, dialect, models, [("staging.orders", "customer_value")], Thresholds(row_count_tolerance=0.4, mean_tolerance=0.3))
+    findings = validate(
+        cursor,
+        dialect,
+        models,
+        [("staging.orders", "customer_value")],
+        Thresholds(row_count_tolerance=0.4, mean_tolerance=0.3),
+    )
     by = {(f.check, f.model): f for f in findings}
-    assert by[("row_count", "staging.orders")].passed and "4 rows vs 3 in prod (33% change" in by[("row_count", "staging.orders")].message
+    assert (
+        by[("row_count", "staging.orders")].passed
+        and "4 rows vs 3 in prod (33% change" in by[("row_count", "staging.orders")].message
+    )
     assert not by[("row_count", "customer_value")].passed  # 3 vs 2: 50% > 40%
-    assert not by[("distribution", "customer_value")].passed and "amount mean 15 -> 25" in by[("distribution", "customer_value")].message
+    assert (
+        not by[("distribution", "customer_value")].passed
+        and "amount mean 15 -> 25" in by[("distribution", "customer_value")].message
+    )
     assert by[("column_presence", "customer_value")].passed and by[("data_types", "customer_value")].passed
     # no key column (*_id) shared between producer and reader: nothing to join on, no finding
     assert not [f for f in findings if f.check == "referential_integrity"]
 
 
-def test_integration_checks_catch_a_dropped_column_and_a_narrowed_type(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
+def test_integration_checks_catch_a_dropped_column_and_a_narrowed_type(
+    cursor: Any, db_connect: tuple[str, Any], deployed
+) -> None:
     dialect = db_connect[0]
-    _sql(cursor, 'CREATE SCHEMA IF NOT EXISTS "analytics__x"', 'CREATE TABLE "analytics__x".customer_value (customer_id SMALLINT)', 'INSERT INTO "analytics__x".customer_value VALUES (1), (2)')
-    model = DeployedModel(Engine.DBT, "customer_value", '"analytics__x"."customer_value"', '"analytics"."customer_value"')
+    _sql(
+        cursor,
+        'CREATE SCHEMA IF NOT EXISTS "analytics__x"',
+        'CREATE TABLE "analytics__x".customer_value (customer_id SMALLINT)',
+        'INSERT INTO "analytics__x".customer_value VALUES (1), (2)',
+    )
+    model = DeployedModel(
+        Engine.DBT, "customer_value", '"analytics__x"."customer_value"', '"analytics"."customer_value"'
+    )
     by = {f.check: f for f in validate(cursor, dialect, [model], [], Thresholds())}
     assert not by["column_presence"].passed and "lacks prod column(s) amount" in by["column_presence"].message
     assert not by["data_types"].passed and "customer_id" in by["data_types"].message
@@ -150,16 +197,38 @@ def test_integration_checks_catch_a_dropped_column_and_a_narrowed_type(cursor: A
 
 def test_referential_integrity_across_engines_counts_orphans(cursor: Any, db_connect: tuple[str, Any]) -> None:
     dialect = db_connect[0]
-    _sql(cursor, 'CREATE SCHEMA "g1"', 'CREATE TABLE "g1".customers (customer_id INTEGER)', 'INSERT INTO "g1".customers VALUES (1), (2)', 'CREATE SCHEMA "g2"', 'CREATE TABLE "g2".orders (order_id INTEGER, customer_id INTEGER)', 'INSERT INTO "g2".orders VALUES (1, 1), (2, 3), (3, NULL)')
+    _sql(
+        cursor,
+        'CREATE SCHEMA "g1"',
+        'CREATE TABLE "g1".customers (customer_id INTEGER)',
+        'INSERT INTO "g1".customers VALUES (1), (2)',
+        'CREATE SCHEMA "g2"',
+        'CREATE TABLE "g2".orders (order_id INTEGER, customer_id INTEGER)',
+        'INSERT INTO "g2".orders VALUES (1, 1), (2, 3), (3, NULL)',
+    )
     producer = DeployedModel(Engine.SQLMESH, "staging.customers", '"g1"."customers"', '"staging"."customers"')
     reader = DeployedModel(Engine.DBT, "orders", '"g2"."orders"', '"analytics"."orders"')
-    [finding] = [f for f in validate(cursor, dialect, [producer, reader], [("staging.customers", "orders")], Thresholds()) if f.check == "referential_integrity"]
-    assert not finding.passed and finding.message == "1 row(s) of orders have a customer_id missing from staging.customers"
+    [finding] = [
+        f
+        for f in validate(cursor, dialect, [producer, reader], [("staging.customers", "orders")], Thresholds())
+        if f.check == "referential_integrity"
+    ]
+    assert (
+        not finding.passed and finding.message == "1 row(s) of orders have a customer_id missing from staging.customers"
+    )
 
 
 def test_checksums_ignore_row_order_and_see_any_change(cursor: Any, db_connect: tuple[str, Any]) -> None:
     dialect = db_connect[0]
-    _sql(cursor, 'CREATE TABLE a (x INTEGER, y TEXT)', "INSERT INTO a VALUES (1, 'p'), (2, 'q')", 'CREATE TABLE b (x INTEGER, y TEXT)', "INSERT INTO b VALUES (2, 'q'), (1, 'p')", 'CREATE TABLE c (x INTEGER, y TEXT)', "INSERT INTO c VALUES (2, 'q'), (1, 'r')")
+    _sql(
+        cursor,
+        "CREATE TABLE a (x INTEGER, y TEXT)",
+        "INSERT INTO a VALUES (1, 'p'), (2, 'q')",
+        "CREATE TABLE b (x INTEGER, y TEXT)",
+        "INSERT INTO b VALUES (2, 'q'), (1, 'p')",
+        "CREATE TABLE c (x INTEGER, y TEXT)",
+        "INSERT INTO c VALUES (2, 'q'), (1, 'r')",
+    )
     sums = checksums(cursor, dialect, [("a",), ("b",), ("c",), ("missing",)])
     assert sums[("a",)] == sums[("b",)] and sums[("a",)] != sums[("c",)] and sums[("a",)][0] == 2
     assert sums[("missing",)] is None

@@ -18,7 +18,13 @@ from airflow_provider_dualengine.engines.dbt.sqlmesh_refs import MODELS_FILE_ENV
 def test_every_sqlmesh_model_becomes_a_public_refable_node() -> None:
     nodes = sqlmesh_model_nodes({"staging.customer_enhanced": {}, "intermediate.customer_lifetime": {}}, "__dev")
     node = nodes.models["model.sqlmesh.intermediate.customer_lifetime"]
-    assert (node.name, node.schema, node.identifier, node.database, node.access) == ("intermediate.customer_lifetime", "intermediate__dev", "customer_lifetime", None, "public")
+    assert (node.name, node.schema, node.identifier, node.database, node.access) == (
+        "intermediate.customer_lifetime",
+        "intermediate__dev",
+        "customer_lifetime",
+        None,
+        "public",
+    )
     assert len(nodes.models) == 2
 
 
@@ -32,12 +38,38 @@ def _compile_customer_value(project_dir: Path, tmp_path: Path, cli_vars: dict | 
     project = load_project(project_dir)
     profiles = tmp_path / "profiles"
     profiles.mkdir(parents=True, exist_ok=True)
-    (profiles / "profiles.yml").write_text(yaml.safe_dump({"shop": {"target": "dev", "outputs": {"dev": {"type": "duckdb", "path": str(tmp_path / "w.duckdb"), "schema": "analytics_dev"}}}}))
+    (profiles / "profiles.yml").write_text(
+        yaml.safe_dump(
+            {
+                "shop": {
+                    "target": "dev",
+                    "outputs": {
+                        "dev": {"type": "duckdb", "path": str(tmp_path / "w.duckdb"), "schema": "analytics_dev"}
+                    },
+                }
+            }
+        )
+    )
     target = tmp_path / "target"
     env = {k: v for k, v in os.environ.items() if k != MODELS_FILE_ENV}
     if env_models:
         env[MODELS_FILE_ENV] = str(project.artifact_path)
-    command = [sys.executable, "-m", "dbt.cli.main", "compile", "--project-dir", str(project.dbt_path), "--profiles-dir", str(profiles), "--target-path", str(target), "--select", "customer_value", "--no-partial-parse", "--quiet"]
+    command = [
+        sys.executable,
+        "-m",
+        "dbt.cli.main",
+        "compile",
+        "--project-dir",
+        str(project.dbt_path),
+        "--profiles-dir",
+        str(profiles),
+        "--target-path",
+        str(target),
+        "--select",
+        "customer_value",
+        "--no-partial-parse",
+        "--quiet",
+    ]
     if cli_vars is not None:
         command += ["--vars", json.dumps(cli_vars)]
     result = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,13 +12,26 @@ import pytest
 from airflow_provider_dualengine.deployments import records
 from airflow_provider_dualengine.deployments.records import DeploymentRecordError
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def _deploy(cursor: Any, dialect: str, deployment_id: str, environment: str, status: str, stages: list[tuple[str, str]]) -> None:
-    records.start(cursor, dialect, deployment_id, environment, "alice", f"plan-{deployment_id}", f"manifest-{deployment_id}")
+def _deploy(
+    cursor: Any, dialect: str, deployment_id: str, environment: str, status: str, stages: list[tuple[str, str]]
+) -> None:
+    records.start(
+        cursor, dialect, deployment_id, environment, "alice", f"plan-{deployment_id}", f"manifest-{deployment_id}"
+    )
     for i, (stage, outcome) in enumerate(stages):
-        records.record_stage(cursor, dialect, deployment_id, stage, outcome, T0 + timedelta(minutes=i), T0 + timedelta(minutes=i, seconds=30), message=f"{stage} {outcome}")
+        records.record_stage(
+            cursor,
+            dialect,
+            deployment_id,
+            stage,
+            outcome,
+            T0 + timedelta(minutes=i),
+            T0 + timedelta(minutes=i, seconds=30),
+            message=f"{stage} {outcome}",
+        )
     records.finish(cursor, dialect, deployment_id, status)
 
 
@@ -26,7 +39,14 @@ def test_deployments_are_recorded_listed_and_persist(db_connect: tuple[str, Call
     dialect, connect = db_connect
     db = connect()
     cursor = db.cursor()
-    _deploy(cursor, dialect, "d1", "prod", "succeeded", [("sqlmesh_plan", "succeeded"), ("dbt_build", "succeeded"), ("switch", "succeeded")])
+    _deploy(
+        cursor,
+        dialect,
+        "d1",
+        "prod",
+        "succeeded",
+        [("sqlmesh_plan", "succeeded"), ("dbt_build", "succeeded"), ("switch", "succeeded")],
+    )
     _deploy(cursor, dialect, "d2", "prod", "failed", [("sqlmesh_plan", "succeeded"), ("dbt_build", "failed")])
     _deploy(cursor, dialect, "d3", "dev", "succeeded", [("sqlmesh_plan", "succeeded")])
     records.start(cursor, dialect, "d4", "prod", "bob", None, None)  # still running when the process dies
@@ -38,9 +58,20 @@ def test_deployments_are_recorded_listed_and_persist(db_connect: tuple[str, Call
         assert [d["id"] for d in listed] == ["d4", "d3", "d2", "d1"]
         assert [d["status"] for d in listed] == ["running", "succeeded", "failed", "succeeded"]
         d1 = listed[-1]
-        assert (d1["environment"], d1["triggered_by"], d1["sqlmesh_version"], d1["dbt_version"]) == ("prod", "alice", "plan-d1", "manifest-d1")
+        assert (d1["environment"], d1["triggered_by"], d1["sqlmesh_version"], d1["dbt_version"]) == (
+            "prod",
+            "alice",
+            "plan-d1",
+            "manifest-d1",
+        )
         assert [s["stage"] for s in d1["stages"]] == ["sqlmesh_plan", "dbt_build", "switch"]
-        assert d1["stages"][1] == {"stage": "dbt_build", "outcome": "succeeded", "started_at": "2025-01-02T03:05:05+00:00", "finished_at": "2025-01-02T03:05:35+00:00", "message": "dbt_build succeeded"}
+        assert d1["stages"][1] == {
+            "stage": "dbt_build",
+            "outcome": "succeeded",
+            "started_at": "2025-01-02T03:05:05+00:00",
+            "finished_at": "2025-01-02T03:05:35+00:00",
+            "message": "dbt_build succeeded",
+        }
         assert d1["started_at"].tzinfo is not None and d1["finished_at"] >= d1["started_at"]
         assert listed[0]["finished_at"] is None and listed[0]["stages"] == []
         assert listed[2]["stages"][-1]["outcome"] == "failed"
@@ -59,7 +90,7 @@ def test_bad_writes_are_refused_and_leave_the_connection_usable(db_connect: tupl
     try:
         cursor = db.cursor()
         records.start(cursor, dialect, "d1", "prod", "alice", None, None)
-        with pytest.raises(Exception):
+        with pytest.raises(Exception):  # noqa: B017 (driver-specific unique-key error)
             records.start(cursor, dialect, "d1", "prod", "alice", None, None)  # duplicate id
         with pytest.raises(DeploymentRecordError):
             records.record_stage(cursor, dialect, "nope", "dbt_build", "failed", T0, T0)
@@ -88,7 +119,12 @@ def test_details_merge_and_running_deployments_are_found(db_connect: tuple[str, 
     other = connect()
     try:
         d1 = records.get(other.cursor(), dialect, "d1")
-        assert d1["details"] == {"dbt_slot": "analytics__blue", "checksums_before": {'"a"."b"': [3, "77"]}, "promotion_seconds": 0.012, "summary": "process stopped during production_promotion; prod unchanged"}
+        assert d1["details"] == {
+            "dbt_slot": "analytics__blue",
+            "checksums_before": {'"a"."b"': [3, "77"]},
+            "promotion_seconds": 0.012,
+            "summary": "process stopped during production_promotion; prod unchanged",
+        }
         assert (d1["status"], d1["dbt_version"]) == ("interrupted", "analytics__blue")
         assert records.running(other.cursor(), dialect, "prod") == []
         with pytest.raises(DeploymentRecordError, match="no deployment 'nope'"):
@@ -104,13 +140,27 @@ def test_the_writer_redacts_every_text_but_leaves_engine_names_alone(db_connect:
     try:
         writer = records.RecordWriter(db.cursor(), dialect, [secret])
         writer.start("d1", "prod", f"cli:{secret}", None, None)
-        writer.stage("d1", "promotion", "failed", T0, T0, f"connection to postgresql://u:{secret}@h/db refused; dsn: password={secret}")
+        writer.stage(
+            "d1",
+            "promotion",
+            "failed",
+            T0,
+            T0,
+            f"connection to postgresql://u:{secret}@h/db refused; dsn: password={secret}",
+        )
         writer.update("d1", integration=[{"message": f"saw {secret!r}"}], before={"dbt_relations": [secret]})
         assert writer.finish("d1", "failed", f"blocked: {secret}") == "blocked: ***"
         cursor = db.cursor()
         cursor.execute("SELECT triggered_by, stages, details FROM dualengine.deployments")
         triggered_by, stages, details = cursor.fetchone()
-        assert triggered_by == "cli:***" and json.loads(stages)[0]["message"] == "connection to postgresql://u:***@h/db refused; dsn: password=***"
-        assert json.loads(details) == {"integration": [{"message": "saw '***'"}], "before": {"dbt_relations": [secret]}, "summary": "blocked: ***"}
+        assert (
+            triggered_by == "cli:***"
+            and json.loads(stages)[0]["message"] == "connection to postgresql://u:***@h/db refused; dsn: password=***"
+        )
+        assert json.loads(details) == {
+            "integration": [{"message": "saw '***'"}],
+            "before": {"dbt_relations": [secret]},
+            "summary": "blocked: ***",
+        }
     finally:
         db.close()

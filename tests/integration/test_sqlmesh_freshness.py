@@ -13,7 +13,7 @@ import os
 import subprocess
 import sys
 import textwrap
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +34,7 @@ MODEL = "shop.orders"
 
 
 def _midnight(moment: datetime) -> datetime:
-    return moment.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+    return moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
 @pytest.fixture(scope="module")
@@ -57,8 +57,10 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
               dialect: duckdb
             """)
     )
-    (project / "models" / "orders.sql").write_text(f"MODEL (name {MODEL}, kind FULL, cron '@daily', start '2024-01-01');\nSELECT 1 AS order_id\n")
-    planned_at = datetime.now(timezone.utc)
+    (project / "models" / "orders.sql").write_text(
+        f"MODEL (name {MODEL}, kind FULL, cron '@daily', start '2024-01-01');\nSELECT 1 AS order_id\n"
+    )
+    planned_at = datetime.now(UTC)
     ctx = sqlmesh.Context(paths=[project])
     try:
         ctx.plan("dev", auto_apply=True, no_prompts=True)
@@ -70,7 +72,9 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 @pytest.fixture
 def state(planned: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
     """The planned project, its DuckDB file exposed as the `dualengine_warehouse` connection."""
-    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(planned["db"])}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(planned["db"])})
+    )
     return planned
 
 
@@ -88,11 +92,15 @@ def _first_event(trigger: SQLMeshModelFreshTrigger) -> dict[str, Any]:
 
 
 def _trigger(state: dict[str, Any], target: datetime, **kwargs: Any) -> SQLMeshModelFreshTrigger:
-    return SQLMeshModelFreshTrigger(project_path=state["project"], model=MODEL, environment="dev", target=target.isoformat(), **kwargs)
+    return SQLMeshModelFreshTrigger(
+        project_path=state["project"], model=MODEL, environment="dev", target=target.isoformat(), **kwargs
+    )
 
 
 def _sensor(state: dict[str, Any], **kwargs: Any) -> SQLMeshModelFreshSensor:
-    return SQLMeshModelFreshSensor(task_id="wait_for_orders", model=MODEL, environment="dev", project_path=state["project"], **kwargs)
+    return SQLMeshModelFreshSensor(
+        task_id="wait_for_orders", model=MODEL, environment="dev", project_path=state["project"], **kwargs
+    )
 
 
 # -- the synchronous check -------------------------------------------------------------
@@ -134,7 +142,11 @@ def test_unknown_environment_is_not_present(state) -> None:
 
 def test_a_state_file_locked_by_another_process_means_not_ready(state) -> None:
     holder = subprocess.Popen(
-        [sys.executable, "-c", f"import duckdb, sys; con = duckdb.connect({str(state['db'])!r}); print('held', flush=True); sys.stdin.read()"],
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys; con = duckdb.connect({str(state['db'])!r}); print('held', flush=True); sys.stdin.read()",
+        ],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -191,7 +203,13 @@ def test_trigger_times_out_with_the_last_check(state) -> None:
 
 
 def test_trigger_reports_a_broken_setup_as_error(state, tmp_path: Path) -> None:
-    trigger = SQLMeshModelFreshTrigger(project_path=str(tmp_path / "no_project"), model=MODEL, environment="dev", target=state["planned_at"].isoformat(), timeout=5)
+    trigger = SQLMeshModelFreshTrigger(
+        project_path=str(tmp_path / "no_project"),
+        model=MODEL,
+        environment="dev",
+        target=state["planned_at"].isoformat(),
+        timeout=5,
+    )
     event = _first_event(trigger)
     assert event["status"] == "error" and event["reason"]
 
@@ -228,7 +246,9 @@ def test_deferrable_sensor_defers_to_the_trigger_when_not_ready(state) -> None:
 def test_execute_complete_explains_a_timeout_and_an_error(state) -> None:
     sensor = _sensor(state, timeout=60)
     event = _first_event(_trigger(state, state["planned_at"] + timedelta(days=3), poke_interval=0.1, timeout=0))
-    with pytest.raises(AirflowSensorTimeout, match=r"shop\.orders in environment 'dev' was not complete .* \(complete until \d{4}-"):
+    with pytest.raises(
+        AirflowSensorTimeout, match=r"shop\.orders in environment 'dev' was not complete .* \(complete until \d{4}-"
+    ):
         sensor.execute_complete({}, event)
     with pytest.raises(SQLMeshModelNotFresh, match="freshness check failed: boom"):
         sensor.execute_complete({}, {"status": "error", "model": MODEL, "environment": "dev", "reason": "boom"})

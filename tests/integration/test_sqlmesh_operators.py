@@ -31,9 +31,15 @@ def dev_env(example_project: Path, tmp_path_factory: pytest.TempPathFactory):
     root = tmp_path_factory.mktemp("ops")
     project = root / "transforms"
     # SQLMesh alone: without its reporting model, which reads a table dbt builds
-    shutil.copytree(example_project / "sqlmesh", project / "sqlmesh", ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "reporting"))
+    shutil.copytree(
+        example_project / "sqlmesh",
+        project / "sqlmesh",
+        ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache", "reporting"),
+    )
     db = root / "shop.duckdb"
-    patcher = mock.patch.dict("os.environ", {"AIRFLOW_CONN_OPS_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)})})
+    patcher = mock.patch.dict(
+        "os.environ", {"AIRFLOW_CONN_OPS_WAREHOUSE": json.dumps({"conn_type": "duckdb", "host": str(db)})}
+    )
     patcher.start()
     kwargs = {"project_path": str(project / "sqlmesh"), "conn_id": "ops_warehouse"}
     result = SQLMeshPlanOperator(task_id="plan", environment="dev", **kwargs).execute({})
@@ -82,7 +88,9 @@ def test_cleanup_drops_the_environment_views(dev_env) -> None:
     _, db, kwargs = dev_env
     SQLMeshCleanupOperator(task_id="c", environment="dev", **kwargs).execute({})
     with duckdb.connect(str(db)) as con:
-        views = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_type = 'VIEW' AND table_schema LIKE '%__dev'").fetchone()[0]
+        views = con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_type = 'VIEW' AND table_schema LIKE '%__dev'"
+        ).fetchone()[0]
     assert views == 0
     with pytest.raises(SQLMeshError, match="refusing to invalidate the prod environment"):
         SQLMeshCleanupOperator(task_id="c", environment="prod", **kwargs).execute({})

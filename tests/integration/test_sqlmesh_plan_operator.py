@@ -15,7 +15,13 @@ STAGE_1 = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging
 
 
 def _operator(project: Path, **kwargs) -> SQLMeshPlanOperator:
-    return SQLMeshPlanOperator(task_id="plan", project_path=str(project / "sqlmesh"), environment="dev", conn_id="dualengine_warehouse", **kwargs)
+    return SQLMeshPlanOperator(
+        task_id="plan",
+        project_path=str(project / "sqlmesh"),
+        environment="dev",
+        conn_id="dualengine_warehouse",
+        **kwargs,
+    )
 
 
 def _other_process_can_write(path: Path) -> bool:
@@ -33,7 +39,12 @@ def test_plan_selected_models_then_nothing_to_do(example_project: Path, duckdb_w
     assert _other_process_can_write(duckdb_warehouse)
 
     with duckdb.connect(str(duckdb_warehouse)) as db:
-        views = {r[0] for r in db.execute("SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'VIEW'").fetchall()}
+        views = {
+            r[0]
+            for r in db.execute(
+                "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'VIEW'"
+            ).fetchall()
+        }
         assert {"staging__dev.stg_orders", "staging__dev.customer_enhanced", "raw__dev.raw_orders"} <= views
         assert "intermediate__dev.customer_lifetime" not in views  # not selected
         assert db.execute("SELECT count(*) FROM staging__dev.stg_orders").fetchone()[0] == 1000

@@ -26,13 +26,26 @@ from urllib.parse import quote
 
 import pytest
 
-from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, DeploymentSite, conclude, promote, rollback_last, settle_interrupted, start
+from airflow_provider_dualengine.deployments.coordinator import (
+    DeploymentBlocked,
+    DeploymentSite,
+    conclude,
+    promote,
+    rollback_last,
+    settle_interrupted,
+    start,
+)
 from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
 LOG = logging.getLogger("test_tampered_records")
-PROD = ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced", "intermediate.customer_lifetime", "reporting.value_band_summary"] + [
-    f"analytics.{t}" for t in ("stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value")
-]
+PROD = [
+    "raw.raw_customers",
+    "raw.raw_orders",
+    "staging.stg_orders",
+    "staging.customer_enhanced",
+    "intermediate.customer_lifetime",
+    "reporting.value_band_summary",
+] + [f"analytics.{t}" for t in ("stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value")]
 PWN = "; CREATE TABLE pwned (x INTEGER); --"
 
 
@@ -67,7 +80,9 @@ def _deploy(site: DeploymentSite, value_bands: list[tuple[int, str, float, str]]
     with site.cursor() as cursor:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{slot}"')
         for relation in site.dbt_relations:
-            cursor.execute(f'CREATE TABLE "{slot}"."{relation}" AS SELECT * FROM (VALUES {rows}) AS t(customer_id, customer_tier, lifetime_value, value_band)')
+            cursor.execute(
+                f'CREATE TABLE "{slot}"."{relation}" AS SELECT * FROM (VALUES {rows}) AS t(customer_id, customer_tier, lifetime_value, value_band)'
+            )
     with site.hook(dbt_schema=slot).context() as ctx:
         ctx.plan(site.green, no_prompts=True, auto_apply=True, skip_tests=True)
     promote(site, started["deployment_id"], LOG)
@@ -89,7 +104,10 @@ def _set(site: DeploymentSite, deployment_id: str, details: dict[str, Any], stat
     """Tamper (or reset) a record the way anyone with write access to the table could."""
     finished = "NULL" if status == "running" else "CURRENT_TIMESTAMP"
     with site.cursor() as cursor:
-        cursor.execute(f"UPDATE dualengine.deployments SET details = {_m(site)}, status = {_m(site)}, finished_at = {finished} WHERE id = {_m(site)}", [json.dumps(details), status, deployment_id])
+        cursor.execute(
+            f"UPDATE dualengine.deployments SET details = {_m(site)}, status = {_m(site)}, finished_at = {finished} WHERE id = {_m(site)}",
+            [json.dumps(details), status, deployment_id],
+        )
 
 
 def _m(site: DeploymentSite) -> str:
@@ -97,7 +115,9 @@ def _m(site: DeploymentSite) -> str:
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
-def deployed(request: pytest.FixtureRequest, example_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
+def deployed(
+    request: pytest.FixtureRequest, example_project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployed]:
     work = tmp_path_factory.mktemp(f"tampered-{request.param}")
     patch = pytest.MonkeyPatch()
     database = None
@@ -115,7 +135,9 @@ def deployed(request: pytest.FixtureRequest, example_project: Path, tmp_path_fac
         conclude(site, v1_id, None, "", LOG)
         v1 = _prod(warehouse)
         summary = shop / "sqlmesh" / "models" / "reporting" / "value_band_summary.sql"
-        summary.write_text(summary.read_text().replace("GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0"))
+        summary.write_text(
+            summary.read_text().replace("GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0")
+        )
         v2_id = _deploy(site, [(1, "gold", 1200.0, "high"), (2, "silver", 400.0, "medium"), (3, "bronze", 50.0, "low")])
         assert _prod(warehouse) != v1
         yield Deployed(site, warehouse, v1, v2_id, _details(site, v2_id))
@@ -177,16 +199,31 @@ def _old_format(d: dict[str, Any]) -> None:
 TAMPERS: dict[str, tuple[Callable[[dict[str, Any]], None], str, str, bool]] = {
     "view_name": (_view_name, "before.sqlmesh_views", "CREATE TABLE pwned", True),
     "physical_table": (_physical_table, "before.sqlmesh_views", "CREATE TABLE pwned", True),
-    "physical_table_of_another_model": (_physical_of_another_model, "target.sqlmesh_views", "raw__raw_customers", False),
+    "physical_table_of_another_model": (
+        _physical_of_another_model,
+        "target.sqlmesh_views",
+        "raw__raw_customers",
+        False,
+    ),
     "checksum_key": (_checksum_key, "checksums_before", "CREATE TABLE pwned", True),
     "dbt_slot": (_dbt_slot, "dbt_slot", "CREATE TABLE pwned", True),
     "saved_slot_not_a_slot": (_saved_slot_not_a_slot, "before.dbt_slot", "'staging'", True),
     "dbt_relation": (_dbt_relation, "before.dbt_relations", "CREATE TABLE pwned", True),
     "foreign_snapshot": (_foreign_snapshot, "sqlmesh_state_before", '"elsewhere"', False),
-    "snapshot_of_another_deployment": (_snapshot_of_another_deployment, "sqlmesh_state_before", "that before.sqlmesh_views names", False),
+    "snapshot_of_another_deployment": (
+        _snapshot_of_another_deployment,
+        "sqlmesh_state_before",
+        "that before.sqlmesh_views names",
+        False,
+    ),
     "old_format": (_old_format, "format", "None", True),
 }
-CASES = [(tamper, action) for tamper, (*_, settle_reads) in TAMPERS.items() for action in ("rollback", "conclude", "settle") if action != "settle" or settle_reads]
+CASES = [
+    (tamper, action)
+    for tamper, (*_, settle_reads) in TAMPERS.items()
+    for action in ("rollback", "conclude", "settle")
+    if action != "settle" or settle_reads
+]
 
 
 def _act(action: str, site: DeploymentSite, deployment_id: str) -> None:
@@ -220,19 +257,32 @@ def test_a_tampered_record_is_refused_and_nothing_from_it_runs(deployed: Deploye
         if action == "settle":
             _act(action, site, record_id)  # settling never raises: the new deployment does not depend on the old record
             status, message = _status_and_summary(site, record_id)
-            assert status == "failed" and message.startswith("process stopped during production_promotion; not settled: ")
+            assert status == "failed" and message.startswith(
+                "process stopped during production_promotion; not settled: "
+            )
         else:
             with pytest.raises(DeploymentBlocked) as refused:
                 _act(action, site, record_id)
             message = str(refused.value)
             status, summary = _status_and_summary(site, record_id)
             if action == "conclude":  # closed, so no later deployment settles it again
-                assert (status, summary) == ("failed", f"blocked at production_promotion: injected: promotion step failed; {message}")
+                assert (status, summary) == (
+                    "failed",
+                    f"blocked at production_promotion: injected: promotion step failed; {message}",
+                )
             else:
                 assert status == "succeeded"
-        assert f"deployment {record_id}: refusing to act on its record: {field} = " in message and quoted in message, message
-        assert "nothing from the record was executed" in message and "deploy that code again" in message and "\n" not in message
-        assert not deployed.warehouse.query("SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE '%pwned%'")
+        assert f"deployment {record_id}: refusing to act on its record: {field} = " in message and quoted in message, (
+            message
+        )
+        assert (
+            "nothing from the record was executed" in message
+            and "deploy that code again" in message
+            and "\n" not in message
+        )
+        assert not deployed.warehouse.query(
+            "SELECT table_schema, table_name FROM information_schema.tables WHERE table_name LIKE '%pwned%'"
+        )
         assert _prod(deployed.warehouse) == prod_before  # v2 still live, exactly
         assert deployed.warehouse.scalar("SELECT live_slot FROM dualengine.dbt_slots") == "analytics__green"
     finally:
@@ -253,7 +303,9 @@ def test_the_untampered_record_still_rolls_back_exactly(deployed: Deployed) -> N
 
 
 @pytest.fixture
-def secret_warehouse(postgres_server: Any, example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[DeploymentSite, Any, str]]:
+def secret_warehouse(
+    postgres_server: Any, example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[DeploymentSite, Any, str]]:
     """The example project on a PostgreSQL database owned by a role with a known, awkward password."""
     from psycopg2 import sql
 
@@ -264,7 +316,14 @@ def secret_warehouse(postgres_server: Any, example_project: Path, tmp_path: Path
     dbname = postgres_server.create_database()
     with admin.cursor() as cur:
         cur.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(dbname), sql.Identifier(role)))
-    connection = {"conn_type": "postgres", "host": postgres_server.host, "port": postgres_server.port, "login": role, "password": password, "schema": dbname}
+    connection = {
+        "conn_type": "postgres",
+        "host": postgres_server.host,
+        "port": postgres_server.port,
+        "login": role,
+        "password": password,
+        "schema": dbname,
+    }
     monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps(connection))
     try:
         shop = _project(example_project, tmp_path / "transforms", "postgres")
@@ -276,7 +335,9 @@ def secret_warehouse(postgres_server: Any, example_project: Path, tmp_path: Path
         admin.close()
 
 
-def test_exception_text_in_a_record_carries_no_password(secret_warehouse: tuple[DeploymentSite, Warehouse, str]) -> None:
+def test_exception_text_in_a_record_carries_no_password(
+    secret_warehouse: tuple[DeploymentSite, Warehouse, str],
+) -> None:
     import psycopg2
 
     site, warehouse, password = secret_warehouse
@@ -285,7 +346,9 @@ def test_exception_text_in_a_record_carries_no_password(secret_warehouse: tuple[
     deployment_id = start(site, "tester", LOG)["deployment_id"]
     # A real driver error that quotes what it was given: the password in a URI, a DSN and bare.
     with site.cursor() as cursor, pytest.raises(psycopg2.Error) as failed:
-        cursor.execute("SELECT CAST(%s AS INTEGER)", [f"could not reach {uri} (password={password}); retried with {password}"])
+        cursor.execute(
+            "SELECT CAST(%s AS INTEGER)", [f"could not reach {uri} (password={password}); retried with {password}"]
+        )
     reason = f"dbt build failed: {failed.value}"
     assert password in reason and quote(password, safe="") in reason
     summary = conclude(site, deployment_id, "dbt_deployment", reason, LOG)

@@ -134,7 +134,7 @@ def pip_commands(stage: Stage) -> list[tuple[list[str], str]]:
     """Every `pip ...` / `python -m pip ...` command of the stage's RUN lines, as shell
     tokens (`pip` first), with the user it runs as."""
     found = []
-    for run, user in zip(stage.runs, stage.user_at_run):
+    for run, user in zip(stage.runs, stage.user_at_run, strict=True):
         for tokens in shell_commands(run):
             if tokens[:1] == ["pip"]:
                 found.append((tokens, user))
@@ -242,7 +242,9 @@ def copy_from_context(stage: Stage, root: Path, files: set[str], target: Path) -
             copied[source] = below
             for rel in below:
                 if rel == src:  # a file: into dest/ keeping its name, or renamed to dest
-                    landing = dest / PurePosixPath(rel).name if copy.dest.endswith("/") or len(copy.sources) > 1 else dest
+                    landing = (
+                        dest / PurePosixPath(rel).name if copy.dest.endswith("/") or len(copy.sources) > 1 else dest
+                    )
                 else:  # a directory: its contents go into dest
                     landing = dest / PurePosixPath(rel).relative_to(src)
                 out = target / landing.relative_to("/")

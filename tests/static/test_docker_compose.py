@@ -8,7 +8,6 @@ fails here instead.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import shutil
@@ -267,8 +266,10 @@ def test_executor_is_celery_with_broker_and_backend_in_this_file(services: dict)
     db_name = postgres_env["POSTGRES_DB"]
     db_password = interpolate(postgres_env["POSTGRES_PASSWORD"], {})
     for name in AIRFLOW_SERVICES:
-        env = {k: interpolate(v, {"AIRFLOW_JWT_SECRET": "x", "AIRFLOW_API_SECRET_KEY": "y"})
-               for k, v in environment(services[name]).items()}
+        env = {
+            k: interpolate(v, {"AIRFLOW_JWT_SECRET": "x", "AIRFLOW_API_SECRET_KEY": "y"})
+            for k, v in environment(services[name]).items()
+        }
         assert env.get("AIRFLOW__CORE__EXECUTOR") == "CeleryExecutor", name
 
         broker = urlsplit(env["AIRFLOW__CELERY__BROKER_URL"])
@@ -320,7 +321,9 @@ def test_init_runs_migrate_pool_and_compile_in_order(compose: dict) -> None:
     connection = position(r"^airflow connections add dualengine_warehouse\b")
     pool = position(r'^airflow pools set dualengine_warehouse 1 "[^"]+"$')
     compile_ = position(r"^dualengine compile /opt/airflow/transforms$")
-    assert migrate < connection < pool < compile_, "order must be: db migrate, connections add, pools set, dualengine compile"
+    assert migrate < connection < pool < compile_, (
+        "order must be: db migrate, connections add, pools set, dualengine compile"
+    )
     for line in lines:
         assert not re.search(r"\|\|\s*true\b", line), f"error swallowed in airflow-init: {line!r}"
 
@@ -445,7 +448,7 @@ def test_warehouse_connection_is_created_the_readme_way(compose: dict, services:
     finds it there). An AIRFLOW_CONN_ variable would shadow it: secrets and environment
     variables are searched before the metadata DB."""
     tokens = _init_connection_add(compose)
-    options = dict(zip(tokens[4::2], tokens[5::2]))
+    options = dict(zip(tokens[4::2], tokens[5::2], strict=False))
     assert tokens[:4] == ["airflow", "connections", "add", "dualengine_warehouse"] and len(tokens) % 2 == 0, tokens
     assert set(options) == {"--conn-type", "--conn-host"}, tokens
     assert options["--conn-type"] == "duckdb"
@@ -458,7 +461,9 @@ def test_warehouse_connection_is_created_the_readme_way(compose: dict, services:
         )
         assert volume["source"] in (compose.get("volumes") or {})
     for name, env in _env_blocks(compose):
-        assert not [k for k in env if k.upper().startswith("AIRFLOW_CONN_DUALENGINE_WAREHOUSE")], f"{name} shadows the connection"
+        assert not [k for k in env if k.upper().startswith("AIRFLOW_CONN_DUALENGINE_WAREHOUSE")], (
+            f"{name} shadows the connection"
+        )
 
 
 def test_init_keeps_an_existing_warehouse_connection(compose: dict) -> None:
@@ -527,9 +532,7 @@ def test_jwt_secret_and_fernet_key_come_from_interpolation(compose: dict) -> Non
 
 def test_every_compose_variable_has_default_or_is_required(compose: dict) -> None:
     """A bare ${VAR} silently becomes "" when unset."""
-    bare = sorted(
-        {m.group(0) for s in iter_strings(compose) for m in compose_variables(s) if m.group("op") is None}
-    )
+    bare = sorted({m.group(0) for s in iter_strings(compose) for m in compose_variables(s) if m.group("op") is None})
     assert not bare, f"variables without a default or :? message: {bare}"
 
 

@@ -19,7 +19,14 @@ from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 
 from tests.cluster.install import REPO_ROOT, REQUIREMENTS, WHEEL_EXTRAS, build_wheel, install_command, wheel_top_level
-from tests.static.dockerfile import DockerIgnore, Stage, context_files, copy_from_context, pip_commands, resolve_dockerfile
+from tests.static.dockerfile import (
+    DockerIgnore,
+    Stage,
+    context_files,
+    copy_from_context,
+    pip_commands,
+    resolve_dockerfile,
+)
 
 DOCKERFILE = REPO_ROOT / "docker" / "Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
@@ -89,18 +96,28 @@ def image_wheel(tmp_path_factory: pytest.TempPathFactory, wheel_stage: Stage, co
 # --------------------------------------------------------------------------- the wheel in the image
 
 
-def test_every_top_level_package_of_the_wheel_reaches_the_image(repo_wheel: Path, wheel_stage: Stage, context: set[str]) -> None:
+def test_every_top_level_package_of_the_wheel_reaches_the_image(
+    repo_wheel: Path, wheel_stage: Stage, context: set[str]
+) -> None:
     """Each package or module the wheel installs (the provider, the dbt plugin, ...) is
     copied by the wheel stage from a context that .dockerignore lets it into."""
     tops = wheel_top_level(repo_wheel)
     assert "airflow_provider_dualengine" in tops and "dbt_dualengine" in tops, tops
-    copied = {PurePosixPath(s).as_posix().rstrip("/") for c in wheel_stage.copies if c.from_stage is None for s in c.sources}
+    copied = {
+        PurePosixPath(s).as_posix().rstrip("/") for c in wheel_stage.copies if c.from_stage is None for s in c.sources
+    }
     problems = []
     for top in [*tops, *BUILD_INPUTS]:
         if top not in copied:
             problems.append(f"{top}: no COPY of it in the wheel stage ({sorted(copied)})")
-        sources = [p for p in (REPO_ROOT / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts] if (REPO_ROOT / top).is_dir() else [REPO_ROOT / top]
-        left_out = sorted(p.relative_to(REPO_ROOT).as_posix() for p in sources if p.relative_to(REPO_ROOT).as_posix() not in context)
+        sources = (
+            [p for p in (REPO_ROOT / top).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+            if (REPO_ROOT / top).is_dir()
+            else [REPO_ROOT / top]
+        )
+        left_out = sorted(
+            p.relative_to(REPO_ROOT).as_posix() for p in sources if p.relative_to(REPO_ROOT).as_posix() not in context
+        )
         if left_out:
             problems.append(f"{top}: .dockerignore leaves out {left_out[:5]}{' ...' if len(left_out) > 5 else ''}")
     assert not problems, "\n".join(problems)
@@ -109,14 +126,24 @@ def test_every_top_level_package_of_the_wheel_reaches_the_image(repo_wheel: Path
 def test_the_image_builds_the_same_wheel_as_the_repository(repo_wheel: Path, image_wheel: Path) -> None:
     with zipfile.ZipFile(repo_wheel) as repo, zipfile.ZipFile(image_wheel) as image:
         repo_names, image_names = set(repo.namelist()), set(image.namelist())
-        assert repo_names == image_names, f"only in the repository's wheel: {sorted(repo_names - image_names)}; only in the image's: {sorted(image_names - repo_names)}"
+        assert repo_names == image_names, (
+            f"only in the repository's wheel: {sorted(repo_names - image_names)}; only in the image's: {sorted(image_names - repo_names)}"
+        )
         differing = [n for n in sorted(repo_names) if repo.read(n) != image.read(n)]
     assert not differing, f"members that differ: {differing}"
 
 
 def test_build_context_leaves_the_checkout_out(context: set[str]) -> None:
     ignore = DockerIgnore.read(DOCKERIGNORE)
-    for path in (".venv/bin/python", ".git/HEAD", "transforms/dualengine.yml", "tests/conftest.py", "dags/dualengine_example.py", "airflow_provider_dualengine/__pycache__/x.cpython-311.pyc", "airflow_provider_dualengine.egg-info/PKG-INFO"):
+    for path in (
+        ".venv/bin/python",
+        ".git/HEAD",
+        "transforms/dualengine.yml",
+        "tests/conftest.py",
+        "dags/dualengine_example.py",
+        "airflow_provider_dualengine/__pycache__/x.cpython-311.pyc",
+        "airflow_provider_dualengine.egg-info/PKG-INFO",
+    ):
         assert ignore.excluded(path), f".dockerignore lets {path} into the build context"
     assert len(context) < 300, f"build context has {len(context)} files"
 
@@ -130,7 +157,11 @@ def test_dockerignore_matcher_follows_docker(tmp_path: Path) -> None:
     assert not ignore.excluded("docker/one.txt") and ignore.excluded("docker/two.txt")
     assert ignore.excluded("abs.md")
     only_md = DockerIgnore("docs/*.md\n!docs/README*.md")
-    assert only_md.excluded("docs/a.md") and not only_md.excluded("docs/README-x.md") and not only_md.excluded("docs/sub/a.md")
+    assert (
+        only_md.excluded("docs/a.md")
+        and not only_md.excluded("docs/README-x.md")
+        and not only_md.excluded("docs/sub/a.md")
+    )
 
 
 # --------------------------------------------------------------------------- one install recipe
@@ -142,7 +173,9 @@ def test_image_installs_the_wheel_with_the_cluster_tests_requirements(final: Sta
     requirements_source = REQUIREMENTS.relative_to(REPO_ROOT).as_posix()
     [copy] = [c for c in final.copies if c.from_stage is None and requirements_source in c.sources] or [None]
     assert copy is not None, f"the image does not COPY {requirements_source}"
-    requirements_in_image = copy.dest if not copy.dest.endswith("/") else copy.dest + PurePosixPath(requirements_source).name
+    requirements_in_image = (
+        copy.dest if not copy.dest.endswith("/") else copy.dest + PurePosixPath(requirements_source).name
+    )
 
     installs = [(tokens, user) for tokens, user in pip_commands(final) if tokens[1:2] == ["install"]]
     assert len(installs) == 1, f"expected one pip install in the final stage, found {installs}"
@@ -166,16 +199,24 @@ def test_image_installs_the_wheel_with_the_cluster_tests_requirements(final: Sta
 
 
 def test_requirements_pin_airflow_to_the_base_image_with_a_working_celery(stages: list[Stage]) -> None:
-    requirements = [Requirement(line) for line in REQUIREMENTS.read_text().splitlines() if line.strip() and not line.startswith(("#", "-"))]
+    requirements = [
+        Requirement(line)
+        for line in REQUIREMENTS.read_text().splitlines()
+        if line.strip() and not line.startswith(("#", "-"))
+    ]
     by_name = {r.name: r for r in requirements}
     images = {s.image for s in stages}
     assert len(images) == 1, f"every stage should start from the same base image: {images}"
     airflow_version, _ = base_image_versions(images.pop())
     airflow = by_name["apache-airflow"]
     assert str(airflow.specifier) == f"=={airflow_version}", f"{airflow} vs base image {airflow_version}"
-    assert {"celery", "postgres"} <= airflow.extras, "a CeleryExecutor cluster on PostgreSQL needs apache-airflow[celery,postgres]"
+    assert {"celery", "postgres"} <= airflow.extras, (
+        "a CeleryExecutor cluster on PostgreSQL needs apache-airflow[celery,postgres]"
+    )
     celery = by_name["celery"].specifier
-    assert not celery.contains("5.7.0") and celery.contains("5.6.3"), f"celery {celery}: 5.7.0 breaks providers-celery, 5.6.3 works"
+    assert not celery.contains("5.7.0") and celery.contains("5.6.3"), (
+        f"celery {celery}: 5.7.0 breaks providers-celery, 5.6.3 works"
+    )
 
 
 def test_base_image_satisfies_the_provider_requirements(final: Stage) -> None:
@@ -185,8 +226,12 @@ def test_base_image_satisfies_the_provider_requirements(final: Stage) -> None:
     airflow_reqs = [Requirement(r) for r in project["dependencies"] if Requirement(r).name == "apache-airflow"]
     assert airflow_reqs, "pyproject.toml should declare its apache-airflow range"
     for requirement in airflow_reqs:
-        assert requirement.specifier.contains(airflow_version), f"base image Airflow {airflow_version} is outside the provider's range {requirement.specifier}"
-    assert WHEEL_EXTRAS in project["optional-dependencies"], f"the wheel is installed with [{WHEEL_EXTRAS}], which pyproject.toml does not define"
+        assert requirement.specifier.contains(airflow_version), (
+            f"base image Airflow {airflow_version} is outside the provider's range {requirement.specifier}"
+        )
+    assert WHEEL_EXTRAS in project["optional-dependencies"], (
+        f"the wheel is installed with [{WHEEL_EXTRAS}], which pyproject.toml does not define"
+    )
 
 
 def test_copy_sources_exist_and_nothing_is_added(stages: list[Stage]) -> None:

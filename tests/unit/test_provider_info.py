@@ -31,7 +31,9 @@ def test_schema_check_catches_a_bad_dict() -> None:
 def test_package_name_equals_distribution_and_entry_point_is_registered() -> None:
     info = get_provider_info()
     assert info["package-name"] == distribution("airflow-provider-dualengine").metadata["Name"]
-    [ep] = [ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_dualengine")]
+    [ep] = [
+        ep for ep in entry_points(group="apache_airflow_provider") if ep.value.startswith("airflow_provider_dualengine")
+    ]
     assert ep.load()() == info
 
 
@@ -44,6 +46,11 @@ def test_declared_modules_import() -> None:
 
 
 def test_airflow_providers_list_shows_it(metadata_db: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "airflow", "providers", "list", "--output", "json"], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     listed = {p["package_name"]: p for p in json.loads(result.stdout[result.stdout.index("[") :])}
     assert listed["airflow-provider-dualengine"]["version"] == get_provider_info()["versions"][0]

@@ -30,7 +30,14 @@ def duckdb_conn(monkeypatch: pytest.MonkeyPatch) -> str:
 
 @pytest.fixture
 def postgres_conn(monkeypatch: pytest.MonkeyPatch) -> str:
-    conn = {"conn_type": "postgres", "host": "db.example", "port": 5432, "login": "u", "password": PG_PASSWORD, "schema": "shop"}
+    conn = {
+        "conn_type": "postgres",
+        "host": "db.example",
+        "port": 5432,
+        "login": "u",
+        "password": PG_PASSWORD,
+        "schema": "shop",
+    }
     monkeypatch.setenv("AIRFLOW_CONN_OL_POSTGRES", json.dumps(conn))
     return "ol_postgres"
 
@@ -71,7 +78,9 @@ def test_postgres_names(postgres_conn: str) -> None:
 
 
 def test_postgres_port_defaults_to_5432(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("AIRFLOW_CONN_OL_PG_NOPORT", json.dumps({"conn_type": "postgres", "host": "db.example", "schema": "shop"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_OL_PG_NOPORT", json.dumps({"conn_type": "postgres", "host": "db.example", "schema": "shop"})
+    )
     assert dataset_namespace(BaseHook.get_connection("ol_pg_noport")) == "postgres://db.example:5432"
 
 
@@ -85,7 +94,11 @@ def test_duckdb_database_is_the_catalog_duckdb_derives_from_the_file(monkeypatch
 
 
 def test_columns_become_a_schema_facet(duckdb_conn: str) -> None:
-    lineage = model_lineage(BaseHook.get_connection(duckdb_conn), "staging.customer_enhanced", columns={"customer_id": "INT", "name": "TEXT"})
+    lineage = model_lineage(
+        BaseHook.get_connection(duckdb_conn),
+        "staging.customer_enhanced",
+        columns={"customer_id": "INT", "name": "TEXT"},
+    )
     [output] = lineage.outputs
     assert [(f.name, f.type) for f in output.facets["schema"].fields] == [("customer_id", "INT"), ("name", "TEXT")]
     assert model_lineage(BaseHook.get_connection(duckdb_conn), "s.t").outputs[0].facets == {}
@@ -150,7 +163,12 @@ def test_sqlmesh_output_equals_the_dbt_dataset_for_the_same_relation(kind: str, 
 def test_password_never_in_namespaces(postgres_conn: str) -> None:
     from openlineage.client.serde import Serde
 
-    lineage = model_lineage(BaseHook.get_connection(postgres_conn), "staging.customer_enhanced", sqlmesh_inputs=["staging.stg_orders"], external_inputs=["raw.customers"])
+    lineage = model_lineage(
+        BaseHook.get_connection(postgres_conn),
+        "staging.customer_enhanced",
+        sqlmesh_inputs=["staging.stg_orders"],
+        external_inputs=["raw.customers"],
+    )
     for dataset in lineage.inputs + lineage.outputs:
         assert PG_PASSWORD not in dataset.namespace and "u:" not in dataset.namespace and "@" not in dataset.namespace
         assert PG_PASSWORD not in Serde.to_json(dataset)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ident, transaction
@@ -110,7 +110,7 @@ def check_switch(cursor: Any, dialect: str, live_schema: str, slot: str, relatio
 def apply_switch(cursor: Any, dialect: str, live_schema: str, slot: str, relations: list[str]) -> SwitchResult:
     """The switch's statements, inside the caller's transaction (after `check_switch`), so
     a coordinated promotion can switch dbt and SQLMesh views in one commit."""
-    switched_at = datetime.now(timezone.utc)
+    switched_at = datetime.now(UTC)
     started = time.perf_counter()
     state = _read_state(cursor, dialect, live_schema, for_update=True)
     cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(live_schema)}")
@@ -122,7 +122,9 @@ def apply_switch(cursor: Any, dialect: str, live_schema: str, slot: str, relatio
         cursor.execute(f"DROP VIEW IF EXISTS {quote_ident(live_schema)}.{quote_ident(relation)}")
     previous = state["live_slot"] if state else None
     seconds = time.perf_counter() - started
-    _write_state(cursor, dialect, live_schema, slot, previous, relations, switched_at, seconds, exists=state is not None)
+    _write_state(
+        cursor, dialect, live_schema, slot, previous, relations, switched_at, seconds, exists=state is not None
+    )
     return SwitchResult(live_schema, slot, previous, tuple(relations), tuple(dropped), seconds, switched_at)
 
 
@@ -151,12 +153,25 @@ def _read_state(cursor: Any, dialect: str, live_schema: str, for_update: bool = 
     if not for_update:
         _ensure_state_table(cursor, dialect)
     lock = " FOR UPDATE" if for_update and dialect == "postgres" else ""
-    cursor.execute(f"SELECT live_slot, previous_slot, relations FROM {_state_table()} WHERE live_schema = {placeholder(dialect)}{lock}", [live_schema])
+    cursor.execute(
+        f"SELECT live_slot, previous_slot, relations FROM {_state_table()} WHERE live_schema = {placeholder(dialect)}{lock}",
+        [live_schema],
+    )
     row = cursor.fetchone()
-    return dict(zip(("live_slot", "previous_slot", "relations"), row)) if row else None
+    return dict(zip(("live_slot", "previous_slot", "relations"), row, strict=True)) if row else None
 
 
-def _write_state(cursor: Any, dialect: str, live_schema: str, slot: str, previous: str | None, relations: list[str], at: datetime, seconds: float, exists: bool) -> None:
+def _write_state(
+    cursor: Any,
+    dialect: str,
+    live_schema: str,
+    slot: str,
+    previous: str | None,
+    relations: list[str],
+    at: datetime,
+    seconds: float,
+    exists: bool,
+) -> None:
     m = placeholder(dialect)
     values = [slot, previous, json.dumps(relations), at.replace(tzinfo=None), seconds]
     if exists:
@@ -168,7 +183,9 @@ def _write_state(cursor: Any, dialect: str, live_schema: str, slot: str, previou
 
 
 def _relations_in(cursor: Any, dialect: str, schema: str) -> list[str]:
-    cursor.execute(f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder(dialect)}", [schema])
+    cursor.execute(
+        f"SELECT table_name FROM information_schema.tables WHERE table_schema = {placeholder(dialect)}", [schema]
+    )
     return [row[0] for row in cursor.fetchall()]
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
 
-
 # External nodes the dbt_dualengine plugin adds for SQLMesh models (cross-engine ref()).
 SQLMESH_NODE_PREFIX = "model.sqlmesh."
 
@@ -28,7 +27,9 @@ def undocumented_models(manifest: dict, project_name: str) -> dict[str, str]:
     return {
         node["name"]: node.get("original_file_path", "")
         for node in manifest.get("nodes", {}).values()
-        if node.get("resource_type") == "model" and node.get("package_name") == project_name and not (node.get("description") or "").strip()
+        if node.get("resource_type") == "model"
+        and node.get("package_name") == project_name
+        and not (node.get("description") or "").strip()
     }
 
 
@@ -36,7 +37,10 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
     manifest = read_manifest(manifest_path)
     project_name = manifest.get("metadata", {}).get("project_name")
     catalog = ModelCatalog(engine="dbt", source=manifest_path)
-    sources = {sid: f"{src.get('schema')}.{src.get('identifier') or src.get('name')}" for sid, src in manifest.get("sources", {}).items()}
+    sources = {
+        sid: f"{src.get('schema')}.{src.get('identifier') or src.get('name')}"
+        for sid, src in manifest.get("sources", {}).items()
+    }
     tests: dict[str, list[str]] = {}
     for node in manifest.get("nodes", {}).values():
         if node.get("resource_type") == "test":
@@ -52,10 +56,22 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
             unique_id=unique_id,
             kind=node.get("config", {}).get("materialized"),
             schema=node.get("schema"),
-            depends_on=tuple(sorted(d.split(".")[-1] for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(f"model.{project_name}."))),
+            depends_on=tuple(
+                sorted(
+                    d.split(".")[-1]
+                    for d in node.get("depends_on", {}).get("nodes", [])
+                    if d.startswith(f"model.{project_name}.")
+                )
+            ),
             columns={c: (v.get("data_type") or "") for c, v in node.get("columns", {}).items()},
             reads_tables=tuple(sorted(sources[d] for d in node.get("depends_on", {}).get("nodes", []) if d in sources)),
-            engine_refs=tuple(sorted(d.removeprefix(SQLMESH_NODE_PREFIX) for d in node.get("depends_on", {}).get("nodes", []) if d.startswith(SQLMESH_NODE_PREFIX))),
+            engine_refs=tuple(
+                sorted(
+                    d.removeprefix(SQLMESH_NODE_PREFIX)
+                    for d in node.get("depends_on", {}).get("nodes", [])
+                    if d.startswith(SQLMESH_NODE_PREFIX)
+                )
+            ),
             checks=tuple(sorted(tests.get(unique_id, []))),
             relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
         )

@@ -23,7 +23,14 @@ from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA
 
 _PARSE_PROFILES = {
     "duckdb": {"type": "duckdb", "path": ":memory:"},
-    "postgres": {"type": "postgres", "host": "localhost", "port": 5432, "user": "parse", "password": "parse", "dbname": "parse"},
+    "postgres": {
+        "type": "postgres",
+        "host": "localhost",
+        "port": 5432,
+        "user": "parse",
+        "password": "parse",
+        "dbname": "parse",
+    },
 }
 
 
@@ -50,13 +57,35 @@ def compile_manifest(project: Project, environment: str | None = None, sqlmesh_m
     `ref()` SQLMesh models; the parse is environment-neutral (prod names)."""
     env = project.environment(environment)
     settings = project.settings
-    profile = {settings.dbt.profile: {"target": env.dbt_target, "outputs": {env.dbt_target: {**_PARSE_PROFILES[settings.warehouse.type], "schema": env.dbt_schema, "threads": 1}}}}
+    profile = {
+        settings.dbt.profile: {
+            "target": env.dbt_target,
+            "outputs": {
+                env.dbt_target: {**_PARSE_PROFILES[settings.warehouse.type], "schema": env.dbt_schema, "threads": 1}
+            },
+        }
+    }
     target_path = project.dbt_manifest_path.parent
     with tempfile.TemporaryDirectory(prefix="dualengine-parse-") as profiles_dir:
         (Path(profiles_dir) / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
         # Subprocess: dbt keeps adapter state in module globals we do not want in our process.
         result = subprocess.run(
-            [sys.executable, "-m", "dbt.cli.main", "parse", "--project-dir", str(project.dbt_path), "--profiles-dir", profiles_dir, "--target", env.dbt_target, "--target-path", str(target_path), "--no-partial-parse", "--quiet"],
+            [
+                sys.executable,
+                "-m",
+                "dbt.cli.main",
+                "parse",
+                "--project-dir",
+                str(project.dbt_path),
+                "--profiles-dir",
+                profiles_dir,
+                "--target",
+                env.dbt_target,
+                "--target-path",
+                str(target_path),
+                "--no-partial-parse",
+                "--quiet",
+            ],
             cwd=project.dbt_path,
             capture_output=True,
             text=True,
@@ -64,9 +93,21 @@ def compile_manifest(project: Project, environment: str | None = None, sqlmesh_m
             env=_parse_env(sqlmesh_models),
         )
     if result.returncode != 0 or not project.dbt_manifest_path.is_file():
-        issues = dbt_parse_issues(result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models))
+        issues = dbt_parse_issues(
+            result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models)
+        )
         # The adapter dbt needs is the warehouse type of dualengine.yml: point there.
-        issues = [ConfigIssue(project.files["settings"], "warehouse.type", f"warehouse type '{settings.warehouse.type}': {i.message}", i.hint) if ADAPTER_MISSING in i.message else i for i in issues]
+        issues = [
+            ConfigIssue(
+                project.files["settings"],
+                "warehouse.type",
+                f"warehouse type '{settings.warehouse.type}': {i.message}",
+                i.hint,
+            )
+            if ADAPTER_MISSING in i.message
+            else i
+            for i in issues
+        ]
         raise DbtParseError(issues)
     return project.dbt_manifest_path
 
@@ -86,7 +127,13 @@ _FILE_READING = re.compile(r"Error reading [\w-]+: (\S+\.(?:yml|yaml|sql|md))")
 _LINE = re.compile(r"\bline (\d+)", re.IGNORECASE)
 _MISSING_NODE = re.compile(r"depends on a node named '([^']+)'(?: with version '[^']*')? which was not found")
 _MISSING_SOURCE = re.compile(r"depends on a source named '([^']+)' which was not found")
-_NOISE = (re.compile(r"^-{5,}"), re.compile(r"^\d+\s+\|"), re.compile(r'^in "<unicode string>"'), re.compile(r"^Raw Error:"), re.compile(r"^<frozen runpy>"))
+_NOISE = (
+    re.compile(r"^-{5,}"),
+    re.compile(r"^\d+\s+\|"),
+    re.compile(r'^in "<unicode string>"'),
+    re.compile(r"^Raw Error:"),
+    re.compile(r"^<frozen runpy>"),
+)
 _MAX = 400
 
 
@@ -95,7 +142,9 @@ def dbt_parse_issues(output: str, dbt_path: Path, sqlmesh_models: list[str]) -> 
     it could not read), the line where dbt gives one, dbt's own message, and a fix."""
     text = "\n".join(_TIMESTAMP.sub("", line) for line in _ANSI.sub("", output).splitlines())
     body = text.split("Encountered an error:", 1)[1] if "Encountered an error:" in text else text
-    lines = [line.strip() for line in body.splitlines() if line.strip() and not any(p.match(line.strip()) for p in _NOISE)]
+    lines = [
+        line.strip() for line in body.splitlines() if line.strip() and not any(p.match(line.strip()) for p in _NOISE)
+    ]
     file = _error_file(body, dbt_path)
     hint = f"correct the {'model' if file is not None and file.suffix == '.sql' else 'file'} where dbt points; `dbt parse` in {dbt_path} shows the same error"
     node, source = _MISSING_NODE.search(body), _MISSING_SOURCE.search(body)
@@ -109,7 +158,11 @@ def dbt_parse_issues(output: str, dbt_path: Path, sqlmesh_models: list[str]) -> 
         message, hint = ADAPTER_MISSING, f"install the provider with its postgres extra: {POSTGRES_EXTRA}"
     elif "Syntax error near line" in body:
         raw = body.split("Raw Error:", 1)[-1]
-        problems = [line.strip() for line in raw.splitlines() if line.strip() and not line.strip().startswith(("in \"<unicode", "---", "<frozen"))]
+        problems = [
+            line.strip()
+            for line in raw.splitlines()
+            if line.strip() and not line.strip().startswith(('in "<unicode', "---", "<frozen"))
+        ]
         message = f"dbt cannot read this YAML file: {problems[-1] if problems else 'syntax error'}"
         hint = "fix the YAML syntax (indentation, quotes, colons)"
     else:
@@ -137,7 +190,11 @@ def _error_file(body: str, dbt_path: Path) -> Path | None:
         relative = match.group(1)
         if (dbt_path / relative).is_file():
             return dbt_path / relative
-        found = [p for p in dbt_path.rglob(Path(relative).name) if p.as_posix().endswith("/" + relative) and "target" not in p.relative_to(dbt_path).parts]
+        found = [
+            p
+            for p in dbt_path.rglob(Path(relative).name)
+            if p.as_posix().endswith("/" + relative) and "target" not in p.relative_to(dbt_path).parts
+        ]
         if found:
             return found[0]
     return None
@@ -147,8 +204,16 @@ def _missing_ref(name: str, sqlmesh_models: list[str], dbt_path: Path) -> tuple[
     if "." in name:  # schema.table: meant as a SQLMesh model (the dbt_dualengine plugin)
         close = difflib.get_close_matches(name, sqlmesh_models, n=3, cutoff=0.6)
         maybe = f"did you mean {', '.join(close)}? " if close else ""
-        return f"ref('{name}') names no SQLMesh model (and no dbt model)", f"{maybe}SQLMesh models: {', '.join(sqlmesh_models) or '(none)'}"
-    models = sorted({p.stem for p in dbt_path.rglob("*.sql") if not {"target", "dbt_packages"} & set(p.relative_to(dbt_path).parts)})
+        return (
+            f"ref('{name}') names no SQLMesh model (and no dbt model)",
+            f"{maybe}SQLMesh models: {', '.join(sqlmesh_models) or '(none)'}",
+        )
+    models = sorted(
+        {p.stem for p in dbt_path.rglob("*.sql") if not {"target", "dbt_packages"} & set(p.relative_to(dbt_path).parts)}
+    )
     close = difflib.get_close_matches(name, models, n=3, cutoff=0.6)
     maybe = f"did you mean {', '.join(close)}? " if close else ""
-    return f"ref('{name}') names no dbt model", f"{maybe}a dbt model is named after its .sql file; a SQLMesh model is ref()'d as 'schema.table'"
+    return (
+        f"ref('{name}') names no dbt model",
+        f"{maybe}a dbt model is named after its .sql file; a SQLMesh model is ref()'d as 'schema.table'",
+    )

@@ -68,7 +68,9 @@ def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> Rend
         profile_config=profile_config(ctx),
         # BUILDABLE: a test reading models of two stages (relationships) runs with the later
         # model, never in the earlier stage where its other parent does not exist yet.
-        execution_config=ExecutionConfig(invocation_mode=InvocationMode.DBT_RUNNER, test_indirect_selection=TestIndirectSelection.BUILDABLE),
+        execution_config=ExecutionConfig(
+            invocation_mode=InvocationMode.DBT_RUNNER, test_indirect_selection=TestIndirectSelection.BUILDABLE
+        ),
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"tag:{stage_tag}"],
@@ -96,7 +98,9 @@ def _declare_output(node: Any, uri: str | None) -> None:
     if uri is None:
         return
     children = getattr(node, "children", None)
-    builders = [t for t in children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", "build")] if children else [node]
+    builders = (
+        [t for t in children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", "build")] if children else [node]
+    )
     for task in builders:
         task.outlets = [*task.outlets, Asset(uri)]
 

@@ -28,7 +28,9 @@ def _base_schema(schema: str) -> str:
     return schema.split("__", 1)[0]
 
 
-def sqlmesh_source_issues(manifest: dict[str, Any], dbt_path: Path, project_name: str, sqlmesh_models: list[str], suffix_var: str) -> list[ConfigIssue]:
+def sqlmesh_source_issues(
+    manifest: dict[str, Any], dbt_path: Path, project_name: str, sqlmesh_models: list[str], suffix_var: str
+) -> list[ConfigIssue]:
     """Every dbt source (of this project) in a SQLMesh schema: the model must exist, and
     the source's schema must follow `suffix_var` (one issue per source entry)."""
     models = {m.lower(): m for m in sqlmesh_models}
@@ -47,7 +49,14 @@ def sqlmesh_source_issues(manifest: dict[str, Any], dbt_path: Path, project_name
         if table not in models:
             close = difflib.get_close_matches(table, list(models.values()), n=3, cutoff=0.6)
             maybe = f"did you mean {', '.join(close)}? " if close else ""
-            issues.append(ConfigIssue(file, _table_key(file, raw_files, source.get("source_name", ""), source.get("name", "")), f"source('{source.get('source_name')}', '{source.get('name')}') reads {table} in SQLMesh schema '{schema}', but the SQLMesh project has no model {table}", f"{maybe}name the table (or its identifier) after a SQLMesh model; a table SQLMesh does not manage does not belong in a schema SQLMesh writes"))
+            issues.append(
+                ConfigIssue(
+                    file,
+                    _table_key(file, raw_files, source.get("source_name", ""), source.get("name", "")),
+                    f"source('{source.get('source_name')}', '{source.get('name')}') reads {table} in SQLMesh schema '{schema}', but the SQLMesh project has no model {table}",
+                    f"{maybe}name the table (or its identifier) after a SQLMesh model; a table SQLMesh does not manage does not belong in a schema SQLMesh writes",
+                )
+            )
             continue
         over_sqlmesh.setdefault((file, source.get("source_name", "")), []).append(models[table])
     for (file, source_name), read in over_sqlmesh.items():
@@ -77,7 +86,9 @@ def _table_key(file: Path, raw_files: dict[Path, Any], source_name: str, table: 
     return f"sources[{found[0]}].tables[{index}]" if index is not None else f"sources[{found[0]}].tables"
 
 
-def _suffix_issues(file: Path, raw_files: dict[Path, Any], source_name: str, read: list[str], suffix_var: str) -> list[ConfigIssue]:
+def _suffix_issues(
+    file: Path, raw_files: dict[Path, Any], source_name: str, read: list[str], suffix_var: str
+) -> list[ConfigIssue]:
     found = _source_entry(file, raw_files, source_name)
     if found is None:
         return []
@@ -89,15 +100,43 @@ def _suffix_issues(file: Path, raw_files: dict[Path, Any], source_name: str, rea
     wanted = f"schema: \"{schema}{{{{ var('{suffix_var}', '') }}}}\""
     rendered, other_vars, error = render_schema(str(raw), suffix_var)
     if error:
-        return [ConfigIssue(file, key, f"{where}: its schema {raw!r} cannot be rendered to check which SQLMesh environment it reads: {error}", f"write {wanted}")]
+        return [
+            ConfigIssue(
+                file,
+                key,
+                f"{where}: its schema {raw!r} cannot be rendered to check which SQLMesh environment it reads: {error}",
+                f"write {wanted}",
+            )
+        ]
     if rendered == f"{schema}{_PROBE}".lower():
         return []
     if _PROBE in rendered:
-        return [ConfigIssue(file, key, f"{where}: its schema {raw!r} does not end with the dbt var '{suffix_var}' right after the schema name", f"write {wanted}")]
+        return [
+            ConfigIssue(
+                file,
+                key,
+                f"{where}: its schema {raw!r} does not end with the dbt var '{suffix_var}' right after the schema name",
+                f"write {wanted}",
+            )
+        ]
     if other_vars:
         names = ", ".join(f"'{v}'" for v in other_vars)
-        return [ConfigIssue(file, key, f"{where}: its schema {raw!r} takes the suffix from dbt var {names}, but the provider passes the SQLMesh environment's suffix in '{suffix_var}', so every environment would read SQLMesh's prod views", f"write {wanted}, or set `dbt: {{sqlmesh_suffix_var: {other_vars[0]}}}` in dualengine.yml")]
-    return [ConfigIssue(file, key, f"{where}: its schema {raw!r} is fixed, so every environment would read SQLMesh's prod views", f"write {wanted}")]
+        return [
+            ConfigIssue(
+                file,
+                key,
+                f"{where}: its schema {raw!r} takes the suffix from dbt var {names}, but the provider passes the SQLMesh environment's suffix in '{suffix_var}', so every environment would read SQLMesh's prod views",
+                f"write {wanted}, or set `dbt: {{sqlmesh_suffix_var: {other_vars[0]}}}` in dualengine.yml",
+            )
+        ]
+    return [
+        ConfigIssue(
+            file,
+            key,
+            f"{where}: its schema {raw!r} is fixed, so every environment would read SQLMesh's prod views",
+            f"write {wanted}",
+        )
+    ]
 
 
 def render_schema(raw: str, suffix_var: str) -> tuple[str, list[str], str]:

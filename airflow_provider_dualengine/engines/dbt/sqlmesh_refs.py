@@ -35,11 +35,17 @@ class SQLMeshRefError(ValueError):
 def sqlmesh_model_nodes(models: dict[str, Any], schema_suffix: str, suffix_var: str = SUFFIX_VAR) -> PluginNodes:
     """One public external model per SQLMesh model, named `schema.table` like in SQLMesh."""
     if schema_suffix and not re.match(IDENTIFIER, f"x{schema_suffix}"):
-        raise SQLMeshRefError(f"dbt var {suffix_var}={schema_suffix!r} is not a valid schema suffix (letters, digits, underscores)")
+        raise SQLMeshRefError(
+            f"dbt var {suffix_var}={schema_suffix!r} is not a valid schema suffix (letters, digits, underscores)"
+        )
     nodes = PluginNodes()
     for name in models:
         schema, table = name.rsplit(".", 1)
-        nodes.add_model(ModelNodeArgs(name=name, package_name=PACKAGE, identifier=table, schema=f"{schema}{schema_suffix}", access="public"))
+        nodes.add_model(
+            ModelNodeArgs(
+                name=name, package_name=PACKAGE, identifier=table, schema=f"{schema}{schema_suffix}", access="public"
+            )
+        )
     return nodes
 
 
@@ -77,12 +83,18 @@ def sqlmesh_plugin_nodes() -> PluginNodes:
     if path is None:
         return PluginNodes()
     if not path.is_file():
-        raise SQLMeshRefError(f"SQLMesh model list {path} not found: run `dualengine compile` in the dual-engine project")
+        raise SQLMeshRefError(
+            f"SQLMesh model list {path} not found: run `dualengine compile` in the dual-engine project"
+        )
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SQLMeshRefError(f"SQLMesh model list {path} is not JSON ({exc}): run `dualengine compile` in the dual-engine project") from None
+        raise SQLMeshRefError(
+            f"SQLMesh model list {path} is not JSON ({exc}): run `dualengine compile` in the dual-engine project"
+        ) from None
     if not isinstance(document, dict) or not isinstance((document.get("sqlmesh") or {}).get("models"), dict):
-        raise SQLMeshRefError(f"SQLMesh model list {path} has no sqlmesh.models: run `dualengine compile` in the dual-engine project")
+        raise SQLMeshRefError(
+            f"SQLMesh model list {path} has no sqlmesh.models: run `dualengine compile` in the dual-engine project"
+        )
     var = suffix_var(document)
     return sqlmesh_model_nodes(document["sqlmesh"]["models"], _current_suffix(var), var)

@@ -21,7 +21,9 @@ CACHE_DIR_ENV = "DUALENGINE_CACHE_DIR"
 def stage_manifest(manifest_path: Path, unique_ids: list[str]) -> tuple[Path, str]:
     """(path of the tagged manifest, the tag that selects exactly `unique_ids`)."""
     stat = manifest_path.stat()
-    key = hashlib.sha256(f"{manifest_path.resolve()}\0{stat.st_mtime_ns}\0{stat.st_size}\0{chr(0).join(sorted(unique_ids))}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        f"{manifest_path.resolve()}\0{stat.st_mtime_ns}\0{stat.st_size}\0{chr(0).join(sorted(unique_ids))}".encode()
+    ).hexdigest()[:16]
     tag = f"dualengine_stage_{key}"
     cache = Path(os.environ.get(CACHE_DIR_ENV) or Path(tempfile.gettempdir()) / "dualengine") / "manifests"
     target = cache / f"{key}.json"

@@ -50,7 +50,12 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "audits": sorted(name for name, _ in model.audits),
                 "column_lineage": column_lineage(model),
             }
-        return {"project_path": str(project_path), "gateway": ctx.gateway, "gateways": gateways, "models": dict(sorted(models.items()))}
+        return {
+            "project_path": str(project_path),
+            "gateway": ctx.gateway,
+            "gateways": gateways,
+            "models": dict(sorted(models.items())),
+        }
     finally:
         ctx.close()
 
@@ -61,10 +66,16 @@ def _load_context(project_path: Path, gateway: str | None, offline: Any) -> tupl
 
     from airflow_provider_dualengine.config.errors import DualEngineConfigError
     from airflow_provider_dualengine.engines.sqlmesh.errors import sqlmesh_load_issue
-    from airflow_provider_dualengine.engines.sqlmesh.project_config import UnknownGateway, gateway_names, load_project_config
+    from airflow_provider_dualengine.engines.sqlmesh.project_config import (
+        UnknownGateway,
+        gateway_names,
+        load_project_config,
+    )
 
     try:
-        config, gateway_name = load_project_config(project_path, gateway, connection=offline, state_connection=offline, test_connection=offline)
+        config, gateway_name = load_project_config(
+            project_path, gateway, connection=offline, state_connection=offline, test_connection=offline
+        )
         return Context(paths=[project_path], config=config, gateway=gateway_name), gateway_names(config)
     except UnknownGateway:
         raise
@@ -91,7 +102,9 @@ def column_lineage(model: Model) -> dict[str, list[str]]:
         if query is None:  # rendered only at run time (e.g. adapter calls)
             return {}
         # A star left over a table of unknown columns is no output column.
-        return {column: _upstream_columns(node) for column, node in _lineage_nodes(model, query).items() if column != "*"}
+        return {
+            column: _upstream_columns(node) for column, node in _lineage_nodes(model, query).items() if column != "*"
+        }
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("no column lineage for %s: %s", plain_name(model.fqn), exc)
         return {}
@@ -114,7 +127,9 @@ def _lineage_nodes(model: Model, query: exp.Query) -> dict[str, Node]:
 
     if not _is_qualified(query):
         schema = normalize_mapping_schema(model.mapping_schema, dialect=model.dialect)
-        query = qualify(query.copy(), dialect=model.dialect, schema=schema, validate_qualify_columns=False, infer_schema=True)
+        query = qualify(
+            query.copy(), dialect=model.dialect, schema=schema, validate_qualify_columns=False, infer_schema=True
+        )
     # copy=False: lineage only reads the (cached) query; column=None traces all columns.
     return lineage(None, sql=query, scope=build_scope(query), dialect=model.dialect, trim_selects=False, copy=False)
 

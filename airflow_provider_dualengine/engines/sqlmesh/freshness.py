@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -63,11 +63,15 @@ def check_model_freshness(
     """`model_freshness` with the project's config and credentials from Airflow connections (SQLMeshHook)."""
     from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 
-    config, gateway_name, project = SQLMeshHook(project_path, gateway=gateway, conn_id=conn_id, state_conn_id=state_conn_id).load_config()
+    config, gateway_name, project = SQLMeshHook(
+        project_path, gateway=gateway, conn_id=conn_id, state_conn_id=state_conn_id
+    ).load_config()
     return model_freshness(config, gateway_name, model, environment, target, cache_dir=_cache_dir(config, project))
 
 
-def model_freshness(config: Config, gateway: str | None, model: str, environment: str, target: datetime | str, *, cache_dir: Path) -> ModelFreshness:
+def model_freshness(
+    config: Config, gateway: str | None, model: str, environment: str, target: datetime | str, *, cache_dir: Path
+) -> ModelFreshness:
     """Read the gateway's SQLMesh state and decide whether `model` is complete up to `target` in `environment`.
 
     `cache_dir` is where SQLMesh caches parsed snapshots (the project's `.cache`, as a Context uses).
@@ -91,35 +95,69 @@ def model_freshness(config: Config, gateway: str | None, model: str, environment
         adapter.close()
 
 
-def _decide(state: EngineAdapterStateSync, model: str, environment: str, target: datetime, result: Any) -> ModelFreshness:
+def _decide(
+    state: EngineAdapterStateSync, model: str, environment: str, target: datetime, result: Any
+) -> ModelFreshness:
     from sqlmesh.core.environment import Environment
 
     if state.get_versions(validate=False).schema_version == 0:
-        return result(present=False, ready=False, complete_until=None, reason="no SQLMesh state yet (no plan was ever applied)")
+        return result(
+            present=False, ready=False, complete_until=None, reason="no SQLMesh state yet (no plan was ever applied)"
+        )
     state.get_versions()  # raises if this SQLMesh cannot read that state
     env = state.get_environment(Environment.sanitize_name(environment))
     if env is None:
-        return result(present=False, ready=False, complete_until=None, reason=f"environment '{environment}' does not exist in SQLMesh state")
+        return result(
+            present=False,
+            ready=False,
+            complete_until=None,
+            reason=f"environment '{environment}' does not exist in SQLMesh state",
+        )
     matches = [info for info in env.snapshots if _same_table(info.name, model)]
     if len(matches) != 1:
         found = "is not in" if not matches else f"is ambiguous ({', '.join(sorted(m.name for m in matches))}) in"
-        return result(present=False, ready=False, complete_until=None, reason=f"model '{model}' {found} environment '{environment}'")
+        return result(
+            present=False,
+            ready=False,
+            complete_until=None,
+            reason=f"model '{model}' {found} environment '{environment}'",
+        )
     info = matches[0]
     if env.expired:
-        return result(present=True, ready=False, complete_until=None, reason=f"environment '{environment}' has expired", snapshot=info.name)
+        return result(
+            present=True,
+            ready=False,
+            complete_until=None,
+            reason=f"environment '{environment}' has expired",
+            snapshot=info.name,
+        )
     snapshot = state.get_snapshots([info.snapshot_id])[info.snapshot_id]
     intervals = snapshot.intervals if _reads_prod_intervals(state, env, snapshot) else snapshot.dev_intervals
     return _coverage(f"{model} in '{environment}'", snapshot, intervals, env, target, result)
 
 
-def _coverage(name: str, snapshot: Snapshot, intervals: list[tuple[int, int]], env: Environment, target: datetime, result: Any) -> ModelFreshness:
+def _coverage(
+    name: str, snapshot: Snapshot, intervals: list[tuple[int, int]], env: Environment, target: datetime, result: Any
+) -> ModelFreshness:
     """Ready when the contiguous intervals from the model's start reach the last boundary at or before `target`."""
     from sqlmesh.utils.date import make_exclusive, to_timestamp
 
     if not snapshot.evaluatable:
-        return result(present=True, ready=True, complete_until=None, reason=f"{name} is not materialized (kind {getattr(snapshot.model_kind_name, 'value', snapshot.model_kind_name)}): nothing to wait for", snapshot=snapshot.name)
+        return result(
+            present=True,
+            ready=True,
+            complete_until=None,
+            reason=f"{name} is not materialized (kind {getattr(snapshot.model_kind_name, 'value', snapshot.model_kind_name)}): nothing to wait for",
+            snapshot=snapshot.name,
+        )
     if snapshot.is_seed and intervals:
-        return result(present=True, ready=True, complete_until=_dt(intervals[-1][1]), reason=f"seed {name} is loaded", snapshot=snapshot.name)
+        return result(
+            present=True,
+            ready=True,
+            complete_until=_dt(intervals[-1][1]),
+            reason=f"seed {name} is loaded",
+            snapshot=snapshot.name,
+        )
     unit = snapshot.node.interval_unit
     starts = [to_timestamp(s) for s in (snapshot.node.start, env.start_at) if s]
     start_ts = to_timestamp(unit.cron_floor(max(starts))) if starts else (intervals[0][0] if intervals else 0)
@@ -134,11 +172,33 @@ def _coverage(name: str, snapshot: Snapshot, intervals: list[tuple[int, int]], e
     complete_until = _dt(until) if until > start_ts else None
     needed = _dt(end_ts).isoformat()
     if end_ts <= start_ts:
-        return result(present=True, ready=True, complete_until=complete_until, reason=f"{name} needs no interval before {target.isoformat()} (starts {_dt(start_ts).isoformat()})", snapshot=snapshot.name)
+        return result(
+            present=True,
+            ready=True,
+            complete_until=complete_until,
+            reason=f"{name} needs no interval before {target.isoformat()} (starts {_dt(start_ts).isoformat()})",
+            snapshot=snapshot.name,
+        )
     if until >= end_ts:
-        return result(present=True, ready=True, complete_until=complete_until, reason=f"{name} is complete until {_dt(until).isoformat()} (needed {needed})", snapshot=snapshot.name)
-    done = f"complete until {complete_until.isoformat()}" if complete_until else f"has no complete interval since {_dt(start_ts).isoformat()}"
-    return result(present=True, ready=False, complete_until=complete_until, reason=f"{name} is {done}; needed until {needed}", snapshot=snapshot.name)
+        return result(
+            present=True,
+            ready=True,
+            complete_until=complete_until,
+            reason=f"{name} is complete until {_dt(until).isoformat()} (needed {needed})",
+            snapshot=snapshot.name,
+        )
+    done = (
+        f"complete until {complete_until.isoformat()}"
+        if complete_until
+        else f"has no complete interval since {_dt(start_ts).isoformat()}"
+    )
+    return result(
+        present=True,
+        ready=False,
+        complete_until=complete_until,
+        reason=f"{name} is {done}; needed until {needed}",
+        snapshot=snapshot.name,
+    )
 
 
 def _reads_prod_intervals(state: EngineAdapterStateSync, env: Environment, snapshot: Snapshot) -> bool:
@@ -223,8 +283,8 @@ def _cache_dir(config: Config, project: Path) -> Path:
 
 def _utc(value: datetime | str) -> datetime:
     parsed = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return parsed.replace(tzinfo=timezone.utc) if parsed.tzinfo is None else parsed.astimezone(timezone.utc)
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
 
 
 def _dt(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)

@@ -39,7 +39,9 @@ def table_dataset(conn: Any, table: str, schema_suffix: str = "", columns: Mappi
 
     facets = {}
     if columns:
-        facets["schema"] = SchemaDatasetFacet(fields=[SchemaDatasetFacetFields(name=col, type=typ or None) for col, typ in columns.items()])
+        facets["schema"] = SchemaDatasetFacet(
+            fields=[SchemaDatasetFacetFields(name=col, type=typ or None) for col, typ in columns.items()]
+        )
     return Dataset(namespace=dataset_namespace(conn), name=dataset_name(conn, table, schema_suffix), facets=facets)
 
 

@@ -48,7 +48,17 @@ class OutcomeRecorder(NoopConsole):
         outcome = self._outcome(snapshot.name)
         outcome.started_at = outcome.started_at or time.time()
 
-    def update_snapshot_evaluation_progress(self, snapshot: t.Any, interval: t.Any, batch_idx: int, duration_ms: int | None, num_audits_passed: int, num_audits_failed: int, *args: t.Any, **kwargs: t.Any) -> None:
+    def update_snapshot_evaluation_progress(
+        self,
+        snapshot: t.Any,
+        interval: t.Any,
+        batch_idx: int,
+        duration_ms: int | None,
+        num_audits_passed: int,
+        num_audits_failed: int,
+        *args: t.Any,
+        **kwargs: t.Any,
+    ) -> None:
         outcome = self._outcome(snapshot.name)
         outcome.intervals += 1
         outcome.duration_ms += duration_ms or 0

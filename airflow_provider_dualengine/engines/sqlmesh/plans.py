@@ -15,7 +15,11 @@ def summarize_plan(plan: Any) -> dict[str, Any]:
     for item in plan.missing_intervals:
         name = snapshots[item.snapshot_id].name if item.snapshot_id in snapshots else item.snapshot_id.name
         merged = item.merged_intervals
-        backfill[plain_name(name)] = {"intervals": len(item.intervals), "from": to_ds(merged[0][0]) if merged else None, "to": to_ds(merged[-1][1]) if merged else None}
+        backfill[plain_name(name)] = {
+            "intervals": len(item.intervals),
+            "from": to_ds(merged[0][0]) if merged else None,
+            "to": to_ds(merged[-1][1]) if merged else None,
+        }
     return {
         "environment": plan.environment.name,
         "has_changes": plan.has_changes,

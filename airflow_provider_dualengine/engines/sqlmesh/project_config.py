@@ -41,7 +41,9 @@ def load_project_config(project_path: Path, gateway: str | None = None, **connec
     update = {field: value for field, value in connections.items() if value is not None}
     if update:
         replaced = config.get_gateway(gateway_name).model_copy(update=update)
-        config = config.model_copy(update={"gateways": {**gateways, gateway_name: replaced} if gateways is not None else replaced})
+        config = config.model_copy(
+            update={"gateways": {**gateways, gateway_name: replaced} if gateways is not None else replaced}
+        )
     return config, gateway_name
 
 

@@ -84,9 +84,15 @@ def check_bindings(ctx: Any, bindings: list[ViewBinding], target_environment: st
             raise UntrustedName(binding.snapshot, f"is no snapshot of {plain_name(binding.model)} in SQLMesh's state")
         expected = _binding(snapshot.table_info, target_environment, dialect)
         if binding.view != expected.view:
-            raise UntrustedName(".".join(binding.view), f"is not the {target_environment} view of {plain_name(binding.model)} ({'.'.join(expected.view)})")
+            raise UntrustedName(
+                ".".join(binding.view),
+                f"is not the {target_environment} view of {plain_name(binding.model)} ({'.'.join(expected.view)})",
+            )
         if binding.physical != expected.physical:
-            raise UntrustedName(".".join(binding.physical), f"is not the table of {plain_name(binding.model)}'s snapshot {binding.snapshot} in SQLMesh's state ({'.'.join(expected.physical)})")
+            raise UntrustedName(
+                ".".join(binding.physical),
+                f"is not the table of {plain_name(binding.model)}'s snapshot {binding.snapshot} in SQLMesh's state ({'.'.join(expected.physical)})",
+            )
 
 
 def known_models(ctx: Any, environment: str) -> set[str]:
@@ -107,7 +113,9 @@ def promotable_plan(ctx: Any, source_environment: str, target_environment: str =
 
     validated = environment_snapshot_ids(ctx, source_environment)
     if not validated:
-        raise PromotionRefused(f"SQLMesh environment '{source_environment}' does not exist: plan and validate it before promoting")
+        raise PromotionRefused(
+            f"SQLMesh environment '{source_environment}' does not exist: plan and validate it before promoting"
+        )
     try:
         # Tests ran when the source environment was validated; here only fingerprints matter.
         plan = ctx.plan(target_environment, no_prompts=True, auto_apply=False, skip_tests=True)
@@ -122,7 +130,9 @@ def promotable_plan(ctx: Any, source_environment: str, target_environment: str =
     planned = {plain_name(s.name): s.identifier for s in plan.environment.snapshots}
     drift = sorted(m for m, sid in planned.items() if validated.get(m) != sid)
     if drift:
-        raise PromotionRefused(f"code differs from what was validated in '{source_environment}' for: {', '.join(drift)}")
+        raise PromotionRefused(
+            f"code differs from what was validated in '{source_environment}' for: {', '.join(drift)}"
+        )
     return plan
 
 
@@ -146,7 +156,9 @@ def check_saved_environment(ctx: Any, saved: Any, name: str = "prod") -> list[An
     belongs to one of the project's models (see `known_models`); raises UntrustedName."""
     from sqlmesh.core.snapshot import SnapshotId
 
-    if not isinstance(saved, list) or not all(isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in saved):
+    if not isinstance(saved, list) or not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) for x in p) for p in saved
+    ):
         raise UntrustedName(saved, "is not a list of [model, snapshot identifier] pairs")
     known = known_models(ctx, name)
     for model, _ in saved:
@@ -174,7 +186,9 @@ def restore_state(ctx: Any, saved: list[list[str]] | None, name: str = "prod") -
         return
     ids = check_saved_environment(ctx, saved, name)
     if current is None:
-        raise PromotionRefused(f"SQLMesh's state has no environment '{name}' to restore the saved snapshots into; plan '{name}' with the previous code")
+        raise PromotionRefused(
+            f"SQLMesh's state has no environment '{name}' to restore the saved snapshots into; plan '{name}' with the previous code"
+        )
     snapshots = ctx.state_reader.get_snapshots(ids)
     env = current.copy(
         update={
@@ -200,6 +214,8 @@ def _binding(snapshot: Any, target_environment: str, dialect: str) -> ViewBindin
     from sqlglot import exp
     from sqlmesh.core.environment import EnvironmentNamingInfo
 
-    view = snapshot.qualified_view_name.table_for_environment(EnvironmentNamingInfo(name=target_environment), dialect=dialect)
+    view = snapshot.qualified_view_name.table_for_environment(
+        EnvironmentNamingInfo(name=target_environment), dialect=dialect
+    )
     physical = exp.to_table(snapshot.table_name(), dialect=dialect)
     return ViewBinding(snapshot.name, snapshot.identifier, (view.db, view.name), (physical.db, physical.name))

@@ -50,7 +50,11 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
     independent branch so that a slow branch does not hold back readers of another."""
     branches = independent_branches(models) if ctx.split_sqlmesh_branches else [models]
     label = f"SQLMesh · {len(models)} model{'s' if len(models) != 1 else ''}"  # Airflow 3 draws no operator colours
-    with TaskGroup(group_id="sqlmesh", group_display_name=label, tooltip=f"SQLMesh {ctx.sqlmesh_action} into '{ctx.environment.sqlmesh_environment}': {len(models)} models, {len(branches)} engine run(s)") as group:
+    with TaskGroup(
+        group_id="sqlmesh",
+        group_display_name=label,
+        tooltip=f"SQLMesh {ctx.sqlmesh_action} into '{ctx.environment.sqlmesh_environment}': {len(models)} models, {len(branches)} engine run(s)",
+    ) as group:
         entry = {}
         for branch in branches:
             task_id = EXECUTOR_TASK_ID if len(branches) == 1 else f"run__{task_id_for(branch[0].name)}"

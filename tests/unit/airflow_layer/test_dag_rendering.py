@@ -39,7 +39,9 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     run_2 = dag.get_task("stage_2_mixed.sqlmesh.run_stage")
     # each stage ends in one `done` join point after its last model tasks; the next stage starts there
     # (the contracted model's check comes last: see test_contract_checks_sit_between_producers_and_consumers)
-    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {"stage_1_sqlmesh.contract__staging__customer_enhanced"}
+    assert dag.get_task("stage_1_sqlmesh.done").upstream_task_ids == {
+        "stage_1_sqlmesh.contract__staging__customer_enhanced"
+    }
     assert run_2.upstream_task_ids == {"stage_1_sqlmesh.done"}
     assert run_2.select_models == ["intermediate.customer_lifetime"]
     assert run_2.environment == "dev"
@@ -59,7 +61,13 @@ def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag, airf
 
     prefix = "stage_1_sqlmesh.sqlmesh."
     stage_1 = {t.task_id.removeprefix(prefix): t for t in dag.tasks if t.task_id.startswith(prefix)}
-    assert sorted(stage_1) == ["raw__raw_customers", "raw__raw_orders", "run_stage", "staging__customer_enhanced", "staging__stg_orders"]
+    assert sorted(stage_1) == [
+        "raw__raw_customers",
+        "raw__raw_orders",
+        "run_stage",
+        "staging__customer_enhanced",
+        "staging__stg_orders",
+    ]
     upstream = {name: {u.removeprefix(prefix) for u in task.upstream_task_ids} for name, task in stage_1.items()}
     assert upstream == {
         "run_stage": {"source_data", "validate_contracts"},
@@ -70,10 +78,17 @@ def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag, airf
     }
     assert stage_1["staging__customer_enhanced"].task_display_name == "staging.customer_enhanced"
     # the engine runs once per stage; model tasks only report, they neither write nor queue for the pool
-    assert stage_1["run_stage"].select_models == ["raw.raw_customers", "raw.raw_orders", "staging.stg_orders", "staging.customer_enhanced"]
+    assert stage_1["run_stage"].select_models == [
+        "raw.raw_customers",
+        "raw.raw_orders",
+        "staging.stg_orders",
+        "staging.customer_enhanced",
+    ]
     assert stage_1["staging__stg_orders"].pool == "default_pool"
     # the model's table as the Asset it declares (named after the parse-time warehouse connection of tests/conftest.py)
-    assert [o.uri for o in stage_1["staging__stg_orders"].outlets] == [Asset(f"duckdb://{airflow_home}/parse-only/shop.duckdb/shop/staging__dev/stg_orders").uri]
+    assert [o.uri for o in stage_1["staging__stg_orders"].outlets] == [
+        Asset(f"duckdb://{airflow_home}/parse-only/shop.duckdb/shop/staging__dev/stg_orders").uri
+    ]
 
 
 def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
@@ -91,7 +106,13 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
 def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
-    writers = [t for t in dag.tasks if t.task_id not in ("source_data", "validate_contracts") and not t.task_id.endswith(".done") and not isinstance(t, SQLMeshModelOperator)]
+    writers = [
+        t
+        for t in dag.tasks
+        if t.task_id not in ("source_data", "validate_contracts")
+        and not t.task_id.endswith(".done")
+        and not isinstance(t, SQLMeshModelOperator)
+    ]
     # three SQLMesh stage executors, four dbt models with a test task each, three contract
     # checks (DuckDB: a reading process needs the file lock too)
     assert len(writers) == 3 + 8 + 3
@@ -121,9 +142,15 @@ def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Pa
 
     dag = build_dag(example_project, sqlmesh_model_tasks=False)
     stage_1 = sorted(t for t in dag.task_ids if t.startswith("stage_1_sqlmesh."))
-    assert stage_1 == ["stage_1_sqlmesh.contract__staging__customer_enhanced", "stage_1_sqlmesh.done", "stage_1_sqlmesh.sqlmesh.run_stage"]
+    assert stage_1 == [
+        "stage_1_sqlmesh.contract__staging__customer_enhanced",
+        "stage_1_sqlmesh.done",
+        "stage_1_sqlmesh.sqlmesh.run_stage",
+    ]
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").fail_on_model_error is True
-    assert dag.get_task("stage_1_sqlmesh.contract__staging__customer_enhanced").upstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
+    assert dag.get_task("stage_1_sqlmesh.contract__staging__customer_enhanced").upstream_task_ids == {
+        "stage_1_sqlmesh.sqlmesh.run_stage"
+    }
 
 
 def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_project: Path) -> None:
@@ -139,8 +166,14 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
     # the SQLMesh stage runs once both of the stage-1 models it reads are reported
     assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
     # a mart waits for its own inputs, across engines, and not for unrelated models
-    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {f"{s2}contract__intermediate__customer_lifetime", f"{s2}dbt.stg_customers.test"}
-    assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {f"{s2}dbt.stg_customers.test", f"{s2}dbt.stg_completed_orders.test"}
+    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {
+        f"{s2}contract__intermediate__customer_lifetime",
+        f"{s2}dbt.stg_customers.test",
+    }
+    assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {
+        f"{s2}dbt.stg_customers.test",
+        f"{s2}dbt.stg_completed_orders.test",
+    }
 
 
 def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
@@ -151,7 +184,13 @@ def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
     def node(name: str, *deps: str) -> ModelNode:
         return ModelNode(Engine.SQLMESH, name, depends_on=deps)
 
-    models = (node("raw.a"), node("raw.slow"), node("staging.b", "raw.a"), node("staging.c", "staging.b", "raw.outside"), node("staging.d"))
+    models = (
+        node("raw.a"),
+        node("raw.slow"),
+        node("staging.b", "raw.a"),
+        node("staging.c", "staging.b", "raw.outside"),
+        node("staging.d"),
+    )
     branches = [[m.name for m in b] for b in independent_branches(models)]
     assert branches == [["raw.a", "staging.b", "staging.c"], ["raw.slow"], ["staging.d"]]
 
@@ -159,7 +198,12 @@ def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
 def test_model_level_cron_runs_keep_one_engine_run_per_connected_stage(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
-    dag = build_dag(example_project, model_level_dependencies=True, sqlmesh_action="run", sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"})
+    dag = build_dag(
+        example_project,
+        model_level_dependencies=True,
+        sqlmesh_action="run",
+        sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"},
+    )
     run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")  # all four stage-1 models are connected
     assert run_1.execution_time == "{{ data_interval_end }}"
     assert run_1.env == {"DUALENGINE_DBT_SCHEMA": "analytics_dev"}
@@ -186,9 +230,17 @@ def test_parsing_the_dag_file_never_loads_sqlmesh(example_project: Path) -> None
 
 BROKEN_CASES = {
     "unknown engine": ("engine: both", "engine: spark", "dependency_graph.stage_2_mixed.engine"),
-    "unknown depends_on": ("depends_on: [stage_2_mixed]", "depends_on: [stage_9]", "'stage_9' is neither a stage nor a declared external input"),
+    "unknown depends_on": (
+        "depends_on: [stage_2_mixed]",
+        "depends_on: [stage_9]",
+        "'stage_9' is neither a stage nor a declared external input",
+    ),
     "cycle": ("depends_on: [source_data]", "depends_on: [stage_3_dbt]", "stages form a cycle"),
-    "missing model": ("dbt_models: [stg_customers,", "dbt_models: [stg_nothing,", "model 'stg_nothing' does not exist in the dbt project"),
+    "missing model": (
+        "dbt_models: [stg_customers,",
+        "dbt_models: [stg_nothing,",
+        "model 'stg_nothing' does not exist in the dbt project",
+    ),
     "duplicate stage": ("\n  stage_3_dbt:\n", "\n  stage_2_mixed:\n", "duplicate key 'stage_2_mixed'"),
 }
 
@@ -202,7 +254,9 @@ def test_broken_graph_is_one_readable_import_error(case: str, project_copy: Path
     graph_file.write_text(graph_file.read_text().replace(old, new, 1))
     dags = tmp_path / "dags"
     dags.mkdir()
-    (dags / "pipeline.py").write_text(DAG_FILE.read_text().replace('os.environ.get("DUALENGINE_PROJECT_DIR")', repr(str(project_copy))))
+    (dags / "pipeline.py").write_text(
+        DAG_FILE.read_text().replace('os.environ.get("DUALENGINE_PROJECT_DIR")', repr(str(project_copy)))
+    )
 
     bag = DagBag(dag_folder=str(dags))
     assert bag.dag_ids == []
@@ -249,14 +303,20 @@ def test_a_dag_of_some_stages_starts_where_its_stages_start(example_project: Pat
     dag = build_dag(example_project, dag_id="marts", stages=["stage_3_dbt"])
     assert {t.task_id.split(".")[0] for t in dag.tasks} == {"stage_3_dbt", "validate_contracts"}
     assert sorted(t.task_id for t in dag.roots) == ["validate_contracts"]
-    with pytest.raises(DualEngineConfigError, match="(?s)unknown stage.*stage_9.*use stages of this project: stage_1_sqlmesh"):
+    with pytest.raises(
+        DualEngineConfigError, match="(?s)unknown stage.*stage_9.*use stages of this project: stage_1_sqlmesh"
+    ):
         build_dag(example_project, stages=["stage_9"])
 
 
-def test_model_assets_name_tables_like_the_producing_tasks(example_project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_model_assets_name_tables_like_the_producing_tasks(
+    example_project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from airflow_provider_dualengine import model_assets
 
-    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": "/data/shop.duckdb"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": "/data/shop.duckdb"})
+    )
     assets = model_assets(["intermediate.customer_lifetime", "dbt:customer_value", "stg_customers"], example_project)
     assert [a.uri for a in assets] == [
         "duckdb:/data/shop.duckdb/shop/intermediate__dev/customer_lifetime",

@@ -24,29 +24,54 @@ def dag(example_project: Path):
 def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
     assert dag.dag_id == "dualengine_shop_production_deploy" and dag.max_active_runs == 1
     groups = dag.task_group.children
-    assert {"prepare", "validation", "staging_deployment", "integration_validation", "promotion", "conclude"} <= set(groups)
-    assert {t.task_id.split(".")[1] for t in dag.tasks if t.task_id.startswith("validation.")} == {"sqlmesh_lint", "sqlmesh_unit_tests", "sqlmesh_cost_estimate", "dbt_parse_and_docs", "contracts"}
+    assert {"prepare", "validation", "staging_deployment", "integration_validation", "promotion", "conclude"} <= set(
+        groups
+    )
+    assert {t.task_id.split(".")[1] for t in dag.tasks if t.task_id.startswith("validation.")} == {
+        "sqlmesh_lint",
+        "sqlmesh_unit_tests",
+        "sqlmesh_cost_estimate",
+        "dbt_parse_and_docs",
+        "contracts",
+    }
     assert dag.get_task("promotion.promote").upstream_task_ids == {"integration_validation.compare_with_prod"}
     conclude = dag.get_task("conclude")
     assert conclude.trigger_rule == "all_done" and conclude.upstream_task_ids == {"promotion.promote"}
-    assert dag.get_task("staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {"validation.sqlmesh_lint", "validation.sqlmesh_unit_tests", "validation.sqlmesh_cost_estimate", "validation.dbt_parse_and_docs", "validation.contracts"}
+    assert dag.get_task("staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage").upstream_task_ids == {
+        "validation.sqlmesh_lint",
+        "validation.sqlmesh_unit_tests",
+        "validation.sqlmesh_cost_estimate",
+        "validation.dbt_parse_and_docs",
+        "validation.contracts",
+    }
 
 
 def test_staging_builds_green_for_both_engines(dag) -> None:
     plan = dag.get_task("staging_deployment.stage_4_sqlmesh_reporting.sqlmesh.run_stage")
     assert plan.environment == "prod_green"
-    assert plan.env["DUALENGINE_DBT_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"  # SQLMesh reads dbt's slot
+    assert (
+        plan.env["DUALENGINE_DBT_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
+    )  # SQLMesh reads dbt's slot
     dbt_run = dag.get_task("staging_deployment.stage_3_dbt.dbt.customer_value_model_build")  # dbt build: tests inline
     assert dbt_run.env["DUALENGINE_DBT_TARGET_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
     assert dbt_run.vars == {"sqlmesh_schema_suffix": "__prod_green"}  # dbt reads the green SQLMesh views
-    assert dbt_run.profile_config.profile_mapping.profile_args["schema"] == "{{ env_var('DUALENGINE_DBT_TARGET_SCHEMA') }}"
+    assert (
+        dbt_run.profile_config.profile_mapping.profile_args["schema"] == "{{ env_var('DUALENGINE_DBT_TARGET_SCHEMA') }}"
+    )
     check = dag.get_task("staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced")
     assert check.schema == "staging__prod_green"
     assert not [t for t in dag.tasks if t.task_id == "source_data"]  # a deployment does not wait for data
 
 
 def test_every_warehouse_task_queues_in_the_writer_pool(dag) -> None:
-    for task_id in ("prepare", "validation.sqlmesh_lint", "validation.sqlmesh_cost_estimate", "integration_validation.compare_with_prod", "promotion.promote", "conclude"):
+    for task_id in (
+        "prepare",
+        "validation.sqlmesh_lint",
+        "validation.sqlmesh_cost_estimate",
+        "integration_validation.compare_with_prod",
+        "promotion.promote",
+        "conclude",
+    ):
         assert dag.get_task(task_id).pool == "dualengine_warehouse", task_id
 
 
@@ -55,7 +80,12 @@ def test_dags_file_holds_deploy_and_rollback_and_loads_no_engine(example_project
         "import sys, runpy; ns = runpy.run_path(sys.argv[1]);"
         "print(ns['deploy'].dag_id, ns['rollback'].dag_id, [t.task_id for t in ns['rollback'].tasks], 'sqlmesh' in sys.modules, 'dbt.cli.main' in sys.modules)"
     )
-    out = subprocess.run([sys.executable, "-c", code, str(DAGS_FOLDER / "dualengine_deploy.py")], capture_output=True, text=True, check=True).stdout.split("\n")[-2]
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(DAGS_FOLDER / "dualengine_deploy.py")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")[-2]
     assert out == "dualengine_shop_production_deploy dualengine_shop_production_rollback ['rollback'] False False"
 
 
@@ -64,7 +94,11 @@ def test_unknown_environment_is_a_readable_import_error(example_project: Path) -
 
     with pytest.raises(DualEngineConfigError) as err:
         build_deploy_dag(example_project, environment="staging")
-    assert "dual_engine_environments.yml" in str(err.value) and "unknown environment 'staging'" in str(err.value) and "production" in str(err.value)
+    assert (
+        "dual_engine_environments.yml" in str(err.value)
+        and "unknown environment 'staging'" in str(err.value)
+        and "production" in str(err.value)
+    )
 
 
 def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Path) -> None:
@@ -73,12 +107,20 @@ def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Pat
     from airflow_provider_dualengine.config import load_project
 
     dbt_project = project_copy / "dbt" / "dbt_project.yml"
-    dbt_project.write_text(dbt_project.read_text().replace("    marts:\n      +materialized: table", "    marts:\n      +materialized: view"))
+    dbt_project.write_text(
+        dbt_project.read_text().replace(
+            "    marts:\n      +materialized: table", "    marts:\n      +materialized: view"
+        )
+    )
     compile_project(load_project(project_copy))
     with pytest.raises(DualEngineConfigError) as err:
         build_deploy_dag(project_copy, environment="production")
     message = str(err.value)
-    assert "dbt model customer_value" in message and "intermediate.customer_lifetime" in message and "materialize it as a table" in message
+    assert (
+        "dbt model customer_value" in message
+        and "intermediate.customer_lifetime" in message
+        and "materialize it as a table" in message
+    )
     assert "dbt model customer_order_summary" not in message  # reads dbt models only
 
 
@@ -88,11 +130,20 @@ def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Pat
         ({"validation.sqlmesh_unit_tests": "failed"}, "validation"),
         ({"staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage": "failed"}, "sqlmesh_deployment"),
         ({"staging_deployment.stage_3_dbt.dbt.customer_value_model_build": "failed"}, "dbt_deployment"),
-        ({"staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced": "failed"}, "integration_validation"),
+        (
+            {"staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced": "failed"},
+            "integration_validation",
+        ),
         ({"integration_validation.compare_with_prod": "failed"}, "integration_validation"),
         ({"promotion.promote": "failed"}, "production_promotion"),
         # two failures: the earlier point in the pipeline decides
-        ({"staging_deployment.stage_3_dbt.dbt.customer_value.run": "failed", "staging_deployment.stage_4_sqlmesh_reporting.sqlmesh.run_stage": "failed"}, "sqlmesh_deployment"),
+        (
+            {
+                "staging_deployment.stage_3_dbt.dbt.customer_value.run": "failed",
+                "staging_deployment.stage_4_sqlmesh_reporting.sqlmesh.run_stage": "failed",
+            },
+            "sqlmesh_deployment",
+        ),
     ],
 )
 def test_failure_points_follow_the_pipeline(failed: dict[str, str], expected: str) -> None:
@@ -102,7 +153,9 @@ def test_failure_points_follow_the_pipeline(failed: dict[str, str], expected: st
 
 
 def test_no_failure_no_failure_point() -> None:
-    assert failure_point({"prepare": "success", "promotion.promote": "success", "staging_deployment.x.dbt.y.run": "upstream_failed"}) == (None, None)
+    assert failure_point(
+        {"prepare": "success", "promotion.promote": "success", "staging_deployment.x.dbt.y.run": "upstream_failed"}
+    ) == (None, None)
 
 
 def test_rollback_plan_is_the_seed_table() -> None:

@@ -6,7 +6,9 @@ from airflow_provider_dualengine.sensors.external_input import ExternalInputSens
 
 
 def test_waits_until_every_path_has_a_non_empty_file(tmp_path: Path) -> None:
-    sensor = ExternalInputSensor(task_id="source_data", paths=["landing/customers.csv", "landing/orders_*.csv"], base_dir=str(tmp_path))
+    sensor = ExternalInputSensor(
+        task_id="source_data", paths=["landing/customers.csv", "landing/orders_*.csv"], base_dir=str(tmp_path)
+    )
     landing = tmp_path / "landing"
     landing.mkdir()
     assert sensor.poke({}) is False

@@ -52,7 +52,9 @@ def _producers(uri: str) -> set[tuple[str, str]]:
 def test_model_assets_list_the_tasks_that_build_them(synced_bag) -> None:
     base = f"duckdb:{WAREHOUSE}/shop"
     dev = "dualengine_shop_development"
-    assert _producers(f"{base}/staging__dev/customer_enhanced") == {(dev, "stage_1_sqlmesh.sqlmesh.staging__customer_enhanced")}
+    assert _producers(f"{base}/staging__dev/customer_enhanced") == {
+        (dev, "stage_1_sqlmesh.sqlmesh.staging__customer_enhanced")
+    }
     assert _producers(f"{base}/analytics_dev/customer_value") == {(dev, "stage_3_dbt.dbt.customer_value.run")}
 
 
@@ -68,7 +70,9 @@ def test_prod_tables_are_produced_by_promotion_and_rollback(synced_bag) -> None:
 def test_dbt_tasks_do_not_emit_their_asset_a_second_time(synced_bag) -> None:
     task = synced_bag.dags["dualengine_shop_development"].get_task("stage_3_dbt.dbt.customer_value.run")
     assert task.emit_datasets is False  # Cosmos' run-time alias would add a second event per run
-    assert [o.uri for o in task.outlets if hasattr(o, "uri")] == [f"duckdb:{WAREHOUSE}/shop/analytics_dev/customer_value"]
+    assert [o.uri for o in task.outlets if hasattr(o, "uri")] == [
+        f"duckdb:{WAREHOUSE}/shop/analytics_dev/customer_value"
+    ]
 
 
 def test_graph_view_tells_the_engines_apart(synced_bag) -> None:

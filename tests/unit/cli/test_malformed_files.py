@@ -16,7 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.cli._corpus import assert_clean_failure, assert_readable_import_error, dag_import_error, replace, run_cli
+from tests.unit.cli._corpus import (
+    assert_clean_failure,
+    assert_readable_import_error,
+    dag_import_error,
+    replace,
+    run_cli,
+)
 
 FIX_COMPILE = "fix: run `dualengine compile {P}`"
 
@@ -68,60 +74,290 @@ ARTIFACT = "target/dualengine.json"
 
 CASES: dict[str, Case] = {
     # --- dualengine.yml -----------------------------------------------------------------
-    "settings not UTF-8": Case(_write(SETTINGS, b"name: shop\n\xff\xfe\n"), ("{P}/dualengine.yml: line 2: is not UTF-8 text (byte 0xff at offset 11)", "fix: save it as UTF-8 text"), dag=True),
-    "settings binary file": Case(_write(SETTINGS, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"), ("{P}/dualengine.yml: line 1: is not UTF-8 text (byte 0x89 at offset 0)",)),
-    "settings invalid YAML": Case(_write(SETTINGS, "name: shop\ndbt: {path: dbt, profile: shop\ndefault_environment: development\n"), ("{P}/dualengine.yml: line 3, column 20: invalid YAML: did not find expected ',' or '}}'", "fix: fix the YAML syntax"), dag=True),
-    "settings control character": Case(_write(SETTINGS, "name: shop\x07\n"), ("{P}/dualengine.yml: line 1: invalid YAML: unacceptable character #x0007", "fix: remove the control character")),
-    "settings a list": Case(_write(SETTINGS, "- name: shop\n- dbt: {profile: shop}\n"), ("{P}/dualengine.yml: the document is a list, not a mapping of keys", "fix: write it as `key: value` lines with name:, dbt:, default_environment:"), dag=True),
-    "settings a scalar": Case(_write(SETTINGS, "shop\n"), ("{P}/dualengine.yml: the document is a single text value, not a mapping of keys",)),
-    "settings empty": Case(_write(SETTINGS, "# nothing yet\n"), ("{P}/dualengine.yml: the file is empty (or only comments)", "fix: write the document: a mapping with name:, dbt:, default_environment:"), dag=True),
-    "settings section a list": Case(_edit(SETTINGS, "sqlmesh:\n  path: sqlmesh\n  gateway: duckdb", "sqlmesh: [sqlmesh, duckdb]"), ("{P}/dualengine.yml: sqlmesh: expected a mapping (key: value), found a list", "fix: write it as a mapping")),
-    "settings key null": Case(_edit(SETTINGS, "  profile: shop\n", "  profile:\n"), ("{P}/dualengine.yml: dbt.profile: expected text, found nothing (null)",)),
+    "settings not UTF-8": Case(
+        _write(SETTINGS, b"name: shop\n\xff\xfe\n"),
+        ("{P}/dualengine.yml: line 2: is not UTF-8 text (byte 0xff at offset 11)", "fix: save it as UTF-8 text"),
+        dag=True,
+    ),
+    "settings binary file": Case(
+        _write(SETTINGS, b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"),
+        ("{P}/dualengine.yml: line 1: is not UTF-8 text (byte 0x89 at offset 0)",),
+    ),
+    "settings invalid YAML": Case(
+        _write(SETTINGS, "name: shop\ndbt: {path: dbt, profile: shop\ndefault_environment: development\n"),
+        (
+            "{P}/dualengine.yml: line 3, column 20: invalid YAML: did not find expected ',' or '}}'",
+            "fix: fix the YAML syntax",
+        ),
+        dag=True,
+    ),
+    "settings control character": Case(
+        _write(SETTINGS, "name: shop\x07\n"),
+        (
+            "{P}/dualengine.yml: line 1: invalid YAML: unacceptable character #x0007",
+            "fix: remove the control character",
+        ),
+    ),
+    "settings a list": Case(
+        _write(SETTINGS, "- name: shop\n- dbt: {profile: shop}\n"),
+        (
+            "{P}/dualengine.yml: the document is a list, not a mapping of keys",
+            "fix: write it as `key: value` lines with name:, dbt:, default_environment:",
+        ),
+        dag=True,
+    ),
+    "settings a scalar": Case(
+        _write(SETTINGS, "shop\n"), ("{P}/dualengine.yml: the document is a single text value, not a mapping of keys",)
+    ),
+    "settings empty": Case(
+        _write(SETTINGS, "# nothing yet\n"),
+        (
+            "{P}/dualengine.yml: the file is empty (or only comments)",
+            "fix: write the document: a mapping with name:, dbt:, default_environment:",
+        ),
+        dag=True,
+    ),
+    "settings section a list": Case(
+        _edit(SETTINGS, "sqlmesh:\n  path: sqlmesh\n  gateway: duckdb", "sqlmesh: [sqlmesh, duckdb]"),
+        ("{P}/dualengine.yml: sqlmesh: expected a mapping (key: value), found a list", "fix: write it as a mapping"),
+    ),
+    "settings key null": Case(
+        _edit(SETTINGS, "  profile: shop\n", "  profile:\n"),
+        ("{P}/dualengine.yml: dbt.profile: expected text, found nothing (null)",),
+    ),
     "settings is a folder": Case(_folder_instead(SETTINGS), ("{P}/dualengine.yml: is a folder, not a file",)),
     # --- dependency graph -------------------------------------------------------------
-    "graph not UTF-8 (latin-1)": Case(_write(GRAPH, "dependency_graph:\n  st\u00e4ge_1: {}\n".encode("latin-1")), ("{P}/config/dependency_graph.yml: line 2: is not UTF-8 text (byte 0xe4 at offset 22)",), dag=True),
-    "graph tab indentation": Case(_write(GRAPH, "dependency_graph:\n\tstage_1:\n"), ("{P}/config/dependency_graph.yml: line 2, column 1: invalid YAML: a tab character; YAML indents with spaces", "fix: replace the tab by spaces")),
-    "graph empty": Case(_write(GRAPH, ""), ("{P}/config/dependency_graph.yml: the file is empty (or only comments)", "fix: write the document: a mapping with dependency_graph:"), dag=True),
-    "graph a list": Case(_write(GRAPH, "- stage_1_sqlmesh\n"), ("{P}/config/dependency_graph.yml: the document is a list, not a mapping of keys",)),
-    "graph stages a list": Case(_write(GRAPH, "dependency_graph: [stage_1_sqlmesh]\n"), ("{P}/config/dependency_graph.yml: dependency_graph: expected a mapping (key: value), found a list",), dag=True),
-    "graph stage a number": Case(_write(GRAPH, "dependency_graph:\n  stage_1: 3\n"), ("{P}/config/dependency_graph.yml: dependency_graph.stage_1: expected a mapping (key: value), found a number",)),
-    "graph paths a single text": Case(_edit(GRAPH, "paths: [sqlmesh/seeds/customers.csv, sqlmesh/seeds/orders.csv]", "paths: sqlmesh/seeds/customers.csv"), ("{P}/config/dependency_graph.yml: external_inputs.source_data.paths: expected a list, found a single text value", "fix: write it as a list")),
-    "graph path is a folder": Case(_edit(SETTINGS, "dependency_graph: config/dependency_graph.yml", "dependency_graph: config"), ("{P}/config: is a folder, not a file",)),
+    "graph not UTF-8 (latin-1)": Case(
+        _write(GRAPH, "dependency_graph:\n  st\u00e4ge_1: {}\n".encode("latin-1")),
+        ("{P}/config/dependency_graph.yml: line 2: is not UTF-8 text (byte 0xe4 at offset 22)",),
+        dag=True,
+    ),
+    "graph tab indentation": Case(
+        _write(GRAPH, "dependency_graph:\n\tstage_1:\n"),
+        (
+            "{P}/config/dependency_graph.yml: line 2, column 1: invalid YAML: a tab character; YAML indents with spaces",
+            "fix: replace the tab by spaces",
+        ),
+    ),
+    "graph empty": Case(
+        _write(GRAPH, ""),
+        (
+            "{P}/config/dependency_graph.yml: the file is empty (or only comments)",
+            "fix: write the document: a mapping with dependency_graph:",
+        ),
+        dag=True,
+    ),
+    "graph a list": Case(
+        _write(GRAPH, "- stage_1_sqlmesh\n"),
+        ("{P}/config/dependency_graph.yml: the document is a list, not a mapping of keys",),
+    ),
+    "graph stages a list": Case(
+        _write(GRAPH, "dependency_graph: [stage_1_sqlmesh]\n"),
+        ("{P}/config/dependency_graph.yml: dependency_graph: expected a mapping (key: value), found a list",),
+        dag=True,
+    ),
+    "graph stage a number": Case(
+        _write(GRAPH, "dependency_graph:\n  stage_1: 3\n"),
+        ("{P}/config/dependency_graph.yml: dependency_graph.stage_1: expected a mapping (key: value), found a number",),
+    ),
+    "graph paths a single text": Case(
+        _edit(
+            GRAPH,
+            "paths: [sqlmesh/seeds/customers.csv, sqlmesh/seeds/orders.csv]",
+            "paths: sqlmesh/seeds/customers.csv",
+        ),
+        (
+            "{P}/config/dependency_graph.yml: external_inputs.source_data.paths: expected a list, found a single text value",
+            "fix: write it as a list",
+        ),
+    ),
+    "graph path is a folder": Case(
+        _edit(SETTINGS, "dependency_graph: config/dependency_graph.yml", "dependency_graph: config"),
+        ("{P}/config: is a folder, not a file",),
+    ),
     # --- environments -----------------------------------------------------------------
-    "environments not UTF-8": Case(_write(ENVS, b"environments:\n  development:\n    dbt: {target: d\xe9v}\n"), ("{P}/config/dual_engine_environments.yml: line 3: is not UTF-8 text (byte 0xe9",)),
-    "environments a scalar": Case(_write(ENVS, "production\n"), ("{P}/config/dual_engine_environments.yml: the document is a single text value, not a mapping of keys",), dag=True),
-    "environment entry a number": Case(_write(ENVS, "environments:\n  development: 3\n"), ("{P}/config/dual_engine_environments.yml: environments.development: expected a mapping (key: value), found a number",)),
-    "environment suffix without underscore": Case(_edit(ENVS, 'environment_suffix: "_dev"', 'environment_suffix: "dev"'), ("{P}/config/dual_engine_environments.yml: environments.development.sqlmesh.environment_suffix: String should match pattern", 'fix: start it with an underscore, e.g. "_dev"')),
-    "environments unhashable key": Case(_write(ENVS, "environments:\n  ? [a, b]\n  : {}\n"), ("{P}/config/dual_engine_environments.yml: line 2, column 5: invalid YAML: found unhashable key",)),
-    "environments duplicate": Case(lambda p: (p / ENVS).write_text((p / ENVS).read_text() + "  development:\n    dbt: {target: dev}\n"), ("{P}/config/dual_engine_environments.yml: line 18: duplicate key 'development' (first defined on line 2)",)),
+    "environments not UTF-8": Case(
+        _write(ENVS, b"environments:\n  development:\n    dbt: {target: d\xe9v}\n"),
+        ("{P}/config/dual_engine_environments.yml: line 3: is not UTF-8 text (byte 0xe9",),
+    ),
+    "environments a scalar": Case(
+        _write(ENVS, "production\n"),
+        ("{P}/config/dual_engine_environments.yml: the document is a single text value, not a mapping of keys",),
+        dag=True,
+    ),
+    "environment entry a number": Case(
+        _write(ENVS, "environments:\n  development: 3\n"),
+        (
+            "{P}/config/dual_engine_environments.yml: environments.development: expected a mapping (key: value), found a number",
+        ),
+    ),
+    "environment suffix without underscore": Case(
+        _edit(ENVS, 'environment_suffix: "_dev"', 'environment_suffix: "dev"'),
+        (
+            "{P}/config/dual_engine_environments.yml: environments.development.sqlmesh.environment_suffix: String should match pattern",
+            'fix: start it with an underscore, e.g. "_dev"',
+        ),
+    ),
+    "environments unhashable key": Case(
+        _write(ENVS, "environments:\n  ? [a, b]\n  : {}\n"),
+        ("{P}/config/dual_engine_environments.yml: line 2, column 5: invalid YAML: found unhashable key",),
+    ),
+    "environments duplicate": Case(
+        lambda p: (p / ENVS).write_text((p / ENVS).read_text() + "  development:\n    dbt: {target: dev}\n"),
+        ("{P}/config/dual_engine_environments.yml: line 18: duplicate key 'development' (first defined on line 2)",),
+    ),
     # --- contract files -------------------------------------------------------------------
-    "contract not UTF-8": Case(lambda p: (p / CONTRACT).write_bytes((p / CONTRACT).read_bytes().replace(b"Lifetime value band", b"Lifetime value b\xe4nd")), ("{P}/shared/schemas/customer_value.yml: line 6: is not UTF-8 text (byte 0xe4",), dag=True),
-    "contract invalid YAML": Case(_edit(CONTRACT, "producer: dbt", "producer: [dbt"), ("{P}/shared/schemas/customer_value.yml: line 24, column 14: invalid YAML: did not find expected ',' or ']'",)),
-    "contract a list": Case(_write(CONTRACT, "- name: customer_value\n  producer: dbt\n"), ("{P}/shared/schemas/customer_value.yml: the document is a list, not a mapping of keys", "with version:, models:"), dag=True),
-    "contract empty": Case(_write(CONTRACT, ""), ("{P}/shared/schemas/customer_value.yml: the file is empty (or only comments)",)),
-    "contract models a mapping": Case(_write(CONTRACT, "version: 1\nmodels:\n  customer_value: {producer: dbt}\n"), ("{P}/shared/schemas/customer_value.yml: models: expected a list, found a mapping", "fix: write it as a list")),
+    "contract not UTF-8": Case(
+        lambda p: (p / CONTRACT).write_bytes(
+            (p / CONTRACT).read_bytes().replace(b"Lifetime value band", b"Lifetime value b\xe4nd")
+        ),
+        ("{P}/shared/schemas/customer_value.yml: line 6: is not UTF-8 text (byte 0xe4",),
+        dag=True,
+    ),
+    "contract invalid YAML": Case(
+        _edit(CONTRACT, "producer: dbt", "producer: [dbt"),
+        ("{P}/shared/schemas/customer_value.yml: line 24, column 14: invalid YAML: did not find expected ',' or ']'",),
+    ),
+    "contract a list": Case(
+        _write(CONTRACT, "- name: customer_value\n  producer: dbt\n"),
+        (
+            "{P}/shared/schemas/customer_value.yml: the document is a list, not a mapping of keys",
+            "with version:, models:",
+        ),
+        dag=True,
+    ),
+    "contract empty": Case(
+        _write(CONTRACT, ""), ("{P}/shared/schemas/customer_value.yml: the file is empty (or only comments)",)
+    ),
+    "contract models a mapping": Case(
+        _write(CONTRACT, "version: 1\nmodels:\n  customer_value: {producer: dbt}\n"),
+        ("{P}/shared/schemas/customer_value.yml: models: expected a list, found a mapping", "fix: write it as a list"),
+    ),
     # --- dbt_project.yml (read at parse for Cosmos) --------------------------------------
-    "dbt_project.yml invalid YAML": Case(_edit("dbt/dbt_project.yml", "name: shop", "name: [shop"), ("{P}/dbt/dbt_project.yml: line 4, column 8: invalid YAML: expected ',' or ']', but got ':'",), dag=True),
-    "dbt_project.yml without name": Case(_edit("dbt/dbt_project.yml", "name: shop\n", ""), ("{P}/dbt/dbt_project.yml: name: the dbt project has no `name`", "fix: add `name: <project name>`")),
+    "dbt_project.yml invalid YAML": Case(
+        _edit("dbt/dbt_project.yml", "name: shop", "name: [shop"),
+        ("{P}/dbt/dbt_project.yml: line 4, column 8: invalid YAML: expected ',' or ']', but got ':'",),
+        dag=True,
+    ),
+    "dbt_project.yml without name": Case(
+        _edit("dbt/dbt_project.yml", "name: shop\n", ""),
+        ("{P}/dbt/dbt_project.yml: name: the dbt project has no `name`", "fix: add `name: <project name>`"),
+    ),
     # --- the compiled artifact ----------------------------------------------------------
-    "artifact not UTF-8": Case(_write(ARTIFACT, b'{"version": 1, "n\xff": 1}'), ("{P}/dualengine.yml: compiled: compiled artifact {P}/target/dualengine.json is not UTF-8 text (byte at offset 17)", FIX_COMPILE), dag=True),
-    "artifact not JSON": Case(_write(ARTIFACT, "version: 1\n"), ("compiled artifact {P}/target/dualengine.json is not valid JSON (Expecting value: line 1 column 1 (char 0))", FIX_COMPILE), argv=("lineage", "{P}"), dag=True),
-    "artifact a JSON list": Case(_write(ARTIFACT, "[1, 2]"), ("compiled artifact {P}/target/dualengine.json is not what `dualengine compile` writes: the document is a JSON list, not an object", FIX_COMPILE), argv=("contracts", "check", "{P}"), dag=True),
-    "artifact missing keys": Case(_write(ARTIFACT, '{"version": 1, "sqlmesh": {}}'), ("compiled artifact {P}/target/dualengine.json is not what `dualengine compile` writes: it has no 'sources', 'dbt'", FIX_COMPILE), argv=("impact", "{P}", "staging.stg_orders"), dag=True),
-    "artifact model entry wrong": Case(_artifact(lambda a: a["sqlmesh"]["models"].__setitem__("staging.stg_orders", 5)), ("is not what `dualengine compile` writes: SQLMesh model 'staging.stg_orders' has no kind or depends_on", FIX_COMPILE)),
-    "artifact dbt entry wrong": Case(_artifact(lambda a: a["dbt"]["models"]["customer_value"].__setitem__("colour", "red")), ("is not what `dualengine compile` writes: dbt model 'customer_value' is not a model entry",), argv=("lineage", "{P}", "--format", "mermaid")),
-    "artifact a folder": Case(_folder_instead(ARTIFACT), ("compiled artifact {P}/target/dualengine.json is a folder, not the JSON file `dualengine compile` writes", FIX_COMPILE)),
+    "artifact not UTF-8": Case(
+        _write(ARTIFACT, b'{"version": 1, "n\xff": 1}'),
+        (
+            "{P}/dualengine.yml: compiled: compiled artifact {P}/target/dualengine.json is not UTF-8 text (byte at offset 17)",
+            FIX_COMPILE,
+        ),
+        dag=True,
+    ),
+    "artifact not JSON": Case(
+        _write(ARTIFACT, "version: 1\n"),
+        (
+            "compiled artifact {P}/target/dualengine.json is not valid JSON (Expecting value: line 1 column 1 (char 0))",
+            FIX_COMPILE,
+        ),
+        argv=("lineage", "{P}"),
+        dag=True,
+    ),
+    "artifact a JSON list": Case(
+        _write(ARTIFACT, "[1, 2]"),
+        (
+            "compiled artifact {P}/target/dualengine.json is not what `dualengine compile` writes: the document is a JSON list, not an object",
+            FIX_COMPILE,
+        ),
+        argv=("contracts", "check", "{P}"),
+        dag=True,
+    ),
+    "artifact missing keys": Case(
+        _write(ARTIFACT, '{"version": 1, "sqlmesh": {}}'),
+        (
+            "compiled artifact {P}/target/dualengine.json is not what `dualengine compile` writes: it has no 'sources', 'dbt'",
+            FIX_COMPILE,
+        ),
+        argv=("impact", "{P}", "staging.stg_orders"),
+        dag=True,
+    ),
+    "artifact model entry wrong": Case(
+        _artifact(lambda a: a["sqlmesh"]["models"].__setitem__("staging.stg_orders", 5)),
+        (
+            "is not what `dualengine compile` writes: SQLMesh model 'staging.stg_orders' has no kind or depends_on",
+            FIX_COMPILE,
+        ),
+    ),
+    "artifact dbt entry wrong": Case(
+        _artifact(lambda a: a["dbt"]["models"]["customer_value"].__setitem__("colour", "red")),
+        ("is not what `dualengine compile` writes: dbt model 'customer_value' is not a model entry",),
+        argv=("lineage", "{P}", "--format", "mermaid"),
+    ),
+    "artifact a folder": Case(
+        _folder_instead(ARTIFACT),
+        (
+            "compiled artifact {P}/target/dualengine.json is a folder, not the JSON file `dualengine compile` writes",
+            FIX_COMPILE,
+        ),
+    ),
     # --- kind 8: other mistakes at the terminal ---------------------------------------------
-    "project folder missing": Case(lambda p: None, ("{P}/nope: project folder does not exist", "fix: pass the folder holding dualengine.yml"), argv=("validate", "{P}/nope")),
-    "project folder is a file": Case(lambda p: None, ("{P}/dualengine.yml: is a file, not a project folder", "fix: pass the folder holding dualengine.yml ({P})"), argv=("lineage", "{P}/dualengine.yml")),
-    "unknown environment (validate)": Case(lambda p: None, ("{P}/config/dual_engine_environments.yml: environments: unknown environment 'staging'", "fix: use one of: development, production"), argv=("validate", "{P}", "-e", "staging")),
-    "unknown environment (compile)": Case(lambda p: None, ("unknown environment 'prod'", "fix: use one of: development, production"), argv=("compile", "{P}", "--environment", "prod")),
-    "unknown environment (deployments)": Case(lambda p: None, ("unknown environment 'qa'",), argv=("deployments", "{P}", "-e", "qa")),
-    "never compiled (lineage)": Case(lambda p: (p / ARTIFACT).unlink(), ("{P}/dualengine.yml: compiled: compiled artifact not found at {P}/target/dualengine.json", FIX_COMPILE), argv=("lineage", "{P}")),
-    "impact of an unknown model": Case(lambda p: None, ("error: model 'staging.stg_ordrs': no such model in either project (SQLMesh or dbt)", "fix: did you mean staging.stg_orders"), argv=("impact", "{P}", "staging.stg_ordrs"), exit_code=2),
-    "impact of an unknown column": Case(lambda p: None, ("error: model sqlmesh:staging.stg_orders has no column 'amout' (it has: amount, customer_id, order_date, order_id, status)",), argv=("impact", "{P}", "staging.stg_orders", "--column", "amout"), exit_code=2),
-    "impact with a broken contract": Case(_write(CONTRACT, b"version: 1\nmodels: \xff\n"), ("{P}/shared/schemas/customer_value.yml: line 2: is not UTF-8 text",), argv=("impact", "{P}", "customer_value")),
-    "contracts diff without a base": Case(lambda p: None, ("error: dualengine contracts diff: give --base DIR, --against-prod, or both",), argv=("contracts", "diff", "{P}"), exit_code=2),
+    "project folder missing": Case(
+        lambda p: None,
+        ("{P}/nope: project folder does not exist", "fix: pass the folder holding dualengine.yml"),
+        argv=("validate", "{P}/nope"),
+    ),
+    "project folder is a file": Case(
+        lambda p: None,
+        ("{P}/dualengine.yml: is a file, not a project folder", "fix: pass the folder holding dualengine.yml ({P})"),
+        argv=("lineage", "{P}/dualengine.yml"),
+    ),
+    "unknown environment (validate)": Case(
+        lambda p: None,
+        (
+            "{P}/config/dual_engine_environments.yml: environments: unknown environment 'staging'",
+            "fix: use one of: development, production",
+        ),
+        argv=("validate", "{P}", "-e", "staging"),
+    ),
+    "unknown environment (compile)": Case(
+        lambda p: None,
+        ("unknown environment 'prod'", "fix: use one of: development, production"),
+        argv=("compile", "{P}", "--environment", "prod"),
+    ),
+    "unknown environment (deployments)": Case(
+        lambda p: None, ("unknown environment 'qa'",), argv=("deployments", "{P}", "-e", "qa")
+    ),
+    "never compiled (lineage)": Case(
+        lambda p: (p / ARTIFACT).unlink(),
+        ("{P}/dualengine.yml: compiled: compiled artifact not found at {P}/target/dualengine.json", FIX_COMPILE),
+        argv=("lineage", "{P}"),
+    ),
+    "impact of an unknown model": Case(
+        lambda p: None,
+        (
+            "error: model 'staging.stg_ordrs': no such model in either project (SQLMesh or dbt)",
+            "fix: did you mean staging.stg_orders",
+        ),
+        argv=("impact", "{P}", "staging.stg_ordrs"),
+        exit_code=2,
+    ),
+    "impact of an unknown column": Case(
+        lambda p: None,
+        (
+            "error: model sqlmesh:staging.stg_orders has no column 'amout' (it has: amount, customer_id, order_date, order_id, status)",
+        ),
+        argv=("impact", "{P}", "staging.stg_orders", "--column", "amout"),
+        exit_code=2,
+    ),
+    "impact with a broken contract": Case(
+        _write(CONTRACT, b"version: 1\nmodels: \xff\n"),
+        ("{P}/shared/schemas/customer_value.yml: line 2: is not UTF-8 text",),
+        argv=("impact", "{P}", "customer_value"),
+    ),
+    "contracts diff without a base": Case(
+        lambda p: None,
+        ("error: dualengine contracts diff: give --base DIR, --against-prod, or both",),
+        argv=("contracts", "diff", "{P}"),
+        exit_code=2,
+    ),
 }
 
 
@@ -136,10 +372,24 @@ def _base_folder(tmp_path: Path, files: dict[str, bytes] | None) -> Path:
 
 BASE_CASES = {
     "base missing": (None, "{B}: the base contract folder does not exist"),
-    "base empty": ({}, "{B}: the base contract folder holds no contract file (*.yml, *.yaml), so every contract would look new"),
-    "base file not UTF-8": ({"customer_value.yml": b"version: 1\nmodels:\n  - name: customer_v\xe4lue\n"}, "{B}/customer_value.yml: line 3: is not UTF-8 text"),
-    "base file a list": ({"customer_value.yml": b"- customer_value\n"}, "{B}/customer_value.yml: the document is a list, not a mapping of keys"),
-    "base file bad constraint": ({"c.yml": b"version: 1\nmodels:\n  - name: customer_value\n    producer: dbt\n    columns:\n      - {name: customer_id, data_type: integer, constraints: [{type: uniq}]}\n"}, "{B}/c.yml: models[0].columns[0].constraints[0]: Input tag 'uniq' found using 'type' does not match any of the expected tags"),
+    "base empty": (
+        {},
+        "{B}: the base contract folder holds no contract file (*.yml, *.yaml), so every contract would look new",
+    ),
+    "base file not UTF-8": (
+        {"customer_value.yml": b"version: 1\nmodels:\n  - name: customer_v\xe4lue\n"},
+        "{B}/customer_value.yml: line 3: is not UTF-8 text",
+    ),
+    "base file a list": (
+        {"customer_value.yml": b"- customer_value\n"},
+        "{B}/customer_value.yml: the document is a list, not a mapping of keys",
+    ),
+    "base file bad constraint": (
+        {
+            "c.yml": b"version: 1\nmodels:\n  - name: customer_value\n    producer: dbt\n    columns:\n      - {name: customer_id, data_type: integer, constraints: [{type: uniq}]}\n"
+        },
+        "{B}/c.yml: models[0].columns[0].constraints[0]: Input tag 'uniq' found using 'type' does not match any of the expected tags",
+    ),
 }
 
 
@@ -166,7 +416,12 @@ def test_contracts_diff_base_folder(name: str, project_copy: Path, tmp_path: Pat
 def test_contracts_diff_base_that_is_a_file(project_copy: Path, capsys) -> None:
     file = project_copy / CONTRACT
     code, _, err = run_cli(capsys, "contracts", "diff", project_copy, "--base", file)
-    assert_clean_failure(code, err, f"{file}: the base contract folder is a file, not a folder", "fix: pass the folder holding the contract *.yml files")
+    assert_clean_failure(
+        code,
+        err,
+        f"{file}: the base contract folder is a file, not a folder",
+        "fix: pass the folder holding the contract *.yml files",
+    )
 
 
 def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(project_copy: Path, capsys, monkeypatch) -> None:

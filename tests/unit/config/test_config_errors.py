@@ -30,7 +30,10 @@ def test_example_project_is_valid(example_project: Path) -> None:
     graph = build_graph(load_project(example_project))
     assert list(graph.stages) == ["stage_1_sqlmesh", "stage_2_mixed", "stage_3_dbt", "stage_4_sqlmesh_reporting"]
     assert [m.name for m in graph.stages["stage_2_mixed"].models[Engine.SQLMESH]] == ["intermediate.customer_lifetime"]
-    assert [m.name for m in graph.stages["stage_3_dbt"].models[Engine.DBT]] == ["customer_order_summary", "customer_value"]
+    assert [m.name for m in graph.stages["stage_3_dbt"].models[Engine.DBT]] == [
+        "customer_order_summary",
+        "customer_value",
+    ]
     assert graph.stages["stage_1_sqlmesh"].external_inputs == ("source_data",)
     assert graph.stages["stage_3_dbt"].upstream_stages == ("stage_2_mixed",)
 
@@ -65,8 +68,18 @@ def test_cycle_between_stages(project_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "engine"),
     [
-        ("staging.stg_orders, staging.customer_enhanced]", "staging.stg_orders, staging.customer_enhancd]", "dependency_graph.stage_1_sqlmesh.models[3]", "sqlmesh"),
-        ("dbt_models: [stg_customers,", "dbt_models: [stg_customer,", "dependency_graph.stage_2_mixed.dbt_models[0]", "dbt"),
+        (
+            "staging.stg_orders, staging.customer_enhanced]",
+            "staging.stg_orders, staging.customer_enhancd]",
+            "dependency_graph.stage_1_sqlmesh.models[3]",
+            "sqlmesh",
+        ),
+        (
+            "dbt_models: [stg_customers,",
+            "dbt_models: [stg_customer,",
+            "dependency_graph.stage_2_mixed.dbt_models[0]",
+            "dbt",
+        ),
     ],
 )
 def test_model_missing_from_its_engine(project_copy: Path, old: str, new: str, key: str, engine: str) -> None:
@@ -79,7 +92,9 @@ def test_model_missing_from_its_engine(project_copy: Path, old: str, new: str, k
 
 def test_model_of_the_other_engine_is_not_accepted(project_copy: Path) -> None:
     """A dbt model listed under sqlmesh_models is missing from SQLMesh, not silently moved."""
-    _replace(_graph_file(project_copy), "sqlmesh_models: [intermediate.customer_lifetime]", "sqlmesh_models: [stg_customers]")
+    _replace(
+        _graph_file(project_copy), "sqlmesh_models: [intermediate.customer_lifetime]", "sqlmesh_models: [stg_customers]"
+    )
     messages = [i.message for i in _errors(project_copy).issues]
     assert any("model 'stg_customers' does not exist in the sqlmesh project" in m for m in messages)
 
@@ -93,7 +108,11 @@ def test_duplicate_stage(project_copy: Path) -> None:
 
 
 def test_model_in_two_stages(project_copy: Path) -> None:
-    _replace(_graph_file(project_copy), "models: [customer_order_summary, customer_value]", "models: [customer_order_summary, customer_value, stg_customers]")
+    _replace(
+        _graph_file(project_copy),
+        "models: [customer_order_summary, customer_value]",
+        "models: [customer_order_summary, customer_value, stg_customers]",
+    )
     [issue] = _errors(project_copy).issues
     assert issue.key == "dependency_graph.stage_3_dbt.models[2]"
     assert "already in stage 'stage_2_mixed'" in issue.message
@@ -128,7 +147,9 @@ def test_misspelt_key_is_rejected(project_copy: Path) -> None:
 
 
 def test_unsafe_model_name_is_rejected(project_copy: Path) -> None:
-    _replace(_graph_file(project_copy), "models: [customer_order_summary,", "models: ['customer_order_summary; rm -rf /',")
+    _replace(
+        _graph_file(project_copy), "models: [customer_order_summary,", "models: ['customer_order_summary; rm -rf /',"
+    )
     [issue] = _errors(project_copy).issues
     assert issue.key == "dependency_graph.stage_3_dbt.models[0]"
     assert "should match pattern" in issue.message

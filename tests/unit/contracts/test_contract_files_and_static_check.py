@@ -51,16 +51,38 @@ def test_the_seed_shape_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "key", "message"),
     [
-        ("{type: unique}", "{type: uniq}", "models[0].columns[0].constraints[1]", "'uniq' found using 'type' does not match"),
-        ("data_type: double", "data_type: dubble", "models[0].columns[1].data_type", "data_type 'dubble' is not a SQL type"),
+        (
+            "{type: unique}",
+            "{type: uniq}",
+            "models[0].columns[0].constraints[1]",
+            "'uniq' found using 'type' does not match",
+        ),
+        (
+            "data_type: double",
+            "data_type: dubble",
+            "models[0].columns[1].data_type",
+            "data_type 'dubble' is not a SQL type",
+        ),
         ('freshness: "< 1 hour"', 'freshness: "soon"', "models[0].sla.freshness", "freshness 'soon' is not a duration"),
         ('availability: "99.9%"', 'availability: "always"', "models[0].sla.availability", "not a percentage"),
-        ('"customer_score >= 0 AND customer_score <= 100"', '"customer_score >= 0; DROP TABLE x"', "models[0].columns[1].constraints[0].check.expression", "single SQL expression"),
-        ('"customer_score >= 0 AND customer_score <= 100"', '"customer_score IN (SELECT 1)"', "models[0].columns[1].constraints[0].check.expression", "not a statement or subquery"),
+        (
+            '"customer_score >= 0 AND customer_score <= 100"',
+            '"customer_score >= 0; DROP TABLE x"',
+            "models[0].columns[1].constraints[0].check.expression",
+            "single SQL expression",
+        ),
+        (
+            '"customer_score >= 0 AND customer_score <= 100"',
+            '"customer_score IN (SELECT 1)"',
+            "models[0].columns[1].constraints[0].check.expression",
+            "not a statement or subquery",
+        ),
         ("producer: sqlmesh", "producer: spark", "models[0].producer", "Input should be 'sqlmesh' or 'dbt'"),
     ],
 )
-def test_bad_contract_files_name_file_key_and_problem(tmp_path: Path, old: str, new: str, key: str, message: str) -> None:
+def test_bad_contract_files_name_file_key_and_problem(
+    tmp_path: Path, old: str, new: str, key: str, message: str
+) -> None:
     assert old in GOOD
     _, issues = _issues(tmp_path, GOOD.replace(old, new))
     assert [i.key for i in issues] == [key]
@@ -71,17 +93,28 @@ def test_producer_engine_and_consumers_are_checked_at_dag_parse(project_copy: Pa
     from airflow_provider_dualengine import build_dag
 
     contract = project_copy / "shared" / "schemas" / "customer_enhanced.yml"
-    contract.write_text(contract.read_text().replace("producer: sqlmesh", "producer: dbt").replace('consumers: [dbt, "dbt:stg_customers"]', 'consumers: [dbt, "dbt:stg_customerz"]'))
+    contract.write_text(
+        contract.read_text()
+        .replace("producer: sqlmesh", "producer: dbt")
+        .replace('consumers: [dbt, "dbt:stg_customers"]', 'consumers: [dbt, "dbt:stg_customerz"]')
+    )
     with pytest.raises(DualEngineConfigError) as failure:
         build_dag(project_copy)
     text = str(failure.value)
-    assert "customer_enhanced.yml: models[0].producer: producer is 'dbt', but staging.customer_enhanced is a model of another engine (sqlmesh:staging.customer_enhanced)" in text
+    assert (
+        "customer_enhanced.yml: models[0].producer: producer is 'dbt', but staging.customer_enhanced is a model of another engine (sqlmesh:staging.customer_enhanced)"
+        in text
+    )
     assert "models[0].consumers[1]: consumer 'dbt:stg_customerz' is neither an engine" in text
 
 
 def test_example_contracts_hold(example_project: Path) -> None:
     contracts, findings = check_project_contracts(load_project(example_project))
-    assert sorted(c.model.name for c in contracts) == ["customer_value", "intermediate.customer_lifetime", "staging.customer_enhanced"]
+    assert sorted(c.model.name for c in contracts) == [
+        "customer_value",
+        "intermediate.customer_lifetime",
+        "staging.customer_enhanced",
+    ]
     assert findings == []
 
 
@@ -89,24 +122,44 @@ def test_a_sqlmesh_consumer_reading_an_unpromised_column_is_reported(project_cop
     contract = project_copy / "shared" / "schemas" / "customer_value.yml"
     text = contract.read_text()
     start = text.index("      - name: lifetime_value")
-    contract.write_text(text[:start] + text[text.index("      - name: value_band"):])
+    contract.write_text(text[:start] + text[text.index("      - name: value_band") :])
     _, findings = check_project_contracts(load_project(project_copy))
-    assert [(f.severity, f.message) for f in findings] == [("error", "consumer sqlmesh:reporting.value_band_summary reads column 'lifetime_value', which the contract does not promise")]
+    assert [(f.severity, f.message) for f in findings] == [
+        (
+            "error",
+            "consumer sqlmesh:reporting.value_band_summary reads column 'lifetime_value', which the contract does not promise",
+        )
+    ]
 
 
 @pytest.mark.slow
-def test_a_sqlmesh_change_narrowing_a_contracted_column_fails_the_check_before_anything_runs(project_copy: Path) -> None:
+def test_a_sqlmesh_change_narrowing_a_contracted_column_fails_the_check_before_anything_runs(
+    project_copy: Path,
+) -> None:
     from airflow_provider_dualengine.compiled import compile_project
 
     model = project_copy / "sqlmesh" / "models" / "intermediate" / "customer_lifetime.sql"
-    model.write_text(model.read_text().replace("completed_orders BIGINT", "completed_orders SMALLINT").replace("::BIGINT AS completed_orders", "::SMALLINT AS completed_orders"))
+    model.write_text(
+        model.read_text()
+        .replace("completed_orders BIGINT", "completed_orders SMALLINT")
+        .replace("::BIGINT AS completed_orders", "::SMALLINT AS completed_orders")
+    )
     compile_project(load_project(project_copy))
-    result = subprocess.run([str(Path(sys.executable).with_name("dualengine")), "contracts", "check", str(project_copy)], capture_output=True, text=True)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dualengine")), "contracts", "check", str(project_copy)],
+        capture_output=True,
+        text=True,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "error: customer_lifetime.yml: models[0].columns[1].data_type: column 'completed_orders' is promised as bigint but intermediate.customer_lifetime produces SMALLINT (narrower)" in result.stdout
+    assert (
+        "error: customer_lifetime.yml: models[0].columns[1].data_type: column 'completed_orders' is promised as bigint but intermediate.customer_lifetime produces SMALLINT (narrower)"
+        in result.stdout
+    )
 
 
-def test_contracts_diff_cli_blocks_a_breaking_change_until_the_major_version_goes_up(example_project: Path, tmp_path: Path, capsys) -> None:
+def test_contracts_diff_cli_blocks_a_breaking_change_until_the_major_version_goes_up(
+    example_project: Path, tmp_path: Path, capsys
+) -> None:
     import shutil
 
     from airflow_provider_dualengine.cli.main import main
@@ -115,16 +168,27 @@ def test_contracts_diff_cli_blocks_a_breaking_change_until_the_major_version_goe
     shutil.copytree(example_project / "shared" / "schemas", base)
     text = (base / "customer_value.yml").read_text()
     # the deployed version still had customer_tier, which the project's version removed
-    (base / "customer_value.yml").write_text(text.replace("      - name: lifetime_value", "      - name: customer_tier\n        data_type: text\n      - name: lifetime_value"))
+    (base / "customer_value.yml").write_text(
+        text.replace(
+            "      - name: lifetime_value",
+            "      - name: customer_tier\n        data_type: text\n      - name: lifetime_value",
+        )
+    )
     assert main(["contracts", "diff", str(example_project), "--base", str(base)]) == 1
     out = capsys.readouterr().out
     assert "customer_tier" in out and "major version" in out
-    (base / "customer_value.yml").write_text((base / "customer_value.yml").read_text().replace("version: 1", "version: 0"))
-    assert main(["contracts", "diff", str(example_project), "--base", str(base), "--json"]) == 0  # 0 -> 1 is a major bump
+    (base / "customer_value.yml").write_text(
+        (base / "customer_value.yml").read_text().replace("version: 1", "version: 0")
+    )
+    assert (
+        main(["contracts", "diff", str(example_project), "--base", str(base), "--json"]) == 0
+    )  # 0 -> 1 is a major bump
     assert '"blocking": false' in capsys.readouterr().out
 
 
-def test_contracts_diff_against_prod_reads_the_deployed_relations(example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_contracts_diff_against_prod_reads_the_deployed_relations(
+    example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     import json
 
     import duckdb
@@ -135,8 +199,12 @@ def test_contracts_diff_against_prod_reads_the_deployed_relations(example_projec
     with duckdb.connect(str(path)) as db:
         db.execute("CREATE SCHEMA staging; CREATE SCHEMA analytics")
         # prod scores are FLOAT (4 bytes): narrower than the contract's double
-        db.execute("CREATE TABLE staging.customer_enhanced (customer_id INTEGER, customer_name TEXT, customer_tier TEXT, customer_score FLOAT)")
-        db.execute("CREATE TABLE analytics.customer_value (customer_id INTEGER, customer_tier TEXT, lifetime_value DECIMAL(18, 2), value_band TEXT)")
+        db.execute(
+            "CREATE TABLE staging.customer_enhanced (customer_id INTEGER, customer_name TEXT, customer_tier TEXT, customer_score FLOAT)"
+        )
+        db.execute(
+            "CREATE TABLE analytics.customer_value (customer_id INTEGER, customer_tier TEXT, lifetime_value DECIMAL(18, 2), value_band TEXT)"
+        )
         # intermediate.customer_lifetime is not deployed at all
     monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(path)}))
     assert main(["contracts", "diff", str(example_project), "--against-prod", "--json"]) == 1

@@ -105,8 +105,18 @@ BREAKING_EDITS = {
     "column_renamed": [("name: customer_name\n", "name: full_name\n")],
     "type_narrowed": [("data_type: double", "data_type: float")],
     "type_changed": [("data_type: integer", "data_type: text")],
-    "constraint_dropped": [("      - name: customer_id\n        data_type: integer\n        constraints:\n          - type: not_null\n", "      - name: customer_id\n        data_type: integer\n        constraints:\n")],
-    "nullability_tightened": [("name: customer_name\n        data_type: text\n", "name: customer_name\n        data_type: text\n        constraints: [{type: not_null}]\n")],
+    "constraint_dropped": [
+        (
+            "      - name: customer_id\n        data_type: integer\n        constraints:\n          - type: not_null\n",
+            "      - name: customer_id\n        data_type: integer\n        constraints:\n",
+        )
+    ],
+    "nullability_tightened": [
+        (
+            "name: customer_name\n        data_type: text\n",
+            "name: customer_name\n        data_type: text\n        constraints: [{type: not_null}]\n",
+        )
+    ],
     "accepted_values_loosened": [("[bronze, silver, gold]", "[bronze, silver, gold, platinum]")],
     "accepted_values_tightened": [("[bronze, silver, gold]", "[silver, gold]")],
     "check_changed": [("customer_score <= 100", "customer_score <= 1000")],
@@ -145,17 +155,26 @@ def test_messages_name_what_changed(tmp_path: Path, base_text: str) -> None:
     assert removed.detail == "column 'customer_name' (text) was removed"
     assert "tell consumers (dbt) to stop reading 'customer_name', or keep the column" in removed.hint
 
-    renamed = _only(_diff(tmp_path, base_text, _edit(base_text, "name: customer_name\n", "name: full_name\n")), "column_renamed")
+    renamed = _only(
+        _diff(tmp_path, base_text, _edit(base_text, "name: customer_name\n", "name: full_name\n")), "column_renamed"
+    )
     assert renamed.detail == "column 'customer_name' looks renamed to 'full_name' (text -> text)"
 
-    narrowed = _only(_diff(tmp_path, base_text, _edit(base_text, "data_type: integer", "data_type: smallint")), "type_narrowed")
+    narrowed = _only(
+        _diff(tmp_path, base_text, _edit(base_text, "data_type: integer", "data_type: smallint")), "type_narrowed"
+    )
     assert narrowed.detail == "type of 'customer_id' narrowed (integer -> smallint)"
 
-    loosened = _only(_diff(tmp_path, base_text, _edit(base_text, "[bronze, silver, gold]", "[bronze, silver, gold, platinum]")), "accepted_values_loosened")
+    loosened = _only(
+        _diff(tmp_path, base_text, _edit(base_text, "[bronze, silver, gold]", "[bronze, silver, gold, platinum]")),
+        "accepted_values_loosened",
+    )
     assert "accepts new values [platinum]" in loosened.detail
     assert "tell consumers (dbt) to handle [platinum]" in loosened.hint
 
-    sla = _only(_diff(tmp_path, base_text, _edit(base_text, 'freshness: "< 1 hour"', 'freshness: "< 2 hours"')), "sla_loosened")
+    sla = _only(
+        _diff(tmp_path, base_text, _edit(base_text, 'freshness: "< 1 hour"', 'freshness: "< 2 hours"')), "sla_loosened"
+    )
     assert sla.detail == "freshness SLA loosened from '< 1 hour' to '< 2 hours'"
 
 
@@ -173,13 +192,20 @@ def test_model_removed(tmp_path: Path, base_text: str) -> None:
     other = _edit(base_text, "name: staging.customer_enhanced", "name: staging.other")
     report = _diff(tmp_path, base_text, other)
     removed = _only(report, "model_removed")
-    assert removed.blocking and removed.detail == f"model '{MODEL}' no longer has a contract (was in customer_enhanced.yml)"
+    assert (
+        removed.blocking
+        and removed.detail == f"model '{MODEL}' no longer has a contract (was in customer_enhanced.yml)"
+    )
     assert _only(report, "model_added").model == "staging.other"
     assert not _only(_diff(tmp_path, base_text, _bump(other)), "model_removed").blocking
 
 
 def test_new_constraint_on_existing_column_is_breaking(tmp_path: Path, base_text: str) -> None:
-    new_text = _edit(base_text, "name: customer_name\n        data_type: text\n", "name: customer_name\n        data_type: text\n        constraints: [{type: unique}]\n")
+    new_text = _edit(
+        base_text,
+        "name: customer_name\n        data_type: text\n",
+        "name: customer_name\n        data_type: text\n        constraints: [{type: unique}]\n",
+    )
     assert _only(_diff(tmp_path, base_text, new_text), "constraint_added").blocking
 
 
@@ -196,7 +222,9 @@ def test_widening_and_descriptions_are_not_blocking(tmp_path: Path, base_text: s
     new_text = _edit(base_text, "data_type: integer", "data_type: bigint")
     new_text = _edit(new_text, "(tier + order history, 0-100)", "(0-100)")
     new_text = _edit(new_text, 'freshness: "< 1 hour"', 'freshness: "< 30 minutes"')
-    new_text = _edit(new_text, "customer_score >= 0 AND customer_score <= 100", "customer_score>=0 and customer_score<=100")
+    new_text = _edit(
+        new_text, "customer_score >= 0 AND customer_score <= 100", "customer_score>=0 and customer_score<=100"
+    )
     report = _diff(tmp_path, base_text, new_text)
     assert sorted(report.kinds()) == ["description_changed", "sla_tightened", "type_widened"]
     assert _only(report, "type_widened").level == "warning"
@@ -210,15 +238,23 @@ def test_no_changes(tmp_path: Path, base_text: str) -> None:
 
 
 def test_deprecation_is_reported_and_reads_warn(tmp_path: Path, base_text: str) -> None:
-    new_text = _edit(base_text, "name: customer_name\n        data_type: text\n", "name: customer_name\n        data_type: text\n        deprecated: true\n")
+    new_text = _edit(
+        base_text,
+        "name: customer_name\n        data_type: text\n",
+        "name: customer_name\n        data_type: text\n        deprecated: true\n",
+    )
     report = _diff(tmp_path, base_text, new_text)
     deprecated = _only(report, "column_deprecated")
     assert deprecated.column == "customer_name" and not deprecated.breaking and not report.blocking
 
     contract = _load(tmp_path, "new", new_text)[0]
-    warnings = deprecated_reads(contract, {"dbt.customer_value": {"CUSTOMER_NAME", "customer_id"}, "dbt.other": {"customer_tier"}})
+    warnings = deprecated_reads(
+        contract, {"dbt.customer_value": {"CUSTOMER_NAME", "customer_id"}, "dbt.other": {"customer_tier"}}
+    )
     assert [(w.kind, w.column, w.breaking) for w in warnings] == [("deprecated_column_read", "customer_name", False)]
-    assert warnings[0].detail == f"consumer 'dbt.customer_value' still reads deprecated column 'customer_name' of {MODEL}"
+    assert (
+        warnings[0].detail == f"consumer 'dbt.customer_value' still reads deprecated column 'customer_name' of {MODEL}"
+    )
 
 
 def test_report_to_dict(tmp_path: Path, base_text: str) -> None:
@@ -229,7 +265,12 @@ def test_report_to_dict(tmp_path: Path, base_text: str) -> None:
 
 def test_live_schema(tmp_path: Path, base_text: str) -> None:
     contract = _load(tmp_path, "c", base_text)[0]
-    live = {"customer_id": "BIGINT", "customer_name": "character varying", "customer_score": "double precision", "loaded_at": "timestamp with time zone"}
+    live = {
+        "customer_id": "BIGINT",
+        "customer_name": "character varying",
+        "customer_score": "double precision",
+        "loaded_at": "timestamp with time zone",
+    }
     changes = diff_live_schema(contract, live, "postgres")
     by_kind = {c.kind: c for c in changes}
     assert sorted(by_kind) == ["live_column_extra", "live_column_missing", "live_type_widened"]
@@ -240,7 +281,12 @@ def test_live_schema(tmp_path: Path, base_text: str) -> None:
 
 def test_live_schema_narrower_and_different(tmp_path: Path, base_text: str) -> None:
     contract = _load(tmp_path, "c", _edit(base_text, "data_type: integer", "data_type: bigint"))[0]
-    live = {"customer_id": "int4", "customer_name": "text", "customer_tier": "character varying", "customer_score": "date"}
+    live = {
+        "customer_id": "int4",
+        "customer_name": "text",
+        "customer_tier": "character varying",
+        "customer_score": "date",
+    }
     changes = diff_live_schema(contract, live, "postgres")
     assert [(c.kind, c.column, c.blocking) for c in changes] == [
         ("live_type_narrowed", "customer_id", True),

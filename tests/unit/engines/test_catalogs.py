@@ -25,7 +25,12 @@ def test_compiled_sqlmesh_models_kinds_and_dependencies(example_project: Path) -
         "reporting.value_band_summary": ("FULL", ()),  # reads the dbt mart, not a SQLMesh model
     }
     assert catalog.models["reporting.value_band_summary"].reads_tables == ("analytics.customer_value",)
-    assert catalog.models["staging.customer_enhanced"].columns == {"customer_id": "INT", "customer_name": "TEXT", "customer_tier": "TEXT", "customer_score": "DOUBLE"}
+    assert catalog.models["staging.customer_enhanced"].columns == {
+        "customer_id": "INT",
+        "customer_name": "TEXT",
+        "customer_tier": "TEXT",
+        "customer_score": "DOUBLE",
+    }
     assert catalog.models["staging.stg_orders"].cron == "@daily"
     assert artifact["sqlmesh"]["models"]["staging.customer_enhanced"]["python"] is True
 
@@ -41,7 +46,12 @@ def test_resolution_by_short_name_and_ambiguity(tmp_path: Path) -> None:
 
 def test_dbt_models_from_manifest(example_project: Path) -> None:
     catalog = dbt_catalog_from_manifest(example_project / "dbt" / "target" / "manifest.json")
-    assert sorted(catalog.models) == ["customer_order_summary", "customer_value", "stg_completed_orders", "stg_customers"]
+    assert sorted(catalog.models) == [
+        "customer_order_summary",
+        "customer_value",
+        "stg_completed_orders",
+        "stg_customers",
+    ]
     assert catalog.models["customer_value"].unique_id == "model.shop.customer_value"
     assert catalog.models["customer_value"].kind == "table"
     assert catalog.models["customer_order_summary"].depends_on == ("stg_completed_orders", "stg_customers")
@@ -66,9 +76,15 @@ def test_artifact_of_another_version_is_refused(project_copy: Path) -> None:
 
 def test_artifact_records_cross_engine_edges(example_project: Path) -> None:
     artifact = read_artifact(load_project(example_project))
-    assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in artifact["cross_engine_edges"]
-    assert {"from": "sqlmesh:intermediate.customer_lifetime", "to": "dbt:customer_value", "via": "ref"} in artifact["cross_engine_edges"]
-    assert {"from": "dbt:customer_value", "to": "sqlmesh:reporting.value_band_summary", "via": "table"} in artifact["cross_engine_edges"]
+    assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in artifact[
+        "cross_engine_edges"
+    ]
+    assert {"from": "sqlmesh:intermediate.customer_lifetime", "to": "dbt:customer_value", "via": "ref"} in artifact[
+        "cross_engine_edges"
+    ]
+    assert {"from": "dbt:customer_value", "to": "sqlmesh:reporting.value_band_summary", "via": "table"} in artifact[
+        "cross_engine_edges"
+    ]
     assert len(artifact["cross_engine_edges"]) == 4
 
 

@@ -29,17 +29,38 @@ def test_cross_engine_edges_of_the_example_are_found_both_ways(example_project: 
 
 
 def test_sqlmesh_model_reading_a_dbt_table_is_an_edge_too(tmp_path: Path) -> None:
-    sqlmesh = ModelCatalog("sqlmesh", tmp_path, {"reporting.value_history": CatalogModel("sqlmesh", "reporting.value_history", reads_tables=("analytics.customer_value",))})
-    dbt = ModelCatalog("dbt", tmp_path, {"customer_value": CatalogModel("dbt", "customer_value", relation="analytics_dev.customer_value")})
+    sqlmesh = ModelCatalog(
+        "sqlmesh",
+        tmp_path,
+        {
+            "reporting.value_history": CatalogModel(
+                "sqlmesh", "reporting.value_history", reads_tables=("analytics.customer_value",)
+            )
+        },
+    )
+    dbt = ModelCatalog(
+        "dbt",
+        tmp_path,
+        {"customer_value": CatalogModel("dbt", "customer_value", relation="analytics_dev.customer_value")},
+    )
     graph = build_model_graph({Engine.SQLMESH: sqlmesh, Engine.DBT: dbt}, dbt_base_schema="analytics")
     [edge] = graph.cross_engine_edges()
-    assert (edge.upstream, edge.downstream, edge.via) == ((Engine.DBT, "customer_value"), (Engine.SQLMESH, "reporting.value_history"), "table")
+    assert (edge.upstream, edge.downstream, edge.via) == (
+        (Engine.DBT, "customer_value"),
+        (Engine.SQLMESH, "reporting.value_history"),
+        "table",
+    )
 
 
 def test_model_in_an_earlier_stage_than_what_it_reads(project_copy: Path) -> None:
     graph_file = project_copy / "config" / "dependency_graph.yml"
-    text = graph_file.read_text().replace("dbt_models: [stg_customers, stg_completed_orders]", "dbt_models: [stg_customers, stg_completed_orders, customer_value]")
-    graph_file.write_text(text.replace("models: [customer_order_summary, customer_value]", "models: [customer_order_summary]"))
+    text = graph_file.read_text().replace(
+        "dbt_models: [stg_customers, stg_completed_orders]",
+        "dbt_models: [stg_customers, stg_completed_orders, customer_value]",
+    )
+    graph_file.write_text(
+        text.replace("models: [customer_order_summary, customer_value]", "models: [customer_order_summary]")
+    )
     with pytest.raises(DualEngineConfigError) as info:
         build_graph(load_project(project_copy))
     [issue] = info.value.issues
@@ -51,9 +72,19 @@ def test_model_in_an_earlier_stage_than_what_it_reads(project_copy: Path) -> Non
 def test_cycle_across_engines_is_named(tmp_path: Path) -> None:
     from airflow_provider_dualengine.graph.build import _model_cycles
 
-    sqlmesh = ModelCatalog("sqlmesh", tmp_path, {"staging.scores": CatalogModel("sqlmesh", "staging.scores", reads_tables=("analytics.segments",))})
-    dbt = ModelCatalog("dbt", tmp_path, {"segments": CatalogModel("dbt", "segments", reads_tables=("staging.scores",), relation="analytics.segments")})
-    [issue] = _model_cycles(build_model_graph({Engine.SQLMESH: sqlmesh, Engine.DBT: dbt}, "analytics"), tmp_path / "g.yml")
+    sqlmesh = ModelCatalog(
+        "sqlmesh",
+        tmp_path,
+        {"staging.scores": CatalogModel("sqlmesh", "staging.scores", reads_tables=("analytics.segments",))},
+    )
+    dbt = ModelCatalog(
+        "dbt",
+        tmp_path,
+        {"segments": CatalogModel("dbt", "segments", reads_tables=("staging.scores",), relation="analytics.segments")},
+    )
+    [issue] = _model_cycles(
+        build_model_graph({Engine.SQLMESH: sqlmesh, Engine.DBT: dbt}, "analytics"), tmp_path / "g.yml"
+    )
     assert "cycle across engines" in issue.message
     assert "sqlmesh:staging.scores" in issue.message and "dbt:segments" in issue.message
 
@@ -67,18 +98,25 @@ def test_impact_of_a_sqlmesh_staging_model_lists_the_dbt_marts(example_project: 
     assert downstream[("dbt", "customer_value")] == "stage_3_dbt"
     assert item["impact_scope"]["by_engine"] == {"sqlmesh": 3, "dbt": 4}
     assert item["risk_level"] == "high"
-    assert item["contracts_to_check"] == [str(example_project / "shared" / "schemas" / f"{name}.yml") for name in ("customer_enhanced", "customer_lifetime", "customer_value")]
+    assert item["contracts_to_check"] == [
+        str(example_project / "shared" / "schemas" / f"{name}.yml")
+        for name in ("customer_enhanced", "customer_lifetime", "customer_value")
+    ]
     assert "unique_customer_order_summary_customer_id" in item["checks_to_run"]["dbt:customer_order_summary"]
 
 
 def test_impact_of_a_leaf_is_low(example_project: Path) -> None:
-    report = analyze_impact(build_graph(load_project(example_project)), ["customer_order_summary"], example_project / "shared" / "schemas")
+    report = analyze_impact(
+        build_graph(load_project(example_project)), ["customer_order_summary"], example_project / "shared" / "schemas"
+    )
     assert report["dbt:customer_order_summary"]["risk_level"] == "low"
     assert report["dbt:customer_order_summary"]["downstream"] == []
 
 
 def test_impact_of_a_dbt_mart_reaches_the_sqlmesh_model_reading_it(example_project: Path) -> None:
-    report = analyze_impact(build_graph(load_project(example_project)), ["customer_value"], example_project / "shared" / "schemas")
+    report = analyze_impact(
+        build_graph(load_project(example_project)), ["customer_value"], example_project / "shared" / "schemas"
+    )
     downstream = {(d["engine"], d["model"]): d["stage"] for d in report["dbt:customer_value"]["downstream"]}
     assert downstream == {("sqlmesh", "reporting.value_band_summary"): "stage_4_sqlmesh_reporting"}
 

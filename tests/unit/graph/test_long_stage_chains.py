@@ -26,14 +26,29 @@ def _chain_project(root: Path, stages: int, broken_at: int | None = None) -> Pat
     from airflow_provider_dualengine.compiled.artifact import ARTIFACT_VERSION, source_files_state
 
     (root / "sqlmesh").mkdir(parents=True)
-    (root / "sqlmesh" / "config.yaml").write_text("gateways: {duckdb: {connection: {type: duckdb}}}\nmodel_defaults: {dialect: duckdb}\n")
+    (root / "sqlmesh" / "config.yaml").write_text(
+        "gateways: {duckdb: {connection: {type: duckdb}}}\nmodel_defaults: {dialect: duckdb}\n"
+    )
     (root / "dbt" / "target").mkdir(parents=True)
     (root / "dbt" / "dbt_project.yml").write_text("name: chain\nprofile: chain\n")
-    (root / "dbt" / "target" / "manifest.json").write_text(json.dumps({"metadata": {"project_name": "chain"}, "nodes": {}, "sources": {}}))
+    (root / "dbt" / "target" / "manifest.json").write_text(
+        json.dumps({"metadata": {"project_name": "chain"}, "nodes": {}, "sources": {}})
+    )
     (root / "config").mkdir()
-    (root / "dualengine.yml").write_text(yaml.safe_dump({"name": "chain", "dbt": {"profile": "chain"}, "default_environment": "dev"}))
-    (root / "config" / "dual_engine_environments.yml").write_text(yaml.safe_dump({"environments": {"dev": {"sqlmesh": {"environment_suffix": "_dev"}, "dbt": {"target": "dev"}}}}))
-    graph = {f"stage_{i}": {"engine": "sqlmesh", "models": [f"chain.m_{i}"], **({"depends_on": [f"stage_{i - 1}"]} if i else {})} for i in range(stages)}
+    (root / "dualengine.yml").write_text(
+        yaml.safe_dump({"name": "chain", "dbt": {"profile": "chain"}, "default_environment": "dev"})
+    )
+    (root / "config" / "dual_engine_environments.yml").write_text(
+        yaml.safe_dump({"environments": {"dev": {"sqlmesh": {"environment_suffix": "_dev"}, "dbt": {"target": "dev"}}}})
+    )
+    graph = {
+        f"stage_{i}": {
+            "engine": "sqlmesh",
+            "models": [f"chain.m_{i}"],
+            **({"depends_on": [f"stage_{i - 1}"]} if i else {}),
+        }
+        for i in range(stages)
+    }
     graph[f"stage_{stages - 1}"]["models"].append("chain.late")
     # Listed last stage first: order in the file is free, and a walk that follows
     # depends_on from there goes the whole chain deep.
@@ -42,10 +57,27 @@ def _chain_project(root: Path, stages: int, broken_at: int | None = None) -> Pat
     models = {}
     for i in range(stages):
         reads = ([f"chain.m_{i - 1}"] if i else []) + (["chain.late"] if i == broken_at else [])
-        models[f"chain.m_{i}"] = {"kind": "FULL", "cron": "@daily", "depends_on": reads, "external_depends_on": [], "columns": {"id": "INT"}, "python": False, "path": None, "dialect": "duckdb", "audits": [], "column_lineage": {}}
+        models[f"chain.m_{i}"] = {
+            "kind": "FULL",
+            "cron": "@daily",
+            "depends_on": reads,
+            "external_depends_on": [],
+            "columns": {"id": "INT"},
+            "python": False,
+            "path": None,
+            "dialect": "duckdb",
+            "audits": [],
+            "column_lineage": {},
+        }
     models["chain.late"] = {**models["chain.m_0"], "depends_on": []}
     project = load_project(root)
-    artifact = {"version": ARTIFACT_VERSION, "sources": source_files_state(project), "sqlmesh": {"project_path": str(root / "sqlmesh"), "gateway": "duckdb", "models": models}, "dbt": {"manifest": "dbt/target/manifest.json", "models": {}}, "cross_engine_edges": []}
+    artifact = {
+        "version": ARTIFACT_VERSION,
+        "sources": source_files_state(project),
+        "sqlmesh": {"project_path": str(root / "sqlmesh"), "gateway": "duckdb", "models": models},
+        "dbt": {"manifest": "dbt/target/manifest.json", "models": {}},
+        "cross_engine_edges": [],
+    }
     (root / "target").mkdir()
     (root / "target" / "dualengine.json").write_text(json.dumps(artifact))
     return root
@@ -70,7 +102,11 @@ def test_read_from_a_later_stage_is_found_in_a_long_chain(tmp_path: Path) -> Non
     with pytest.raises(DualEngineConfigError) as info:
         build_graph(load_project(root))
     messages = [issue.message for issue in info.value.issues]
-    assert any("sqlmesh:chain.m_2500 (stage 'stage_2500') reads sqlmesh:chain.late, placed in stage 'stage_4999', which does not run before 'stage_2500'" in m for m in messages), messages
+    assert any(
+        "sqlmesh:chain.m_2500 (stage 'stage_2500') reads sqlmesh:chain.late, placed in stage 'stage_4999', which does not run before 'stage_2500'"
+        in m
+        for m in messages
+    ), messages
 
 
 @pytest.mark.slow

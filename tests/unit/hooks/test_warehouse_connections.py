@@ -20,7 +20,9 @@ def _airflow(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "airflow", *args], capture_output=True, text=True, check=False)
 
 
-def test_airflow_cli_stores_the_documented_duckdb_connection_and_our_cli_finds_it(metadata_db: Path, tmp_path: Path) -> None:
+def test_airflow_cli_stores_the_documented_duckdb_connection_and_our_cli_finds_it(
+    metadata_db: Path, tmp_path: Path
+) -> None:
     database = tmp_path / "shop.duckdb"
     added = _airflow("connections", "add", "dualengine_wh_cli", "--conn-type", "duckdb", "--conn-host", str(database))
     assert added.returncode == 0, added.stderr[-2000:]
@@ -63,8 +65,12 @@ def test_test_button_opens_the_file_or_explains(tmp_path: Path, monkeypatch: pyt
     existing = tmp_path / "wh.duckdb"
     duckdb.connect(str(existing)).close()
     monkeypatch.setenv("AIRFLOW_CONN_DUCK_OK", json.dumps({"conn_type": "duckdb", "host": str(existing)}))
-    monkeypatch.setenv("AIRFLOW_CONN_DUCK_NEW", json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "new.duckdb")}))
-    monkeypatch.setenv("AIRFLOW_CONN_DUCK_BAD", json.dumps({"conn_type": "duckdb", "host": "/nonexistent/folder/wh.duckdb"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUCK_NEW", json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "new.duckdb")})
+    )
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUCK_BAD", json.dumps({"conn_type": "duckdb", "host": "/nonexistent/folder/wh.duckdb"})
+    )
     assert DuckDBHook("duck_ok").test_connection() == (True, f"opened {existing}")
     ok, message = DuckDBHook("duck_new").test_connection()
     assert ok and "does not exist yet" in message and not (tmp_path / "new.duckdb").exists()
@@ -72,7 +78,9 @@ def test_test_button_opens_the_file_or_explains(tmp_path: Path, monkeypatch: pyt
     assert not ok and "/nonexistent/folder is missing or not writable" in message
 
 
-def test_dag_without_its_warehouse_connection_is_one_readable_import_error(example_project: Path, metadata_db: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_dag_without_its_warehouse_connection_is_one_readable_import_error(
+    example_project: Path, metadata_db: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The DAG's Assets are named after the warehouse: without the connection the DAG is
     not half-built (its shape would depend on when it was parsed), it is an import error
     that says what to create."""
@@ -83,7 +91,13 @@ def test_dag_without_its_warehouse_connection_is_one_readable_import_error(examp
     monkeypatch.delenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE")
     bag = DagBag(dag_folder=str(DAGS_FOLDER / "dualengine_example.py"))
     [error] = bag.import_errors.values()
-    assert f"{example_project / 'dualengine.yml'}: warehouse.conn_id: Airflow connection 'dualengine_warehouse' not found." in error
+    assert (
+        f"{example_project / 'dualengine.yml'}: warehouse.conn_id: Airflow connection 'dualengine_warehouse' not found."
+        in error
+    )
     assert "The DAG names each model's Airflow Asset after this warehouse" in error
-    assert "fix: create it, e.g. `airflow connections add dualengine_warehouse --conn-type duckdb --conn-host /path/to/warehouse.duckdb`" in error
+    assert (
+        "fix: create it, e.g. `airflow connections add dualengine_warehouse --conn-type duckdb --conn-host /path/to/warehouse.duckdb`"
+        in error
+    )
     assert error.count("File ") <= 2  # Airflow's own frame header at most, no traceback wall
