@@ -9,7 +9,18 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "build_dag", "build_deploy_dag", "build_rollback_dag", "model_assets"]
+__all__ = [
+    "ExecutionConfig",
+    "ProjectConfig",
+    "RenderConfig",
+    "SQLMeshAction",
+    "__version__",
+    "build_dag",
+    "build_deploy_dag",
+    "build_rollback_dag",
+    "model_assets",
+]
+_CONFIG = ("ExecutionConfig", "ProjectConfig", "RenderConfig", "SQLMeshAction")
 
 
 def __getattr__(name: str):
@@ -18,6 +29,10 @@ def __getattr__(name: str):
         from airflow_provider_dualengine import factory
 
         return getattr(factory, name)
+    if name in _CONFIG:
+        from airflow_provider_dualengine.factory import config
+
+        return getattr(config, name)
     if name == "model_assets":
         from airflow_provider_dualengine.factory.model_assets import model_assets
 

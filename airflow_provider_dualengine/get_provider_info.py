@@ -26,6 +26,7 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_dualengine.hooks.sqlmesh",
                     "airflow_provider_dualengine.hooks.duckdb",
+                    "airflow_provider_dualengine.hooks.warehouse",
                 ],
             }
         ],

@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from airflow_provider_dualengine.config.contracts import ContractModel, load_contract_file  # noqa: E402
 from airflow_provider_dualengine.contracts.runtime import check_contract  # noqa: E402
+from airflow_provider_dualengine.hooks.warehouse import Warehouse  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 CONTRACT_FILE = REPO / "transforms" / "shared" / "schemas" / "customer_enhanced.yml"
@@ -81,7 +82,9 @@ def measure(
         with connect() as cursor:
             recording = RecordingCursor(cursor)
             began = time.perf_counter()
-            report = check_contract(recording, dialect, "staging", "customer_enhanced", contract, datetime.now(UTC))
+            report = check_contract(
+                Warehouse(recording, dialect), "staging", "customer_enhanced", contract, datetime.now(UTC)
+            )
             times.append(time.perf_counter() - began)
             last = recording.log
     assert report is not None and last is not None

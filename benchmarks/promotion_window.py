@@ -70,7 +70,7 @@ def example(work: Path, runs: int) -> dict:
     compile_project(load_project(REPO / "transforms"))
     dag_file = work.parent / "home" / "dags" / "deploy.py"
     dag_file.write_text(
-        f"from airflow_provider_dualengine import build_deploy_dag\ndag = build_deploy_dag({str(REPO / 'transforms')!r}, environment='production', dag_id='bench_deploy')\n"
+        f"from airflow_provider_dualengine import ProjectConfig, build_deploy_dag\ndag = build_deploy_dag(ProjectConfig({str(REPO / 'transforms')!r}, environment='production'), dag_id='bench_deploy')\n"
     )
     from airflow.dag_processing.dagbag import DagBag
 

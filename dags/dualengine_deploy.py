@@ -3,8 +3,11 @@
 import os
 from pathlib import Path
 
-from airflow_provider_dualengine import build_deploy_dag, build_rollback_dag
+from airflow_provider_dualengine import ProjectConfig, build_deploy_dag, build_rollback_dag
 
-project = os.environ.get("DUALENGINE_PROJECT_DIR") or Path(__file__).resolve().parents[1] / "transforms"
-deploy = build_deploy_dag(project, environment="production")
-rollback = build_rollback_dag(project, environment="production")
+project = ProjectConfig(
+    os.environ.get("DUALENGINE_PROJECT_DIR") or Path(__file__).resolve().parents[1] / "transforms",
+    environment="production",
+)
+deploy = build_deploy_dag(project)
+rollback = build_rollback_dag(project)

@@ -70,13 +70,12 @@ def _against_prod(project) -> list:
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
     from airflow_provider_dualengine.contracts.evolution import diff_live_schema
+    from airflow_provider_dualengine.contracts.producers import contracted_producers
     from airflow_provider_dualengine.contracts.runtime import live_columns
-    from airflow_provider_dualengine.engines.connections import connection_kind
-    from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
-    from airflow_provider_dualengine.factory.contract_tasks import contracted_producers
-    from airflow_provider_dualengine.factory.model_assets import model_relation
     from airflow_provider_dualengine.graph import build_graph
+    from airflow_provider_dualengine.graph.relations import model_relation
     from airflow_provider_dualengine.hooks.connections import get_connection
+    from airflow_provider_dualengine.hooks.warehouse import open_warehouse
 
     prod = [name for name in project.environments if project.environment(name).sqlmesh_environment == "prod"]
     if not prod:
@@ -96,15 +95,11 @@ def _against_prod(project) -> list:
     graph = build_graph(project)
     conn = get_connection(project.settings.warehouse.conn_id)
     changes = []
-    with warehouse_cursor(conn) as cursor:
+    with open_warehouse(conn) as warehouse:
         for (engine, model), contract in contracted_producers(contracts, graph).items():
-            relation = graph.models_graph.nodes[(engine, model)].get("relation")
+            relation = graph.models_graph.relation_of((engine, model))
             schema, table = model_relation(project, engine, model, relation, prod[0])
-            changes.extend(
-                diff_live_schema(
-                    contract, live_columns(cursor, connection_kind(conn), schema, table), connection_kind(conn)
-                )
-            )
+            changes.extend(diff_live_schema(contract, live_columns(warehouse, schema, table), warehouse.dialect))
     return changes
 
 

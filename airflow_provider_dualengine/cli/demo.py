@@ -112,19 +112,17 @@ def _step(label: str, action) -> None:
 
 
 def _print_marts(project, env, graph, conn_id: str) -> None:
-    from airflow_provider_dualengine.engines.warehouse import relations_in_schema, row_count, warehouse_cursor
     from airflow_provider_dualengine.graph import Engine
+    from airflow_provider_dualengine.graph.relations import sqlmesh_view
     from airflow_provider_dualengine.hooks.connections import get_connection
+    from airflow_provider_dualengine.hooks.warehouse import open_warehouse
 
     # marts: the dbt models no other dbt model reads
     read_by_dbt = {e.upstream for e in graph.models_graph.edges if e.downstream[0] is Engine.DBT}
     marts = [m for m in graph.models(Engine.DBT) if (Engine.DBT, m.name) not in read_by_dbt]
-    with warehouse_cursor(get_connection(conn_id)) as cursor:
+    with open_warehouse(get_connection(conn_id)) as warehouse:
         for model in marts:
-            print(f"  mart {env.dbt_schema}.{model.name}: {row_count(cursor, env.dbt_schema, model.name)} rows")
-        views = sorted(
-            f"{schema}.{v}"
-            for schema in {m.name.split(".")[0] + env.sqlmesh_view_suffix for m in graph.models(Engine.SQLMESH)}
-            for v in relations_in_schema(cursor, schema)
-        )
+            print(f"  mart {env.dbt_schema}.{model.name}: {warehouse.row_count(env.dbt_schema, model.name)} rows")
+        schemas = {sqlmesh_view(m.name, env.sqlmesh_environment)[0] for m in graph.models(Engine.SQLMESH)}
+        views = sorted(f"{schema}.{v}" for schema in schemas for v in warehouse.list_tables(schema))
         print(f"  SQLMesh views in environment '{env.sqlmesh_environment}': {', '.join(views)}")

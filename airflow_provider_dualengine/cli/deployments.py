@@ -14,10 +14,10 @@ def list_(args: argparse.Namespace) -> int:
     from airflow_provider_dualengine.deployments.coordinator import DeploymentSite
 
     site = DeploymentSite.of(args.project_dir, args.environment)
-    with site.cursor() as cursor:
+    with site.warehouse() as warehouse:
         found = [
             r
-            for r in records.list_deployments(cursor, site.dialect, args.limit)
+            for r in records.list_deployments(warehouse, args.limit)
             if args.all_environments or r["environment"] == site.environment
         ]
     if args.json:

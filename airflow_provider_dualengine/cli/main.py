@@ -91,7 +91,8 @@ def _impact(args: argparse.Namespace) -> int:
 
     from airflow_provider_dualengine.config.project import load_project
     from airflow_provider_dualengine.graph import Engine, build_graph
-    from airflow_provider_dualengine.graph.impact import UnknownModel, analyze_impact, downstream_columns
+    from airflow_provider_dualengine.graph.impact import analyze_impact, downstream_columns
+    from airflow_provider_dualengine.graph.names import UnknownModel
 
     project = load_project(args.project_dir)
     graph = build_graph(project)
@@ -103,7 +104,7 @@ def _impact(args: argparse.Namespace) -> int:
     if args.column:
         for model in report:
             engine, _, name = model.partition(":")
-            columns = graph.models_graph.nodes[(Engine(engine), name)].get("columns") or {}
+            columns = graph.models_graph.nodes[(Engine(engine), name)].columns
             if columns and args.column.lower() not in {c.lower() for c in columns}:
                 print(
                     f"error: model {model} has no column '{args.column}' (it has: {', '.join(columns)})\n    fix: name one of its columns",
@@ -234,7 +235,7 @@ class _StderrHandler(logging.StreamHandler):
     """Writes to whatever sys.stderr is at the time (a test's capture, say)."""
 
     @property
-    def stream(self):  # type: ignore[override]
+    def stream(self):
         return sys.stderr
 
     @stream.setter

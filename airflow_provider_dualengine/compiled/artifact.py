@@ -11,21 +11,34 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import fields
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
+from airflow_provider_dualengine.compiled.document import (
+    ARTIFACT_VERSION,
+    ArtifactProblem,
+    CompiledArtifact,
+    CrossEngineEdge,
+    parse_artifact,
+)
+from airflow_provider_dualengine.compiled.edges import model_edges, node_id
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
-from airflow_provider_dualengine.config.project import DEFAULT_SQLMESH_SUFFIX_VAR, Project
-from airflow_provider_dualengine.engines.catalog import CatalogModel
+from airflow_provider_dualengine.config.project import Project
 
-ARTIFACT_VERSION = 1
+__all__ = [
+    "ARTIFACT_VERSION",
+    "ArtifactProblem",
+    "CompiledArtifact",
+    "changed_sources",
+    "compile_project",
+    "ensure_compiled",
+    "gateway_issue",
+    "read_artifact",
+    "source_files_state",
+]
+
 _SOURCE_SUFFIXES = {".sql", ".py", ".yml", ".yaml", ".csv", ".json"}
 _SKIP_DIRS = {"target", "logs", ".cache", "dbt_packages", "__pycache__", ".venv"}
-
-
-class ArtifactProblem(Exception):
-    """The artifact is missing, unreadable, from another version, or stale."""
 
 
 def _source_files(project: Project) -> list[tuple[str, Path]]:
@@ -53,7 +66,7 @@ def source_files_state(project: Project) -> dict[str, list]:
     return state
 
 
-def changed_sources(project: Project, recorded: dict[str, list]) -> list[str]:
+def changed_sources(project: Project, recorded: Mapping[str, Sequence]) -> list[str]:
     """Source files that differ from `recorded`, as `<engine folder>/<path> (new|deleted|changed)`.
     Size and mtime equal means unchanged (a stat per file, fast at parse time); only files
     whose stat differs are hashed."""
@@ -99,20 +112,22 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
         manifest_path = compile_manifest(project, environment, sqlmesh_models=models_file)
     finally:
         models_file.unlink(missing_ok=True)
-    artifact = {
-        "version": ARTIFACT_VERSION,
-        "sources": files,
-        "sqlmesh": sqlmesh,
-        "dbt": {
-            "manifest": os.path.relpath(manifest_path, project.root),
-            "models": dbt_catalog_from_manifest(manifest_path).to_json(),
-            "sqlmesh_suffix_var": suffix_var,
-        },
-    }
-    artifact["cross_engine_edges"] = _cross_engine_edges(project, artifact)
+    artifact = CompiledArtifact.model_validate(
+        {
+            "version": ARTIFACT_VERSION,
+            "sources": files,
+            "sqlmesh": sqlmesh,
+            "dbt": {
+                "manifest": os.path.relpath(manifest_path, project.root),
+                "models": dbt_catalog_from_manifest(manifest_path).to_json(),
+                "sqlmesh_suffix_var": suffix_var,
+            },
+        }
+    )
+    artifact = artifact.model_copy(update={"cross_engine_edges": _cross_engine_edges(project, artifact)})
     # Write-then-rename: a DAG processor parsing at the same moment never reads half a file.
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(artifact, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.write_text(json.dumps(artifact.to_json(), indent=1, sort_keys=True), encoding="utf-8")
     os.replace(tmp, path)
     return path
 
@@ -146,24 +161,14 @@ def gateway_issue(
     )
 
 
-def _cross_engine_edges(project: Project, artifact: dict[str, Any]) -> list[dict[str, str]]:
+def _cross_engine_edges(project: Project, artifact: CompiledArtifact) -> tuple[CrossEngineEdge, ...]:
     """Recorded for lineage consumers; the factory recomputes them from the same data."""
-    from airflow_provider_dualengine.engines.catalog import ModelCatalog
-    from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
-    from airflow_provider_dualengine.graph.engine import Engine
-    from airflow_provider_dualengine.graph.lineage import build_model_graph
-
-    dbt = ModelCatalog.from_json("dbt", project.root / artifact["dbt"]["manifest"], artifact["dbt"]["models"])
-    catalogs = {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}
-    graph = build_model_graph(catalogs, project.settings.dbt.schema_)
-    return [
-        {
-            "from": f"{e.upstream[0].value}:{e.upstream[1]}",
-            "to": f"{e.downstream[0].value}:{e.downstream[1]}",
-            "via": e.via,
-        }
-        for e in graph.cross_engine_edges()
-    ]
+    catalogs = artifact.catalogs(project.root, project.sqlmesh_path)
+    return tuple(
+        CrossEngineEdge.model_validate({"from": node_id(e.upstream), "to": node_id(e.downstream), "via": e.via})
+        for e in model_edges(catalogs, project.settings.dbt.schema_)
+        if e.cross_engine
+    )
 
 
 def ensure_compiled(project: Project, environment: str | None = None) -> bool:
@@ -177,75 +182,40 @@ def ensure_compiled(project: Project, environment: str | None = None) -> bool:
         return True
 
 
-_DBT_MODEL_FIELDS = {f.name for f in fields(CatalogModel)}
-
-
-def _shape_problem(artifact: Any) -> str | None:
-    """What makes a parsed artifact unusable (not written by `dualengine compile`, or cut
-    short), or None. Checks what the readers index into, at parse-time cost."""
-    if not isinstance(artifact, dict):
-        return f"the document is a JSON {type(artifact).__name__}, not an object"
-    missing = [key for key in ("sources", "sqlmesh", "dbt") if key not in artifact]
-    if missing:
-        return f"it has no {', '.join(repr(k) for k in missing)}"
-    sources, sqlmesh, dbt = artifact["sources"], artifact["sqlmesh"], artifact["dbt"]
-    if not isinstance(sources, dict) or not all(isinstance(v, list) and len(v) == 3 for v in sources.values()):
-        return "'sources' is not a map of file -> [size, mtime, sha256]"
-    if not isinstance(sqlmesh, dict) or not isinstance(sqlmesh.get("models"), dict):
-        return "'sqlmesh.models' is missing or not an object"
-    for name, model in sqlmesh["models"].items():
-        if (
-            not isinstance(model, dict)
-            or not isinstance(model.get("kind"), str)
-            or not isinstance(model.get("depends_on"), list)
-        ):
-            return f"SQLMesh model '{name}' has no kind or depends_on"
-    if not isinstance(dbt, dict) or not isinstance(dbt.get("manifest"), str) or not isinstance(dbt.get("models"), dict):
-        return "'dbt.manifest' or 'dbt.models' is missing"
-    for name, model in dbt["models"].items():
-        if not isinstance(model, dict) or not {"engine", "name"} <= set(model) <= _DBT_MODEL_FIELDS:
-            return f"dbt model '{name}' is not a model entry"
-    return None
-
-
-def read_artifact(project: Project, check_fresh: bool = True) -> dict[str, Any]:
+def read_artifact(project: Project, check_fresh: bool = True) -> CompiledArtifact:
+    """The project's compiled artifact; with `check_fresh`, refused when a source file,
+    the dbt manifest path or the suffix var changed since it was written."""
     path = project.artifact_path
     if path.is_dir():
         raise ArtifactProblem(f"compiled artifact {path} is a folder, not the JSON file `dualengine compile` writes")
     if not path.is_file():
         raise ArtifactProblem(f"compiled artifact not found at {path}")
     try:
-        artifact = json.loads(path.read_bytes().decode("utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ArtifactProblem(f"compiled artifact {path} is not UTF-8 text (byte at offset {exc.start})") from None
     except json.JSONDecodeError as exc:
         raise ArtifactProblem(f"compiled artifact {path} is not valid JSON ({exc})") from None
-    if isinstance(artifact, dict) and artifact.get("version") != ARTIFACT_VERSION:
-        raise ArtifactProblem(
-            f"compiled artifact {path} has version {artifact.get('version')}, this provider reads {ARTIFACT_VERSION}"
-        )
-    problem = _shape_problem(artifact)
-    if problem:
-        raise ArtifactProblem(f"compiled artifact {path} is not what `dualengine compile` writes: {problem}")
+    artifact = parse_artifact(data, path, project.root)
     if check_fresh:
         _check_fresh(project, artifact)
     return artifact
 
 
-def _check_fresh(project: Project, artifact: dict[str, Any]) -> None:
+def _check_fresh(project: Project, artifact: CompiledArtifact) -> None:
     path = project.artifact_path
-    changes = changed_sources(project, artifact["sources"])
+    changes = changed_sources(project, artifact.sources)
     if changes:
         shown = ", ".join(changes[:5]) + (f" and {len(changes) - 5} more" if len(changes) > 5 else "")
         raise ArtifactProblem(
             f"compiled artifact {path} is stale: {len(changes)} SQLMesh/dbt source file(s) changed since it was written: {shown}"
         )
-    manifest = (project.root / artifact["dbt"]["manifest"]).resolve()
+    manifest = (project.root / artifact.dbt.manifest).resolve()
     if manifest != project.dbt_manifest_path:
         raise ArtifactProblem(
             f"compiled artifact {path} is stale: it was compiled with the dbt manifest {manifest}, but dualengine.yml's dbt.manifest now means {project.dbt_manifest_path}"
         )
-    recorded_var = artifact["dbt"].get("sqlmesh_suffix_var", DEFAULT_SQLMESH_SUFFIX_VAR)
+    recorded_var = artifact.dbt.sqlmesh_suffix_var
     if recorded_var != project.settings.dbt.sqlmesh_suffix_var:
         raise ArtifactProblem(
             f"compiled artifact {path} is stale: it was compiled with dbt.sqlmesh_suffix_var '{recorded_var}', dualengine.yml now says '{project.settings.dbt.sqlmesh_suffix_var}'"

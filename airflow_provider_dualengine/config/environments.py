@@ -23,8 +23,7 @@ class SQLMeshEnvironment(BaseModel):
 
     @property
     def view_schema_suffix(self) -> str:
-        """Suffix SQLMesh gives environment view schemas: 'staging' -> 'staging__dev'."""
-        return "" if self.name == "prod" else f"__{self.name}"
+        return sqlmesh_view_suffix(self.name)
 
 
 class DbtEnvironment(BaseModel):
@@ -47,3 +46,8 @@ class EnvironmentsSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     environments: dict[Identifier, EnvironmentSpec] = Field(min_length=1)
+
+
+def sqlmesh_view_suffix(sqlmesh_environment: str) -> str:
+    """Suffix SQLMesh gives environment view schemas: 'staging' -> 'staging__dev' (none in prod)."""
+    return "" if sqlmesh_environment == "prod" else f"__{sqlmesh_environment}"

@@ -363,7 +363,7 @@ def _diff_accepted_values(pair: _Pair, before: ContractColumn, after: ContractCo
 
 def _accepted(column: ContractColumn) -> set[str] | None:
     """Values allowed by all accepted_values constraints (compared as text: 1 == '1')."""
-    sets = [{str(v) for v in c.values} for c in column.constraints if c.type == "accepted_values"]  # type: ignore[union-attr]
+    sets = [{str(v) for v in c.values} for c in column.constraints if c.type == "accepted_values"]
     return set.intersection(*sets) if sets else None
 
 
@@ -398,7 +398,7 @@ def _checks(column: ContractColumn) -> dict[str, str]:
         parse_check_expression(c.expression).sql(dialect=CONTRACT_DIALECT): c.expression
         for c in column.constraints
         if c.type == "check"
-    }  # type: ignore[union-attr]
+    }
 
 
 def _dropped(pair: _Pair, column: str, constraint: str, detail: str) -> Change:

@@ -13,7 +13,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from uuid import UUID
 
 from airflow_provider_dualengine.config.contracts import (
@@ -27,11 +27,8 @@ from airflow_provider_dualengine.config.contracts import (
     parse_check_expression,
 )
 from airflow_provider_dualengine.contracts.types import Compatibility, compare
-from airflow_provider_dualengine.engines.warehouse import quote_ident
+from airflow_provider_dualengine.hooks.warehouse import PARAM, Warehouse
 
-Dialect = Literal["duckdb", "postgres"]
-
-_PARAM = "\x00"  # placeholder marker; rendered as the driver's paramstyle at execution
 _TEXT_TYPES = ("char", "text", "string", "varchar")
 
 
@@ -116,52 +113,28 @@ class ContractReport:
 
 
 class _Reader:
-    """Runs the checks' queries in one read-only transaction on a caller's cursor.
-
-    PostgreSQL: REPEATABLE READ, READ ONLY (all checks see one snapshot, any write is
-    refused). DuckDB has no read-only transactions; a transaction rolled back at the end
-    keeps the same guarantee for our statements. A failed query aborts the transaction in
-    both engines, so it is rolled back and reopened before the next check.
+    """Runs the checks' queries in one read-only snapshot of a warehouse session
+    (`Warehouse.begin_read_only`: any write refused on PostgreSQL, always rolled back). A
+    failed query aborts the transaction in both engines, so it is rolled back and reopened
+    before the next check.
     """
 
-    def __init__(self, cursor: Any, dialect: Dialect):
-        if dialect not in ("duckdb", "postgres"):
-            raise ValueError(f"dialect must be 'duckdb' or 'postgres', not {dialect!r}")
-        self.cursor = cursor
-        self.dialect = dialect
-
-    @property
-    def _pg(self) -> Any:
-        return self.cursor.connection
+    def __init__(self, warehouse: Warehouse):
+        self.warehouse = warehouse
+        self.dialect = warehouse.dialect
 
     def begin(self) -> None:
-        if self.dialect == "duckdb":
-            self.cursor.execute("BEGIN TRANSACTION")
-        elif self._pg.autocommit:
-            self.cursor.execute("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        else:
-            from psycopg2.extensions import TRANSACTION_STATUS_IDLE
-
-            if self._pg.get_transaction_status() != TRANSACTION_STATUS_IDLE:
-                raise ValueError("check_contract needs a connection without an open transaction: it rolls its own back")
-            self.cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        self.warehouse.begin_read_only()
 
     def end(self) -> None:
-        if self.dialect == "postgres" and not self._pg.autocommit:
-            self._pg.rollback()
-        else:
-            self.cursor.execute("ROLLBACK")
+        self.warehouse.end_read_only()
 
     def render(self, sql: str) -> str:
-        """Put the driver's placeholders in; psycopg2 then also reads `%` in the text."""
-        if self.dialect == "duckdb":
-            return sql.replace(_PARAM, "?")
-        return sql.replace("%", "%%").replace(_PARAM, "%s") if _PARAM in sql else sql
+        return self.warehouse.render(sql)
 
     def rows(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
         try:
-            self.cursor.execute(self.render(sql), params) if params else self.cursor.execute(self.render(sql))
-            return self.cursor.fetchall()
+            return self.warehouse.rows(sql, params)
         except Exception:
             self.end()
             self.begin()
@@ -177,12 +150,11 @@ class _Target:
     sample_size: int
 
     def ident(self, name: str) -> str:
-        return quote_ident(self.columns[name.lower()][0])
+        return self.reader.warehouse.quote(self.columns[name.lower()][0])
 
 
 def check_contract(
-    cursor: Any,
-    dialect: Dialect,
+    warehouse: Warehouse,
     schema: str,
     table: str,
     contract: ContractModel,
@@ -195,14 +167,14 @@ def check_contract(
     `last_update` is the producer's last Asset event time, used for the freshness SLA when
     the contract names no `freshness_column`.
     """
-    reader = _Reader(cursor, dialect)
-    relation = f"{quote_ident(schema)}.{quote_ident(table)}"
+    reader = _Reader(warehouse)
+    relation = warehouse.quote(schema, table)
     reader.begin()
     try:
         results = _run_checks(reader, relation, schema, table, contract, now, last_update, max(0, int(sample_size)))
     finally:
         reader.end()
-    return ContractReport(contract.name, relation, dialect, now, results, last_update)
+    return ContractReport(contract.name, relation, warehouse.dialect, now, results, last_update)
 
 
 def _run_checks(
@@ -235,10 +207,10 @@ def _run_checks(
 
 
 def _relation_exists(reader: _Reader, relation: str, schema: str, table: str) -> CheckResult:
-    sql = f"SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {_PARAM} AND table_name = {_PARAM}"
+    sql = f"SELECT table_type FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {PARAM} AND table_name = {PARAM}"
     if reader.rows(sql, [schema, table]):
         return CheckResult("relation_exists", None, True, f"{relation} exists", sql=reader.render(sql))
-    others_sql = f"SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {_PARAM} ORDER BY table_name LIMIT 10"
+    others_sql = f"SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database() AND table_schema = {PARAM} ORDER BY table_name LIMIT 10"
     others = [r[0] for r in reader.rows(others_sql, [schema])]
     hint = (
         f"; schema '{schema}' has: {', '.join(others)}"
@@ -257,7 +229,7 @@ def _relation_exists(reader: _Reader, relation: str, schema: str, table: str) ->
 def _actual_columns(reader: _Reader, schema: str, table: str) -> tuple[dict[str, tuple[str, str]], str]:
     sql = (
         "SELECT column_name, data_type, udt_name, character_maximum_length, numeric_precision, numeric_scale"
-        f" FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = {_PARAM} AND table_name = {_PARAM}"
+        f" FROM information_schema.columns WHERE table_catalog = current_database() AND table_schema = {PARAM} AND table_name = {PARAM}"
         " ORDER BY ordinal_position"
     )
     rows = reader.rows(sql, [schema, table])
@@ -265,7 +237,7 @@ def _actual_columns(reader: _Reader, schema: str, table: str) -> tuple[dict[str,
 
 
 def _type_text(
-    dialect: Dialect, data_type: str, udt_name: str | None, length: int | None, precision: int | None, scale: int | None
+    dialect: str, data_type: str, udt_name: str | None, length: int | None, precision: int | None, scale: int | None
 ) -> str:
     """A type sqlglot can read: DuckDB spells it whole; PostgreSQL splits it into columns."""
     if dialect == "duckdb":
@@ -282,7 +254,7 @@ def _type_text(
 
 
 def _column_shape(
-    column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: Dialect, sql: str
+    column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: str, sql: str
 ) -> list[CheckResult]:
     found = columns.get(column.name.lower())
     if found is None:
@@ -372,7 +344,7 @@ def _failing(
     key = _sample_key(target, avoid_key)
     sample: list[Any] = []
     if key and target.sample_size:
-        key_sql = quote_ident(key)
+        key_sql = target.reader.warehouse.quote(key)
         sample = _sample(
             target.reader,
             f"SELECT {key_sql} FROM {target.relation} WHERE {condition} ORDER BY {key_sql} LIMIT {target.sample_size}",
@@ -412,7 +384,7 @@ def _not_accepted(target: _Target, column: str, values: list[Any]) -> tuple[str,
     is_text = any(t in target.columns[column.lower()][1].lower() for t in _TEXT_TYPES)
     subject = ident if numeric or is_text else f"CAST({ident} AS TEXT)"
     params = list(values) if numeric else [str(v) for v in values]
-    return f"{ident} IS NOT NULL AND {subject} NOT IN ({', '.join([_PARAM] * len(params))})", params
+    return f"{ident} IS NOT NULL AND {subject} NOT IN ({', '.join([PARAM] * len(params))})", params
 
 
 def _check_sql(expression: str, target: _Target) -> str:
@@ -533,9 +505,10 @@ def _json_safe(value: Any) -> Any:
     return str(value)
 
 
-def live_columns(cursor: Any, dialect: Dialect, schema: str, table: str) -> dict[str, str]:
-    """A relation's columns as deployed: name -> type as sqlglot reads it (empty if absent)."""
-    reader = _Reader(cursor, dialect)
+def live_columns(warehouse: Warehouse, schema: str, table: str) -> dict[str, str]:
+    """A relation's columns as deployed: name -> type as sqlglot reads it in the
+    warehouse's own dialect (empty if the relation is absent)."""
+    reader = _Reader(warehouse)
     reader.begin()
     try:
         columns, _ = _actual_columns(reader, schema, table)

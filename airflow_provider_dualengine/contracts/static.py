@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dualengine.compiled.document import CompiledArtifact
 from airflow_provider_dualengine.config.contracts import Contract
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.contracts.types import Compatibility, compare
@@ -100,7 +101,7 @@ def _check_one(
         return out
     key = producer[0]
     node = graph.models_graph.nodes[key]
-    actual = {c.lower(): t for c, t in (node.get("columns") or {}).items()}
+    actual = {c.lower(): t for c, t in node.columns.items()}
     dialect = dialects.get(key[0].value, "duckdb")
     for index, column in enumerate(spec.columns):
         where = f"columns[{index}]"
@@ -165,22 +166,22 @@ def _check_one(
 
 
 def sqlmesh_column_reads(
-    artifact: dict[str, Any], graph: UnifiedGraph, dbt_base_schema: str | None
+    artifact: CompiledArtifact, graph: UnifiedGraph, dbt_base_schema: str | None
 ) -> dict[tuple[Engine, str], dict[str, set[str]]]:
     """producer (engine, model) -> {consumer id -> columns of the producer it reads}, from
     the column lineage SQLMesh reports for its SQL models."""
-    models = (artifact.get("sqlmesh") or {}).get("models") or {}
+    models = artifact.sqlmesh.models
     tables: dict[str, tuple[Engine, str]] = {}
     for (engine, name), node in graph.models_graph.nodes.items():
         if engine is Engine.SQLMESH:
             tables[name.lower()] = (engine, name)
-        elif node.get("relation"):  # SQLMesh names a dbt table by its production schema
-            tables[node["relation"].lower()] = (engine, name)
+        elif node.relation:  # SQLMesh names a dbt table by its production schema
+            tables[node.relation.lower()] = (engine, name)
             if dbt_base_schema:
-                tables[f"{dbt_base_schema}.{node['relation'].split('.')[-1]}".lower()] = (engine, name)
+                tables[f"{dbt_base_schema}.{node.relation.split('.')[-1]}".lower()] = (engine, name)
     reads: dict[tuple[Engine, str], dict[str, set[str]]] = {}
     for consumer, spec in models.items():
-        for sources in (spec.get("column_lineage") or {}).values():
+        for sources in spec.column_lineage.values():
             for source in sources:
                 table, _, column = source.rpartition(".")
                 producer = tables.get(table.lower())
@@ -204,7 +205,7 @@ def check_project_contracts(
         raise DualEngineConfigError(issues)
     graph = graph or build_graph(project)
     artifact = read_artifact(project, check_fresh=False)
-    sqlmesh_dialects = {m.get("dialect") for m in (artifact.get("sqlmesh") or {}).get("models", {}).values()} - {None}
+    sqlmesh_dialects = {m.dialect for m in artifact.sqlmesh.models.values() if m.dialect is not None}
     dialects = {
         "sqlmesh": next(iter(sqlmesh_dialects)) if len(sqlmesh_dialects) == 1 else "duckdb",
         "dbt": project.settings.warehouse.type,

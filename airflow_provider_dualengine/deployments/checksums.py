@@ -2,8 +2,8 @@
 
 Used to prove a promotion or rollback left prod fully old or fully new (never mixed) and
 to validate that a rollback restored prod exactly. Relations are (schema, table) parts,
-quoted here; a record stores checksums as a list of {relation, checksum}, never as names
-that could be read back into SQL.
+quoted by the warehouse session; a record stores checksums as a list of {relation,
+checksum}, never as names that could be read back into SQL.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from airflow_provider_dualengine.deployments.relations import Relation, sql_name
-from airflow_provider_dualengine.engines.warehouse import table_exists
+from airflow_provider_dualengine.deployments.relations import Relation
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 _SQL = {
     "duckdb": "SELECT count(*), coalesce(sum(hash(t)::HUGEINT), 0)::VARCHAR FROM {rel} AS t",
@@ -22,24 +22,23 @@ _SQL = {
 Checksums = dict[Relation, list[Any] | None]
 
 
-def checksum(cursor: Any, dialect: str, relation: Relation) -> list[Any]:
+def checksum(warehouse: Warehouse, relation: Relation) -> list[Any]:
     """[row count, digest] of a relation."""
-    cursor.execute(_SQL[dialect].format(rel=sql_name(relation)))
-    count, digest = cursor.fetchone()
+    warehouse.execute(_SQL[warehouse.dialect].format(rel=warehouse.quote(*relation)))
+    count, digest = warehouse.fetchone()
     return [int(count), str(digest)]
 
 
-def checksums(cursor: Any, dialect: str, relations: Iterable[Relation]) -> Checksums:
+def checksums(warehouse: Warehouse, relations: Iterable[Relation]) -> Checksums:
     """Checksum per relation; None for a relation that does not exist (yet)."""
     return {
-        tuple(rel): checksum(cursor, dialect, tuple(rel)) if _exists(cursor, dialect, tuple(rel)) else None
-        for rel in relations
+        tuple(rel): checksum(warehouse, tuple(rel)) if _exists(warehouse, tuple(rel)) else None for rel in relations
     }
 
 
-def _exists(cursor: Any, dialect: str, relation: Relation) -> bool:
+def _exists(warehouse: Warehouse, relation: Relation) -> bool:
     *schema, table = relation
-    return table_exists(cursor, dialect, schema[0] if schema else None, table)
+    return warehouse.table_exists(schema[0] if schema else None, table)
 
 
 def as_record(sums: Checksums) -> list[dict[str, Any]]:

@@ -5,11 +5,8 @@ warehouse transaction (deployments/promotion.py); everything before builds green
 SQLMesh environment `<env>_green`, the idle dbt slot) and everything after either keeps
 the new prod or swaps back to the layer saved when the deployment started.
 
-Coordinated rollback follows one table (`ROLLBACK_PLAN`): a failure in the SQLMesh
-deployment leaves SQLMesh's prod as it was (its views never moved; green is re-planned by
-the next deployment); in the dbt deployment, dbt's idle slot is dropped; in integration
-validation, both; in production promotion, prod returns to the
-saved layer (both engines, SQLMesh state included) and the rollback is verified by
+A failed deployment is rolled back by a plan (deployments/rollback.py): built from the
+failure point and the record, written into the record, then applied and verified by
 checksums.
 
 What a deployment saved is read back only through deployments/saved.py, which checks every
@@ -29,28 +26,16 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dualengine.deployments import records, saved
+from airflow_provider_dualengine.deployments import dbt_slots, records, saved
 from airflow_provider_dualengine.deployments.checksums import as_record, checksums
-from airflow_provider_dualengine.deployments.plan import green_environment
+from airflow_provider_dualengine.deployments.failure_points import FailurePoint
+from airflow_provider_dualengine.deployments.green_relations import green_environment
+from airflow_provider_dualengine.deployments.integration import Finding, Thresholds, duration_finding, validate
 from airflow_provider_dualengine.deployments.promotion import ProdLayer, swap
+from airflow_provider_dualengine.deployments.rollback import apply_rollback, plan_rollback, restore_prod
 from airflow_provider_dualengine.deployments.saved import RecordRefused
-from airflow_provider_dualengine.engines.dbt import blue_green
 from airflow_provider_dualengine.engines.redact import connection_secrets, redact
-
-FAILURE_POINTS = (
-    "validation",
-    "sqlmesh_deployment",
-    "dbt_deployment",
-    "integration_validation",
-    "production_promotion",
-)
-ROLLBACK_PLAN: dict[str, tuple[str, ...]] = {
-    "validation": (),  # nothing was built
-    "sqlmesh_deployment": ("sqlmesh",),  # dbt never started
-    "dbt_deployment": ("dbt",),  # SQLMesh's green environment stays valid
-    "integration_validation": ("dbt", "sqlmesh"),
-    "production_promotion": ("prod",),  # both engines back to the saved prod layer, then verified
-}
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 
 class DeploymentBlocked(RuntimeError):
@@ -75,13 +60,13 @@ class DeploymentSite:
     @classmethod
     def of(cls, project_dir: str, environment: str | None = None) -> DeploymentSite:
         from airflow_provider_dualengine.config.project import load_project
-        from airflow_provider_dualengine.deployments.plan import dbt_table
+        from airflow_provider_dualengine.deployments.green_relations import dbt_table_of
         from airflow_provider_dualengine.graph import Engine, build_graph
 
         project = load_project(project_dir)
         env = project.environment(environment)
         graph = build_graph(project)
-        dbt = tuple(sorted(dbt_table(graph, name) for engine, name in graph.placement() if engine is Engine.DBT))
+        dbt = tuple(sorted(dbt_table_of(graph, name) for engine, name in graph.placement() if engine is Engine.DBT))
         warehouse = project.settings.warehouse
         return cls(
             str(project.root),
@@ -126,26 +111,25 @@ class DeploymentSite:
         """`text` without the warehouse connection's secrets: for anything stored or handed on."""
         return redact(text, connection_secrets(self.connection))
 
-    def writer(self, cursor: Any) -> records.RecordWriter:
+    def writer(self, warehouse: Warehouse) -> records.RecordWriter:
         """The only way deployments write their records: text redacted of the connection's secrets."""
-        return records.RecordWriter(cursor, self.dialect, connection_secrets(self.connection))
+        return records.RecordWriter(warehouse, connection_secrets(self.connection))
 
     @contextmanager
-    def cursor(self) -> Iterator[Any]:
-        from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+    def warehouse(self) -> Iterator[Warehouse]:
+        """A session on the site's warehouse; on PostgreSQL statement by statement, writes
+        opening their own transaction (`Warehouse.transaction`)."""
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
 
-        with warehouse_cursor(self.connection) as cursor:
-            if self.dialect == "postgres":
-                # statement by statement; writes open their own transaction (warehouse.transaction)
-                cursor.connection.autocommit = True
-            yield cursor
+        with WarehouseHook(self.conn_id, connection=self.connection).session(autocommit=True) as warehouse:
+            yield warehouse
 
 
-def prod_layer(ctx: Any, cursor: Any, site: DeploymentSite) -> ProdLayer:
+def prod_layer(ctx: Any, warehouse: Warehouse, site: DeploymentSite) -> ProdLayer:
     """What prod points at now (SQLMesh state + the dbt slot state)."""
     from airflow_provider_dualengine.engines.sqlmesh.promotion import view_bindings
 
-    state = blue_green.live_state(cursor, site.dialect, site.dbt_live_schema)
+    state = dbt_slots.live_state(warehouse, site.dbt_live_schema)
     views = tuple(view_bindings(ctx, site.sqlmesh_environment, site.sqlmesh_environment))
     return ProdLayer(
         views, site.dbt_live_schema, state["live_slot"] if state else None, tuple(state["relations"]) if state else ()
@@ -158,14 +142,14 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
     from airflow_provider_dualengine.engines.sqlmesh.promotion import saved_environment
 
     deployment_id = f"{site.environment}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with site.cursor() as cursor, site.hook().context() as ctx:
-        writer = site.writer(cursor)
-        for stale in records.running(cursor, site.dialect, site.environment):
-            settle_interrupted(cursor, site, ctx, stale, log)
-        before = prod_layer(ctx, cursor, site)
-        slot = blue_green.idle_slot(cursor, site.dialect, site.dbt_live_schema)
+    with site.warehouse() as warehouse, site.hook().context() as ctx:
+        writer = site.writer(warehouse)
+        for stale in records.running(warehouse, site.environment):
+            settle_interrupted(warehouse, site, ctx, stale, log)
+        before = prod_layer(ctx, warehouse, site)
+        slot = dbt_slots.idle_slot(warehouse, site.dbt_live_schema)
         writer.start(deployment_id, site.environment, triggered_by, None, f"{slot}@{site.dbt_manifest_digest()}")
-        sums = as_record(checksums(cursor, site.dialect, before.relations()))
+        sums = as_record(checksums(warehouse, before.relations()))
         writer.update(
             deployment_id,
             format=saved.FORMAT,
@@ -185,13 +169,13 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
     return {"deployment_id": deployment_id, "dbt_slot": slot}
 
 
-def settle_interrupted(cursor: Any, site: DeploymentSite, ctx: Any, record: dict[str, Any], log: Any) -> None:
+def settle_interrupted(warehouse: Warehouse, site: DeploymentSite, ctx: Any, record: dict[str, Any], log: Any) -> None:
     """A deployment still 'running' when a new one starts died with its process. Our single
     transaction means prod is either the saved layer or the promoted one; say which. A
     record the engines do not confirm is closed as failed, unjudged (nothing from it runs;
     the new deployment saves prod from the engines, not from it)."""
     last = _last_stage(record)
-    writer = site.writer(cursor)
+    writer = site.writer(warehouse)
     if isinstance(record["details"], dict) and not {"before", "format"} & set(record["details"]):
         writer.finish(
             record["id"],
@@ -200,20 +184,57 @@ def settle_interrupted(cursor: Any, site: DeploymentSite, ctx: Any, record: dict
         )
         return
     try:
-        kept = saved.read(record, site, ctx, cursor)
+        kept = saved.read(record, site, ctx, warehouse)
     except RecordRefused as exc:
         log.error("Deployment %s was interrupted and is not settled: %s", record["id"], exc)
         writer.finish(record["id"], "failed", f"process stopped during {last}; not settled: {exc}")
         return
-    if checksums(cursor, site.dialect, kept.before.relations()) == kept.checksums:
+    if checksums(warehouse, kept.before.relations()) == kept.checksums:
         outcome = "prod unchanged (checksums equal to before it started)"
-    elif blue_green.live_slot(cursor, site.dialect, site.dbt_live_schema) == kept.dbt_slot:
+    elif dbt_slots.live_slot(warehouse, site.dbt_live_schema) == kept.dbt_slot:
         outcome = "its promotion had committed: prod is the promoted state"
     else:
         outcome = "prod differs from before it started and from its promotion: inspect `dualengine deployments`"
     summary = f"process stopped during {last}; {outcome}"
     log.warning("Deployment %s was interrupted: %s", record["id"], summary)
     writer.finish(record["id"], "interrupted", summary)
+
+
+def validate_integration(site: DeploymentSite, deployment_id: str, limits: Thresholds) -> list[Finding]:
+    """Green against prod (deployments/integration.py) plus the build time against the
+    previous deployment's; every finding goes into the record, the failed ones into the
+    stage's message. Raises RecordRefused if the record's dbt slot is not one of ours."""
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.deployments.green_relations import deployed_models
+    from airflow_provider_dualengine.graph import build_graph
+
+    graph = build_graph(load_project(site.project_dir))
+    started = datetime.now(UTC)
+    with site.warehouse() as warehouse:
+        record = records.get(warehouse, deployment_id)
+        slot = saved.dbt_slot(record["details"], site, deployment_id)
+        models = deployed_models(graph, site.sqlmesh_environment, site.dbt_live_schema, slot)
+        edges = [(e.upstream[1], e.downstream[1]) for e in graph.models_graph.cross_engine_edges()]
+        findings = validate(warehouse, models, edges, limits)
+        staging_s = (started - record["started_at"]).total_seconds()
+        previous = records.last_succeeded(warehouse, site.environment)
+        findings.append(
+            duration_finding(
+                staging_s, saved.number(((previous or {}).get("details") or {}).get("staging_seconds")), limits
+            )
+        )
+        failed = [f for f in findings if not f.passed]
+        writer = site.writer(warehouse)
+        writer.update(deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings])
+        writer.stage(
+            deployment_id,
+            "integration_validation",
+            "failed" if failed else "passed",
+            started,
+            datetime.now(UTC),
+            "; ".join(f"{f.model}: {f.message}" for f in failed),
+        )
+    return findings
 
 
 def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any]:
@@ -226,13 +247,13 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
         view_bindings,
     )
 
-    with site.cursor() as cursor:
-        record = records.get(cursor, site.dialect, deployment_id)
+    with site.warehouse() as warehouse:
+        record = records.get(warehouse, deployment_id)
     with _refusal_blocks(site):
         slot = saved.dbt_slot(record["details"], site, deployment_id)
     with site.hook(dbt_schema=slot).context() as ctx:
-        with site.cursor() as cursor, _refusal_blocks(site):
-            before = saved.read(record, site, ctx, cursor).before
+        with site.warehouse() as warehouse, _refusal_blocks(site):
+            before = saved.read(record, site, ctx, warehouse).before
         try:
             plan = promotable_plan(ctx, site.green, site.sqlmesh_environment)
         except PromotionRefused as exc:
@@ -244,8 +265,8 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
             site.dbt_relations,
         )
         started = datetime.now(UTC)
-        with site.cursor() as cursor:
-            site.writer(cursor).stage(
+        with site.warehouse() as warehouse:
+            site.writer(warehouse).stage(
                 deployment_id,
                 "production_promotion",
                 "started",
@@ -254,11 +275,12 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
                 f"{len(target.sqlmesh_views)} SQLMesh views + {len(target.dbt_relations)} dbt views",
             )
         try:
-            window = swap(ctx.engine_adapter.cursor, site.dialect, target, before)
+            # on the connection SQLMesh already holds open
+            window = swap(Warehouse(ctx.engine_adapter.cursor, site.dialect), target, before)
         except Exception as exc:
             raise DeploymentBlocked(f"promotion transaction failed and was rolled back, prod unchanged: {exc}") from exc
-        with site.cursor() as cursor:
-            writer = site.writer(cursor)
+        with site.warehouse() as warehouse:
+            writer = site.writer(warehouse)
             version = _digest("\n".join(".".join(t) for t in target.physical_tables()).encode())
             writer.update(
                 deployment_id, target=target.as_dict(), promotion_seconds=round(window, 4), sqlmesh_version=version
@@ -278,9 +300,9 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
             len(target.dbt_relations),
         )
         record_in_state(ctx, plan)
-    with site.cursor() as cursor:
-        site.writer(cursor).update(
-            deployment_id, checksums_after=as_record(checksums(cursor, site.dialect, target.relations()))
+    with site.warehouse() as warehouse:
+        site.writer(warehouse).update(
+            deployment_id, checksums_after=as_record(checksums(warehouse, target.relations()))
         )
     return {
         "promotion_seconds": round(window, 4),
@@ -289,13 +311,16 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
     }
 
 
-def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None, reason: str, log: Any) -> str:
-    """Finish the record; on failure run the rollback for `failure_point` and verify
-    prod equals what it was before. Returns the one-line summary. A record the engines do
-    not confirm is closed as failed and DeploymentBlocked raised, nothing from it run."""
-    with site.cursor() as cursor:
-        writer = site.writer(cursor)
-        record = records.get(cursor, site.dialect, deployment_id)
+def conclude(
+    site: DeploymentSite, deployment_id: str, failure_point: FailurePoint | str | None, reason: str, log: Any
+) -> str:
+    """Finish the record; on failure plan the rollback for `failure_point`, record the plan,
+    apply it and verify prod equals what it was before. Returns the one-line summary. A
+    record the engines do not confirm is closed as failed and DeploymentBlocked raised,
+    nothing from it run."""
+    with site.warehouse() as warehouse:
+        writer = site.writer(warehouse)
+        record = records.get(warehouse, deployment_id)
         if failure_point is None:
             details = record["details"] if isinstance(record["details"], dict) else {}
             summary = writer.finish(
@@ -304,75 +329,47 @@ def conclude(site: DeploymentSite, deployment_id: str, failure_point: str | None
                 f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s",
             )
             return summary
-        actions = ROLLBACK_PLAN[failure_point]
+        plan = plan_rollback(failure_point, record, site.green)
         with site.hook().context() as ctx:
             try:
-                kept = saved.read(
-                    record, site, ctx, cursor, restore="prod" in actions and "target" in record["details"]
-                )
+                kept = saved.read(record, site, ctx, warehouse, restore=plan.restores_prod)
             except RecordRefused as exc:
-                summary = writer.finish(deployment_id, "failed", f"blocked at {failure_point}: {reason}; {exc}")
+                summary = writer.finish(deployment_id, "failed", f"blocked at {plan.failure_point}: {reason}; {exc}")
                 log.error("%s", summary)
                 raise DeploymentBlocked(site.redact(str(exc))) from None
-            undone = _roll_back(cursor, site, ctx, kept, actions)
-        intact = checksums(cursor, site.dialect, kept.before.relations()) == kept.checksums
+            writer.update(deployment_id, rollback=plan.as_dict())
+            undone = apply_rollback(plan, warehouse, site, ctx, kept)
+        intact = checksums(warehouse, kept.before.relations()) == kept.checksums
         verdict = "prod verified identical to before (checksums)" if intact else "PROD DIFFERS FROM BEFORE: inspect now"
         summary = writer.finish(
             deployment_id,
             "rolled_back" if intact else "failed",
-            f"blocked at {failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}",
+            f"blocked at {plan.failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}",
         )
     log.error("%s", summary)
     return summary
 
 
-def _roll_back(cursor: Any, site: DeploymentSite, ctx: Any, kept: saved.Saved, actions: tuple[str, ...]) -> list[str]:
-    """The rollback actions, on checked names only; what was undone, for the summary."""
-    undone = []
-    for action in actions:
-        if action == "dbt":
-            blue_green.drop_slot(cursor, site.dialect, site.dbt_live_schema, kept.dbt_slot)
-            undone.append(f"dbt slot {kept.dbt_slot} dropped")
-        elif action == "sqlmesh":
-            # SQLMesh's prod views never moved. The green environment is kept, not
-            # invalidated: the next deployment re-plans it (a plan with selected models
-            # into a freshly invalidated environment would leave unselected models out).
-            undone.append(f"SQLMesh prod untouched, {site.green} left for the next deployment to re-plan")
-        elif action == "prod" and kept.target is not None:
-            restore_prod(cursor, site, ctx, kept)
-            undone.append("prod swapped back to the previous layer, SQLMesh state restored")
-    return undone
-
-
-def restore_prod(cursor: Any, site: DeploymentSite, ctx: Any, kept: saved.Saved) -> float:
-    """Swap prod back to the (checked) layer saved before a deployment and restore SQLMesh's state."""
-    from airflow_provider_dualengine.engines.sqlmesh.promotion import restore_state
-
-    window = swap(cursor, site.dialect, kept.before, kept.target)
-    restore_state(ctx, kept.sqlmesh_state, site.sqlmesh_environment)
-    return window
-
-
 def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
     """Manual rollback: return both engines to the state before the last successful
     deployment, verify by checksums, and mark that deployment rolled back."""
-    with site.cursor() as cursor:
-        last = records.last_succeeded(cursor, site.dialect, site.environment)
+    with site.warehouse() as warehouse:
+        last = records.last_succeeded(warehouse, site.environment)
         if last is None:
             raise DeploymentBlocked(f"no successful deployment of '{site.environment}' to roll back")
         with site.hook().context() as ctx:
             with _refusal_blocks(site):
-                kept = saved.read(last, site, ctx, cursor, restore=True)
+                kept = saved.read(last, site, ctx, warehouse, restore=True)
             if not kept.before.relations():
                 raise DeploymentBlocked(
                     f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to"
                 )
-            window = restore_prod(cursor, site, ctx, kept)
-        intact = checksums(cursor, site.dialect, kept.before.relations()) == kept.checksums
+            window = restore_prod(warehouse, site, ctx, kept)
+        intact = checksums(warehouse, kept.before.relations()) == kept.checksums
         summary = f"rolled back by {triggered_by} in {window:.3f} s; " + (
             "prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now"
         )
-        summary = site.writer(cursor).finish(last["id"], "rolled_back", summary)
+        summary = site.writer(warehouse).finish(last["id"], "rolled_back", summary)
     if not intact:
         raise DeploymentBlocked(summary)
     return {"deployment_id": last["id"], "rollback_seconds": round(window, 4), "summary": summary}

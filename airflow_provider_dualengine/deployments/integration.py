@@ -15,8 +15,9 @@ from typing import Any
 
 from sqlglot import exp
 
-from airflow_provider_dualengine.deployments.plan import DeployedModel
-from airflow_provider_dualengine.engines.warehouse import quote_ident, relation_exists
+from airflow_provider_dualengine.deployments.green_relations import DeployedModel
+from airflow_provider_dualengine.deployments.relations import Relation
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 
 @dataclass(frozen=True)
@@ -40,35 +41,39 @@ class Finding:
 
 
 def validate(
-    cursor: Any, dialect: str, models: list[DeployedModel], cross_edges: list[tuple[str, str]], limits: Thresholds
+    warehouse: Warehouse, models: list[DeployedModel], cross_edges: list[tuple[str, str]], limits: Thresholds
 ) -> list[Finding]:
     """All checks over the deployed models; `cross_edges` are (producer, reader) model names."""
     from airflow_provider_dualengine.contracts.types import Compatibility, compare
 
     findings: list[Finding] = []
     by_name = {m.name: m for m in models}
+    q = warehouse.quote
     for model in models:
-        if not relation_exists(cursor, dialect, model.green):
-            findings.append(Finding("presence", model.name, False, f"{model.green} was not built"))
+        if not _exists(warehouse, model.green):
+            findings.append(Finding("presence", model.name, False, f"{q(*model.green)} was not built"))
             continue
-        if not relation_exists(cursor, dialect, model.prod):
-            findings.append(Finding("presence", model.name, True, f"{model.prod} is new in prod"))
+        if not _exists(warehouse, model.prod):
+            findings.append(Finding("presence", model.name, True, f"{q(*model.prod)} is new in prod"))
             continue
-        green_cols, prod_cols = _columns(cursor, dialect, model.green), _columns(cursor, dialect, model.prod)
+        green_cols, prod_cols = _columns(warehouse, model.green), _columns(warehouse, model.prod)
         missing = [c for c in prod_cols if c not in green_cols]
         findings.append(
             Finding(
                 "column_presence",
                 model.name,
                 not missing,
-                f"{model.green} lacks prod column(s) {', '.join(missing)}" if missing else "every prod column present",
+                f"{q(*model.green)} lacks prod column(s) {', '.join(missing)}"
+                if missing
+                else "every prod column present",
             )
         )
         changed = [
             f"{c} {prod_cols[c]} -> {green_cols[c]}"
             for c in prod_cols
             if c in green_cols
-            and compare(prod_cols[c], green_cols[c], dialect) in (Compatibility.NARROWER, Compatibility.DIFFERENT)
+            and compare(prod_cols[c], green_cols[c], warehouse.dialect)
+            in (Compatibility.NARROWER, Compatibility.DIFFERENT)
         ]
         findings.append(
             Finding(
@@ -80,8 +85,7 @@ def validate(
         )
         findings.extend(
             _data_checks(
-                cursor,
-                dialect,
+                warehouse,
                 model,
                 [c for c in prod_cols if c in green_cols],
                 {c: prod_cols[c] for c in prod_cols},
@@ -90,23 +94,27 @@ def validate(
         )
     for producer, reader in cross_edges:
         if producer in by_name and reader in by_name:
-            findings.extend(_referential(cursor, dialect, by_name[producer], by_name[reader]))
+            findings.extend(_referential(warehouse, by_name[producer], by_name[reader]))
     return findings
 
 
-def _columns(cursor: Any, dialect: str, relation: str) -> dict[str, str]:
+def _exists(warehouse: Warehouse, relation: Relation) -> bool:
+    return warehouse.table_exists(relation[0], relation[1])
+
+
+def _columns(warehouse: Warehouse, relation: Relation) -> dict[str, str]:
     from airflow_provider_dualengine.contracts.runtime import live_columns
 
-    table = exp.to_table(relation, dialect=dialect)
-    return {name.lower(): kind for name, kind in live_columns(cursor, dialect, table.db, table.name).items()}
+    schema, table = relation
+    return {name.lower(): kind for name, kind in live_columns(warehouse, schema, table).items()}
 
 
 def _data_checks(
-    cursor: Any, dialect: str, model: DeployedModel, columns: list[str], types: dict[str, str], limits: Thresholds
+    warehouse: Warehouse, model: DeployedModel, columns: list[str], types: dict[str, str], limits: Thresholds
 ) -> list[Finding]:
-    numeric = [c for c in columns if _is_numeric(types[c], dialect)]
+    numeric = [c for c in columns if _is_numeric(types[c], warehouse.dialect)]
     stats = {
-        side: _stats(cursor, relation, columns, numeric)
+        side: _stats(warehouse, relation, columns, numeric)
         for side, relation in (("prod", model.prod), ("green", model.green))
     }
     prod_rows, green_rows = stats["prod"]["rows"], stats["green"]["rows"]
@@ -143,35 +151,35 @@ def _data_checks(
     return found
 
 
-def _stats(cursor: Any, relation: str, columns: list[str], numeric: list[str]) -> dict[str, Any]:
+def _stats(warehouse: Warehouse, relation: Relation, columns: list[str], numeric: list[str]) -> dict[str, Any]:
+    q = warehouse.quote
     parts = (
-        ["count(*)"]
-        + [f"count({quote_ident(c)})" for c in columns]
-        + [f"avg(CAST({quote_ident(c)} AS DOUBLE PRECISION))" for c in numeric]
+        ["count(*)"] + [f"count({q(c)})" for c in columns] + [f"avg(CAST({q(c)} AS DOUBLE PRECISION))" for c in numeric]
     )
-    cursor.execute(f"SELECT {', '.join(parts)} FROM {relation}")
-    row = cursor.fetchone()
+    warehouse.execute(f"SELECT {', '.join(parts)} FROM {q(*relation)}")
+    row = warehouse.fetchone()
     rows = int(row[0])
     nulls = {c: rows - int(v) for c, v in zip(columns, row[1 : 1 + len(columns)], strict=True)}
     means = {c: (float(v) if v is not None else None) for c, v in zip(numeric, row[1 + len(columns) :], strict=True)}
     return {"rows": rows, "nulls": nulls, "means": means}
 
 
-def _referential(cursor: Any, dialect: str, producer: DeployedModel, reader: DeployedModel) -> list[Finding]:
-    if not (relation_exists(cursor, dialect, producer.green) and relation_exists(cursor, dialect, reader.green)):
+def _referential(warehouse: Warehouse, producer: DeployedModel, reader: DeployedModel) -> list[Finding]:
+    if not (_exists(warehouse, producer.green) and _exists(warehouse, reader.green)):
         return []
     shared = sorted(
         c
-        for c in set(_columns(cursor, dialect, producer.green)) & set(_columns(cursor, dialect, reader.green))
+        for c in set(_columns(warehouse, producer.green)) & set(_columns(warehouse, reader.green))
         if c.endswith("_id")
     )
     found = []
+    q = warehouse.quote
     for key in shared:
-        k = quote_ident(key)
-        cursor.execute(
-            f"SELECT count(*) FROM {reader.green} r WHERE r.{k} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {producer.green} p WHERE p.{k} = r.{k})"
+        k = q(key)
+        warehouse.execute(
+            f"SELECT count(*) FROM {q(*reader.green)} r WHERE r.{k} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {q(*producer.green)} p WHERE p.{k} = r.{k})"
         )
-        orphans = int(cursor.fetchone()[0])
+        orphans = int(warehouse.fetchone()[0])
         message = (
             f"{orphans} row(s) of {reader.name} have a {key} missing from {producer.name}"
             if orphans
@@ -186,3 +194,18 @@ def _is_numeric(type_text: str, dialect: str) -> bool:
         return exp.DataType.build(type_text, dialect=dialect).is_type(*exp.DataType.NUMERIC_TYPES)
     except Exception:  # an exotic type sqlglot cannot read is simply not compared by mean
         return False
+
+
+def duration_finding(staging_s: float, previous_s: float | None, limits: Thresholds) -> Finding:
+    """The green build's duration against the previous deployment's (if there was one)."""
+    if previous_s is None:
+        return Finding(
+            "execution_time", "(deployment)", True, f"built in {staging_s:.0f} s; no previous deployment to compare"
+        )
+    allowed = previous_s * limits.duration_factor + limits.duration_grace_s
+    return Finding(
+        "execution_time",
+        "(deployment)",
+        staging_s <= allowed,
+        f"built in {staging_s:.0f} s vs {previous_s:.0f} s last time (allowed {allowed:.0f} s)",
+    )

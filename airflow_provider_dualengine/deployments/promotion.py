@@ -17,10 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_provider_dualengine.deployments.relations import Relation, sql_name
-from airflow_provider_dualengine.engines.dbt import blue_green
+from airflow_provider_dualengine.deployments import dbt_slots
+from airflow_provider_dualengine.deployments.relations import Relation
 from airflow_provider_dualengine.engines.sqlmesh.promotion import ViewBinding
-from airflow_provider_dualengine.engines.warehouse import quote_ident, transaction
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 
 class LayerFormatError(ValueError):
@@ -42,7 +42,8 @@ class ProdLayer:
 
     def relations(self) -> list[Relation]:
         """Every prod relation readers query, both engines."""
-        return sorted(b.view for b in self.sqlmesh_views) + [(self.dbt_live_schema, r) for r in self.dbt_relations]
+        views: list[Relation] = sorted(b.view for b in self.sqlmesh_views)
+        return views + [(self.dbt_live_schema, r) for r in self.dbt_relations]
 
     def physical_tables(self) -> list[Relation]:
         return sorted(b.physical for b in self.sqlmesh_views)
@@ -81,39 +82,37 @@ class ProdLayer:
         return cls(bindings, live, slot, tuple(relations))
 
 
-def swap(cursor: Any, dialect: str, target: ProdLayer, current: ProdLayer | None = None) -> float:
+def swap(warehouse: Warehouse, target: ProdLayer, current: ProdLayer | None = None) -> float:
     """Point prod at `target` in one transaction; returns the window (BEGIN..COMMIT seconds).
 
     Views of `current` that `target` lacks are dropped in the same transaction (a model
     removed by the deployment, or a rollback to before the first deployment).
     """
     if target.dbt_slot:
-        blue_green.check_switch(cursor, dialect, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations))
+        dbt_slots.check_switch(warehouse, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations))
     stale_views = (
         sorted({b.view for b in current.sqlmesh_views} - {b.view for b in target.sqlmesh_views}) if current else []
     )
     started = time.perf_counter()
-    with transaction(cursor, dialect):
+    with warehouse.transaction():
         for schema in sorted({b.view[0] for b in target.sqlmesh_views}):
-            cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(schema)}")
+            warehouse.execute(f"CREATE SCHEMA IF NOT EXISTS {warehouse.quote(schema)}")
         for binding in sorted(target.sqlmesh_views, key=lambda b: b.view):
-            _replace_view(cursor, binding.view, binding.physical)
+            _replace_view(warehouse, binding.view, binding.physical)
         for view in stale_views:
-            cursor.execute(f"DROP VIEW IF EXISTS {sql_name(view)}")
+            warehouse.execute(f"DROP VIEW IF EXISTS {warehouse.quote(*view)}")
         if target.dbt_slot:
-            blue_green.apply_switch(
-                cursor, dialect, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations)
-            )
+            dbt_slots.apply_switch(warehouse, target.dbt_live_schema, target.dbt_slot, list(target.dbt_relations))
         elif current and current.dbt_slot:
-            blue_green.apply_clear(cursor, dialect, current.dbt_live_schema, list(current.dbt_relations))
+            dbt_slots.apply_clear(warehouse, current.dbt_live_schema, list(current.dbt_relations))
     return time.perf_counter() - started
 
 
-def _replace_view(cursor: Any, view: Relation, physical: Relation) -> None:
+def _replace_view(warehouse: Warehouse, view: Relation, physical: Relation) -> None:
     # Drop + create: PostgreSQL cannot CREATE OR REPLACE a view whose columns changed.
     # No CASCADE: if anything depends on the view the transaction fails and prod stays as it was.
-    cursor.execute(f"DROP VIEW IF EXISTS {sql_name(view)}")
-    cursor.execute(f"CREATE VIEW {sql_name(view)} AS SELECT * FROM {sql_name(physical)}")
+    warehouse.execute(f"DROP VIEW IF EXISTS {warehouse.quote(*view)}")
+    warehouse.execute(f"CREATE VIEW {warehouse.quote(*view)} AS SELECT * FROM {warehouse.quote(*physical)}")
 
 
 def _binding(data: Any, field: str) -> ViewBinding:

@@ -4,7 +4,7 @@ One row per deployment: environment, who triggered it, what each engine deployed
 (`sqlmesh_version`: plan id or fingerprint summary; `dbt_version`: manifest hash or slot),
 its status and its stages as JSON text (a list of {stage, outcome, started_at,
 finished_at, message}). Every write is committed at once, so the record survives a crash
-of the deployment it describes. Works on a DB-API cursor of DuckDB or PostgreSQL;
+of the deployment it describes. Works on a warehouse session of DuckDB or PostgreSQL;
 timestamps are stored as UTC (TIMESTAMP without zone) and returned timezone-aware.
 
 Deployments write through a `RecordWriter`, which redacts the warehouse connection's
@@ -20,12 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_provider_dualengine.engines.redact import redact
-from airflow_provider_dualengine.engines.warehouse import placeholder, quote_ident, transaction
+from airflow_provider_dualengine.hooks.warehouse import PARAM, Warehouse
 
 SCHEMA = "dualengine"
 TABLE = "deployments"
 STATUSES = ("running", "succeeded", "failed", "rolled_back", "interrupted")
-DIALECTS = ("duckdb", "postgres")
 COLUMNS = (
     "id",
     "environment",
@@ -47,22 +46,19 @@ class DeploymentRecordError(LookupError):
     """No such deployment, or a status outside STATUSES."""
 
 
-def ensure_table(cursor: Any, dialect: str) -> None:
+def ensure_table(warehouse: Warehouse) -> None:
     """Create `dualengine.deployments` if missing."""
-    if dialect not in DIALECTS:
-        raise ValueError(f"unsupported dialect '{dialect}'; expected one of {DIALECTS}")
-    with transaction(cursor, dialect):
-        cursor.execute(f"CREATE SCHEMA IF NOT EXISTS {quote_ident(SCHEMA)}")
-        cursor.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table()} ("
+    with warehouse.transaction():
+        warehouse.execute(f"CREATE SCHEMA IF NOT EXISTS {warehouse.quote(SCHEMA)}")
+        warehouse.execute(
+            f"CREATE TABLE IF NOT EXISTS {_table(warehouse)} ("
             "id TEXT PRIMARY KEY, environment TEXT NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, "
             "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}')"
         )
 
 
 def start(
-    cursor: Any,
-    dialect: str,
+    warehouse: Warehouse,
     deployment_id: str,
     environment: str,
     triggered_by: str,
@@ -70,18 +66,16 @@ def start(
     dbt_version: str | None,
 ) -> None:
     """Record a deployment as running, now (the id must be new)."""
-    ensure_table(cursor, dialect)
-    m = placeholder(dialect)
-    sql = f"INSERT INTO {_table()} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages, details) VALUES ({m}, {m}, {m}, 'running', {m}, {m}, {m}, '[]', '{{}}')"
-    with transaction(cursor, dialect):
-        cursor.execute(
+    ensure_table(warehouse)
+    sql = f"INSERT INTO {_table(warehouse)} (id, environment, started_at, status, triggered_by, sqlmesh_version, dbt_version, stages, details) VALUES ({PARAM}, {PARAM}, {PARAM}, 'running', {PARAM}, {PARAM}, {PARAM}, '[]', '{{}}')"
+    with warehouse.transaction():
+        warehouse.execute(
             sql, [deployment_id, environment, _utc_naive(_now()), triggered_by, sqlmesh_version, dbt_version]
         )
 
 
 def record_stage(
-    cursor: Any,
-    dialect: str,
+    warehouse: Warehouse,
     deployment_id: str,
     stage: str,
     outcome: str,
@@ -90,9 +84,8 @@ def record_stage(
     message: str = "",
 ) -> None:
     """Append one stage's outcome to the deployment's stages."""
-    m = placeholder(dialect)
-    with transaction(cursor, dialect):
-        stages = _locked_json(cursor, dialect, deployment_id, "stages")
+    with warehouse.transaction():
+        stages = _locked_json(warehouse, deployment_id, "stages")
         stages.append(
             {
                 "stage": stage,
@@ -102,78 +95,77 @@ def record_stage(
                 "message": message,
             }
         )
-        cursor.execute(f"UPDATE {_table()} SET stages = {m} WHERE id = {m}", [json.dumps(stages), deployment_id])
+        warehouse.execute(
+            f"UPDATE {_table(warehouse)} SET stages = {PARAM} WHERE id = {PARAM}", [json.dumps(stages), deployment_id]
+        )
 
 
-def update(cursor: Any, dialect: str, deployment_id: str, **fields: Any) -> None:
+def update(warehouse: Warehouse, deployment_id: str, **fields: Any) -> None:
     """Merge `fields` into the deployment's details (JSON: slots, saved prod state,
     checksums, promotion window); `sqlmesh_version`/`dbt_version` update their columns."""
-    m = placeholder(dialect)
-    with transaction(cursor, dialect):
+    with warehouse.transaction():
         columns = {k: fields.pop(k) for k in ("sqlmesh_version", "dbt_version") if k in fields}
-        details = {**_locked_json(cursor, dialect, deployment_id, "details"), **fields}
-        sets = ", ".join([f"details = {m}", *(f"{k} = {m}" for k in columns)])
-        cursor.execute(
-            f"UPDATE {_table()} SET {sets} WHERE id = {m}",
+        details = {**_locked_json(warehouse, deployment_id, "details"), **fields}
+        sets = ", ".join([f"details = {PARAM}", *(f"{k} = {PARAM}" for k in columns)])
+        warehouse.execute(
+            f"UPDATE {_table(warehouse)} SET {sets} WHERE id = {PARAM}",
             [json.dumps(details, default=str), *columns.values(), deployment_id],
         )
 
 
-def get(cursor: Any, dialect: str, deployment_id: str) -> dict[str, Any]:
+def get(warehouse: Warehouse, deployment_id: str) -> dict[str, Any]:
     """One deployment record; raises DeploymentRecordError if there is none."""
-    ensure_table(cursor, dialect)
-    cursor.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE id = {placeholder(dialect)}", [deployment_id])
-    row = cursor.fetchone()
+    ensure_table(warehouse)
+    warehouse.execute(f"SELECT {', '.join(COLUMNS)} FROM {_table(warehouse)} WHERE id = {PARAM}", [deployment_id])
+    row = warehouse.fetchone()
     if row is None:
         raise DeploymentRecordError(f"no deployment '{deployment_id}'")
     return _record(row)
 
 
-def running(cursor: Any, dialect: str, environment: str) -> list[dict[str, Any]]:
+def running(warehouse: Warehouse, environment: str) -> list[dict[str, Any]]:
     """Deployments of `environment` still marked running (their process may have died)."""
-    ensure_table(cursor, dialect)
-    cursor.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {placeholder(dialect)} AND status = 'running' ORDER BY started_at",
+    ensure_table(warehouse)
+    warehouse.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM {_table(warehouse)} WHERE environment = {PARAM} AND status = 'running' ORDER BY started_at",
         [environment],
     )
-    return [_record(row) for row in cursor.fetchall()]
+    return [_record(row) for row in warehouse.fetchall()]
 
 
-def finish(cursor: Any, dialect: str, deployment_id: str, status: str, summary: str | None = None) -> None:
+def finish(warehouse: Warehouse, deployment_id: str, status: str, summary: str | None = None) -> None:
     """Set the final status (succeeded, failed, rolled_back, interrupted), the finish time
     and, optionally, a one-line summary of what happened (details.summary)."""
     if status not in STATUSES or status == "running":
         raise DeploymentRecordError(f"final status must be one of {STATUSES[1:]}, not '{status}'")
-    m = placeholder(dialect)
-    with transaction(cursor, dialect):
-        cursor.execute(
-            f"UPDATE {_table()} SET status = {m}, finished_at = {m} WHERE id = {m}",
+    with warehouse.transaction():
+        warehouse.execute(
+            f"UPDATE {_table(warehouse)} SET status = {PARAM}, finished_at = {PARAM} WHERE id = {PARAM}",
             [status, _utc_naive(_now()), deployment_id],
         )
-        cursor.execute(f"SELECT count(*) FROM {_table()} WHERE id = {m}", [deployment_id])
-        if cursor.fetchone()[0] == 0:
+        warehouse.execute(f"SELECT count(*) FROM {_table(warehouse)} WHERE id = {PARAM}", [deployment_id])
+        if warehouse.fetchone()[0] == 0:
             raise DeploymentRecordError(f"no deployment '{deployment_id}'")
     if summary is not None:
-        update(cursor, dialect, deployment_id, summary=summary)
+        update(warehouse, deployment_id, summary=summary)
 
 
-def list_deployments(cursor: Any, dialect: str, limit: int = 20) -> list[dict[str, Any]]:
+def list_deployments(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
     """The latest deployments, newest first."""
-    ensure_table(cursor, dialect)
-    cursor.execute(
-        f"SELECT {', '.join(COLUMNS)} FROM {_table()} ORDER BY started_at DESC, id DESC LIMIT {placeholder(dialect)}",
+    ensure_table(warehouse)
+    warehouse.execute(
+        f"SELECT {', '.join(COLUMNS)} FROM {_table(warehouse)} ORDER BY started_at DESC, id DESC LIMIT {PARAM}",
         [int(limit)],
     )
-    return [_record(row) for row in cursor.fetchall()]
+    return [_record(row) for row in warehouse.fetchall()]
 
 
-def last_succeeded(cursor: Any, dialect: str, environment: str) -> dict[str, Any] | None:
+def last_succeeded(warehouse: Warehouse, environment: str) -> dict[str, Any] | None:
     """The most recently finished successful deployment of `environment`, if any."""
-    ensure_table(cursor, dialect)
-    m = placeholder(dialect)
-    sql = f"SELECT {', '.join(COLUMNS)} FROM {_table()} WHERE environment = {m} AND status = 'succeeded' ORDER BY finished_at DESC, started_at DESC LIMIT 1"
-    cursor.execute(sql, [environment])
-    row = cursor.fetchone()
+    ensure_table(warehouse)
+    sql = f"SELECT {', '.join(COLUMNS)} FROM {_table(warehouse)} WHERE environment = {PARAM} AND status = 'succeeded' ORDER BY finished_at DESC, started_at DESC LIMIT 1"
+    warehouse.execute(sql, [environment])
+    row = warehouse.fetchone()
     return _record(row) if row else None
 
 
@@ -181,8 +173,8 @@ class RecordWriter:
     """Every write of a deployment's record, with the warehouse connection's secrets
     redacted from all text first (everything but ENGINE_FIELDS)."""
 
-    def __init__(self, cursor: Any, dialect: str, secrets: Iterable[str] = ()):
-        self.cursor, self.dialect, self.secrets = cursor, dialect, tuple(secrets)
+    def __init__(self, warehouse: Warehouse, secrets: Iterable[str] = ()):
+        self.warehouse, self.secrets = warehouse, tuple(secrets)
 
     def start(
         self,
@@ -193,8 +185,7 @@ class RecordWriter:
         dbt_version: str | None,
     ) -> None:
         start(
-            self.cursor,
-            self.dialect,
+            self.warehouse,
             deployment_id,
             environment,
             self.clean(triggered_by),
@@ -211,14 +202,11 @@ class RecordWriter:
         finished_at: datetime,
         message: str = "",
     ) -> None:
-        record_stage(
-            self.cursor, self.dialect, deployment_id, stage, outcome, started_at, finished_at, self.clean(message)
-        )
+        record_stage(self.warehouse, deployment_id, stage, outcome, started_at, finished_at, self.clean(message))
 
     def update(self, deployment_id: str, **fields: Any) -> None:
         update(
-            self.cursor,
-            self.dialect,
+            self.warehouse,
             deployment_id,
             **{k: v if k in ENGINE_FIELDS else self.clean(v) for k, v in fields.items()},
         )
@@ -226,7 +214,7 @@ class RecordWriter:
     def finish(self, deployment_id: str, status: str, summary: str) -> str:
         """Close the record with a one-line summary; returns it as stored (redacted)."""
         cleaned = redact(summary, self.secrets)
-        finish(self.cursor, self.dialect, deployment_id, status, cleaned)
+        finish(self.warehouse, deployment_id, status, cleaned)
         return cleaned
 
     def clean(self, value: Any) -> Any:
@@ -240,12 +228,12 @@ class RecordWriter:
         return value
 
 
-def _locked_json(cursor: Any, dialect: str, deployment_id: str, column: str) -> Any:
+def _locked_json(warehouse: Warehouse, deployment_id: str, column: str) -> Any:
     """A JSON column of one deployment, read inside the caller's transaction and locked
     against concurrent writers on PostgreSQL; raises if the deployment does not exist."""
-    lock = " FOR UPDATE" if dialect == "postgres" else ""
-    cursor.execute(f"SELECT {column} FROM {_table()} WHERE id = {placeholder(dialect)}{lock}", [deployment_id])
-    row = cursor.fetchone()
+    lock = " FOR UPDATE" if warehouse.dialect == "postgres" else ""
+    warehouse.execute(f"SELECT {column} FROM {_table(warehouse)} WHERE id = {PARAM}{lock}", [deployment_id])
+    row = warehouse.fetchone()
     if row is None:
         raise DeploymentRecordError(f"no deployment '{deployment_id}'")
     return json.loads(row[0])
@@ -260,8 +248,8 @@ def _record(row: tuple) -> dict[str, Any]:
     return record
 
 
-def _table() -> str:
-    return f"{quote_ident(SCHEMA)}.{quote_ident(TABLE)}"
+def _table(warehouse: Warehouse) -> str:
+    return warehouse.quote(SCHEMA, TABLE)
 
 
 def _now() -> datetime:
@@ -277,4 +265,4 @@ def _aware(moment: datetime | None) -> datetime | None:
 
 
 def _iso(moment: datetime) -> str:
-    return _aware(_utc_naive(moment)).isoformat()
+    return _utc_naive(moment).replace(tzinfo=UTC).isoformat()

@@ -25,12 +25,12 @@ from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
+from airflow_provider_dualengine.deployments import dbt_slots
 from airflow_provider_dualengine.deployments.checksums import Checksums
 from airflow_provider_dualengine.deployments.promotion import LayerFormatError, ProdLayer
 from airflow_provider_dualengine.deployments.relations import Relation, shown
-from airflow_provider_dualengine.engines.dbt import blue_green
 from airflow_provider_dualengine.engines.sqlmesh.names import plain_name
-from airflow_provider_dualengine.engines.warehouse import relations_in_schema
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 FORMAT = 2  # details["format"]; format 1 stored quoted SQL names and is never read back
 Refuse = Callable[[str, Any, str], "RecordRefused"]  # (field, value, reason) -> the refusal to raise
@@ -59,9 +59,9 @@ class Saved:
     sqlmesh_state: list[list[str]] | None = None
 
 
-def read(record: dict[str, Any], site: Any, ctx: Any, cursor: Any, restore: bool = False) -> Saved:
+def read(record: dict[str, Any], site: Any, ctx: Any, warehouse: Warehouse, restore: bool = False) -> Saved:
     """The saved prod layer, checksums and dbt slot of a record, checked against the engines
-    (`ctx`: a SQLMesh Context of the project, `cursor`: on its warehouse); with `restore`,
+    (`ctx`: a SQLMesh Context of the project, `warehouse`: a session on its warehouse); with `restore`,
     also the promoted layer and the saved SQLMesh environment. Raises RecordRefused."""
     details, deployment_id = record["details"], record["id"]
     refuse = partial(RecordRefused, deployment_id)
@@ -72,13 +72,13 @@ def read(record: dict[str, Any], site: Any, ctx: Any, cursor: Any, restore: bool
             found,
             f"is not {FORMAT} (records of earlier versions stored names as SQL text and are not read back)",
         )
-    before = layer(details, "before", site, ctx, cursor, deployment_id)
+    before = layer(details, "before", site, ctx, warehouse, deployment_id)
     saved = Saved(
         before, _checksums(details.get("checksums_before"), before, refuse), dbt_slot(details, site, deployment_id)
     )
     if not restore:
         return saved
-    target = layer(details, "target", site, ctx, cursor, deployment_id)
+    target = layer(details, "target", site, ctx, warehouse, deployment_id)
     return replace(
         saved,
         target=target,
@@ -86,7 +86,9 @@ def read(record: dict[str, Any], site: Any, ctx: Any, cursor: Any, restore: bool
     )
 
 
-def layer(details: dict[str, Any], field: str, site: Any, ctx: Any, cursor: Any, deployment_id: str) -> ProdLayer:
+def layer(
+    details: dict[str, Any], field: str, site: Any, ctx: Any, warehouse: Warehouse, deployment_id: str
+) -> ProdLayer:
     """A stored prod layer whose every name the engines confirm."""
     from airflow_provider_dualengine.engines.sqlmesh.promotion import UntrustedName, check_bindings
 
@@ -97,7 +99,7 @@ def layer(details: dict[str, Any], field: str, site: Any, ctx: Any, cursor: Any,
         found = ProdLayer.from_dict(details[field], field)
     except LayerFormatError as exc:
         raise refuse(exc.field, exc.value, exc.reason) from None
-    _check_dbt(found, field, site, cursor, refuse)
+    _check_dbt(found, field, site, warehouse, refuse)
     views = [b.view for b in found.sqlmesh_views]
     if len(set(views)) != len(views):
         raise refuse(f"{field}.sqlmesh_views", sorted(views), "names a view twice")
@@ -116,33 +118,33 @@ def number(value: Any) -> float | None:
 def dbt_slot(details: dict[str, Any], site: Any, deployment_id: str) -> str:
     """The dbt slot a deployment built into: one of the live schema's two slots."""
     slot = details.get("dbt_slot")
-    if slot not in blue_green.slot_names(site.dbt_live_schema):
+    if slot not in dbt_slots.slot_names(site.dbt_live_schema):
         raise RecordRefused(
             deployment_id,
             "dbt_slot",
             slot,
-            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})",
+            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(dbt_slots.slot_names(site.dbt_live_schema))})",
         )
     return slot
 
 
-def _check_dbt(found: ProdLayer, field: str, site: Any, cursor: Any, refuse: Refuse) -> None:
+def _check_dbt(found: ProdLayer, field: str, site: Any, warehouse: Warehouse, refuse: Refuse) -> None:
     if found.dbt_live_schema != site.dbt_live_schema:
         raise refuse(
             f"{field}.dbt_live_schema",
             found.dbt_live_schema,
             f"is not this environment's dbt schema '{site.dbt_live_schema}'",
         )
-    if found.dbt_slot is not None and found.dbt_slot not in blue_green.slot_names(site.dbt_live_schema):
+    if found.dbt_slot is not None and found.dbt_slot not in dbt_slots.slot_names(site.dbt_live_schema):
         raise refuse(
             f"{field}.dbt_slot",
             found.dbt_slot,
-            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(blue_green.slot_names(site.dbt_live_schema))})",
+            f"is not a slot of '{site.dbt_live_schema}' (one of {', '.join(dbt_slots.slot_names(site.dbt_live_schema))})",
         )
     if len(set(found.dbt_relations)) != len(found.dbt_relations) or (found.dbt_relations and found.dbt_slot is None):
         raise refuse(f"{field}.dbt_relations", list(found.dbt_relations), "repeats a relation or has no slot")
     built = (
-        set(relations_in_schema(cursor, found.dbt_slot))
+        set(warehouse.list_tables(found.dbt_slot))
         if found.dbt_slot and set(found.dbt_relations) - set(site.dbt_relations)
         else set()
     )

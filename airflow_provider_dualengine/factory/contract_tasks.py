@@ -11,20 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_provider_dualengine.config.contracts import Contract
-from airflow_provider_dualengine.factory.model_assets import model_relation
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph
-
-
-def contracted_producers(contracts: list[Contract], graph: UnifiedGraph) -> dict[tuple[Engine, str], Contract]:
-    """(engine, model) of each contract's producer that this graph renders."""
-    placed = graph.placement()
-    return {
-        key: contract
-        for contract in contracts
-        for key in graph.models_graph.matching(f"{contract.model.producer}:{contract.model.name}")
-        if key in placed
-    }
+from airflow_provider_dualengine.graph.relations import model_relation
 
 
 def render_contract_check(
@@ -33,7 +22,7 @@ def render_contract_check(
     from airflow_provider_dualengine.engines.sqlmesh.names import task_id_for
     from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
 
-    relation = graph.models_graph.nodes.get((engine, model), {}).get("relation")
+    relation = graph.models_graph.relation_of((engine, model))
     schema, table = model_relation(ctx.project, engine, model, relation, ctx.environment)
     return ContractCheckOperator(
         task_id=f"contract__{task_id_for(model)}",

@@ -11,21 +11,23 @@ always runs: it applies the rollback defined for the failure point and closes th
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from typing import Any
 
-import pendulum
 from airflow.sdk import DAG, Asset, TaskGroup
 
+from airflow_provider_dualengine.config.environments import sqlmesh_view_suffix
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
-from airflow_provider_dualengine.config.project import load_project
-from airflow_provider_dualengine.deployments.plan import green_environment
+from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment, load_project
+from airflow_provider_dualengine.contracts.producers import load_structurally_valid_contracts
+from airflow_provider_dualengine.deployments.green_relations import green_environment
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
-from airflow_provider_dualengine.factory.dag_builder import _load_contracts, _render
+from airflow_provider_dualengine.factory.config import ProjectConfig, ProjectDir, SQLMeshAction, reject_moved_arguments
+from airflow_provider_dualengine.factory.dag_defaults import new_dag, readable_import_errors
 from airflow_provider_dualengine.factory.model_assets import model_asset_uri, warehouse_at_parse
 from airflow_provider_dualengine.factory.render_context import RenderContext
-from airflow_provider_dualengine.graph import build_graph
+from airflow_provider_dualengine.factory.stages import render_stages
+from airflow_provider_dualengine.graph import UnifiedGraph, build_graph
 from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh, load_catalogs
 from airflow_provider_dualengine.graph.validation import DEPLOY_VIEW_REASON
 from airflow_provider_dualengine.operators.deployment import (
@@ -42,9 +44,8 @@ SLOT_TEMPLATE = "{{ ti.xcom_pull(task_ids='" + START_TASK_ID + "', key='dbt_slot
 
 
 def build_deploy_dag(
-    project_dir: str | os.PathLike[str] | None = None,
+    project: ProjectConfig | ProjectDir | None = None,
     *,
-    environment: str | None = None,
     dag_id: str | None = None,
     schedule: Any = None,
     start_date: Any = None,
@@ -54,49 +55,49 @@ def build_deploy_dag(
 ) -> DAG:
     """Build the blue-green deploy DAG of a project for one environment.
 
-    :param environment: a name from `dual_engine_environments.yml` (default: the project's).
+    :param project: the project folder, or a `ProjectConfig` (its environment is the one deployed).
     :param thresholds: integration-validation limits (deployments.integration.Thresholds):
         row_count_tolerance, mean_tolerance, null_share_tolerance, duration_factor, duration_grace_s.
     :param require_dbt_docs: fail validation when a dbt model has no description.
     Raises DualEngineConfigError (file, key, problem, fix) on a broken project.
     """
-    try:
-        project = load_project(project_dir)
-        env = project.environment(environment)
-        catalogs, issues = load_catalogs(project)
-        graph = build_graph(project, catalogs if not issues else None)
-        contracts = _load_contracts(project, graph)
-        views = dbt_views_on_sqlmesh(catalogs, project.files["settings"], DEPLOY_VIEW_REASON)
+    reject_moved_arguments("build_deploy_dag", dag_kwargs)
+    source = ProjectConfig.of(project)
+    with readable_import_errors():
+        loaded = load_project(source.project_dir)
+        env = loaded.environment(source.environment)
+        catalogs, issues = load_catalogs(loaded)
+        graph = build_graph(loaded, catalogs if not issues else None)
+        contracts = load_structurally_valid_contracts(loaded, graph)
+        views = dbt_views_on_sqlmesh(catalogs, loaded.files["settings"], DEPLOY_VIEW_REASON)
         if views:
             raise DualEngineConfigError(views)
-        warehouse = warehouse_at_parse(project)
-    except DualEngineConfigError as exc:
-        raise DualEngineConfigError(exc.issues) from None
+        warehouse = warehouse_at_parse(loaded)
     green = green_environment(env.sqlmesh_environment)
     ctx = RenderContext(
-        project=project,
-        environment=replace(env, sqlmesh_environment=green, sqlmesh_view_suffix=f"__{green}", dbt_schema=SLOT_TEMPLATE),
-        sqlmesh_action="plan",
+        project=loaded,
+        environment=replace(
+            env, sqlmesh_environment=green, sqlmesh_view_suffix=sqlmesh_view_suffix(green), dbt_schema=SLOT_TEMPLATE
+        ),
+        sqlmesh_action=SQLMeshAction.PLAN,
         sqlmesh_model_tasks=False,  # a deployment reports per stage; model Assets come from the regular DAG
         dbt_build_per_model=True,  # `dbt build` per model into the slot: tests inline, half the tasks
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.
-    site = {"project_dir": str(project.root), "environment": env.name, **ctx.pool_args()}
+    site = {"project_dir": str(loaded.root), "environment": env.name, **ctx.pool_args()}
     sqlmesh = {
-        "project_path": str(project.sqlmesh_path),
+        "project_path": str(loaded.sqlmesh_path),
         "gateway": env.sqlmesh_gateway,
-        "conn_id": project.settings.warehouse.conn_id,
+        "conn_id": loaded.settings.warehouse.conn_id,
         "env": {DBT_SCHEMA_ENV: SLOT_TEMPLATE},
         **ctx.pool_args(),
     }
-    dag = DAG(
-        dag_id=dag_id or f"dualengine_{project.settings.name}_{env.name}_deploy",
+    dag = new_dag(
+        dag_id or f"dualengine_{loaded.settings.name}_{env.name}_deploy",
         schedule=schedule,
-        start_date=start_date or pendulum.datetime(2024, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,  # two deployments of one environment must never interleave
-        tags=["dualengine", "deploy", env.name],
-        doc_md=f"Blue-green deployment of `{project.root}` to **{env.name}**: SQLMesh into `{green}`, dbt into the idle slot of `{env.dbt_schema}`, validated, then both promoted in one transaction.",
+        start_date=start_date,
+        tags=["deploy", env.name],
+        doc_md=f"Blue-green deployment of `{loaded.root}` to **{env.name}**: SQLMesh into `{green}`, dbt into the idle slot of `{env.dbt_schema}`, validated, then both promoted in one transaction.",
         **dag_kwargs,
     )
     with dag:
@@ -108,14 +109,14 @@ def build_deploy_dag(
         with TaskGroup(
             "validation", tooltip="Nothing is built yet: lint, unit tests, cost estimate, dbt docs, contracts"
         ) as validation:
-            _validation_tasks(project, green, sqlmesh, require_dbt_docs)
+            _validation_tasks(loaded, green, sqlmesh, require_dbt_docs)
         with TaskGroup("staging_deployment", tooltip=f"Build green: SQLMesh '{green}', dbt idle slot") as staging:
-            _render(graph, ctx, False, contracts, static_validation=False, wait_for_inputs=False)
+            render_stages(graph, ctx, False, contracts, static_validation=False, wait_for_inputs=False)
         with TaskGroup("integration_validation", tooltip="Green against prod") as integration:
             IntegrationValidationOperator(task_id="compare_with_prod", thresholds=thresholds, **site)
         with TaskGroup("promotion", tooltip="Both engines switch in one transaction") as promotion:
             # Consumers scheduled on the prod tables' Assets hear of the deployment.
-            DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(project, graph, env, warehouse), **site)
+            DualEnginePromoteOperator(task_id="promote", outlets=prod_assets(loaded, graph, env, warehouse), **site)
         conclude = DeploymentConcludeOperator(
             task_id="conclude",
             trigger_rule="all_done",
@@ -145,53 +146,50 @@ def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require
         **sqlmesh,
         doc_md="What a plan into green would create and backfill (models, intervals); applies nothing.",
     )
-    DbtProjectCheckOperator(task_id="dbt_parse_and_docs", project_dir=str(project.root), require_docs=require_dbt_docs)
+    DbtProjectCheckOperator(
+        task_id="dbt_manifest_and_docs", project_dir=str(project.root), require_docs=require_dbt_docs
+    )
     ContractValidationOperator(task_id="contracts", project_dir=str(project.root))
 
 
-def prod_assets(project: Any, graph: Any, env: Any, warehouse: Any) -> list[Asset]:
+def prod_assets(project: Project, graph: UnifiedGraph, env: ResolvedEnvironment, warehouse: Any) -> list[Asset]:
     """The Assets of every model's table in the deployed environment (what the regular DAG
     of that environment emits), declared by the tasks that change what those tables show:
     promotion and rollback."""
-    nodes = graph.models_graph.nodes
     return [
-        Asset(model_asset_uri(warehouse, project, engine, name, nodes.get((engine, name), {}).get("relation"), env))
+        Asset(model_asset_uri(warehouse, project, engine, name, graph.models_graph.relation_of((engine, name)), env))
         for engine, name in sorted(graph.placement())
     ]
 
 
 def build_rollback_dag(
-    project_dir: str | os.PathLike[str] | None = None,
+    project: ProjectConfig | ProjectDir | None = None,
     *,
-    environment: str | None = None,
     dag_id: str | None = None,
     **dag_kwargs: Any,
 ) -> DAG:
     """A manually triggered DAG returning both engines to the state before the last successful deployment."""
-    try:
-        project = load_project(project_dir)
-        env = project.environment(environment)
-        graph = build_graph(project)
-        warehouse = warehouse_at_parse(project)
-    except DualEngineConfigError as exc:
-        raise DualEngineConfigError(exc.issues) from None
-    dag = DAG(
-        dag_id=dag_id or f"dualengine_{project.settings.name}_{env.name}_rollback",
+    reject_moved_arguments("build_rollback_dag", dag_kwargs)
+    source = ProjectConfig.of(project)
+    with readable_import_errors():
+        loaded = load_project(source.project_dir)
+        env = loaded.environment(source.environment)
+        graph = build_graph(loaded)
+        warehouse = warehouse_at_parse(loaded)
+    dag = new_dag(
+        dag_id or f"dualengine_{loaded.settings.name}_{env.name}_rollback",
         schedule=None,
-        start_date=pendulum.datetime(2024, 1, 1, tz="UTC"),
-        catchup=False,
-        max_active_runs=1,
-        tags=["dualengine", "rollback", env.name],
+        tags=["rollback", env.name],
         doc_md=f"Roll **{env.name}** back to before its last successful deployment (both engines, one transaction, verified by checksums).",
         **dag_kwargs,
     )
     with dag:
-        pool = project.settings.warehouse.writer_pool
+        pool = loaded.settings.warehouse.writer_pool
         DualEngineRollbackOperator(
             task_id="rollback",
-            project_dir=str(project.root),
+            project_dir=str(loaded.root),
             environment=env.name,
-            outlets=prod_assets(project, graph, env, warehouse),
+            outlets=prod_assets(loaded, graph, env, warehouse),
             **({"pool": pool} if pool else {}),
         )
     return dag

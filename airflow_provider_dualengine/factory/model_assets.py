@@ -27,22 +27,8 @@ from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineCon
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment, load_project
 from airflow_provider_dualengine.engines.connections import table_asset_uri
 from airflow_provider_dualengine.graph import Engine, build_graph
-
-
-def model_relation(
-    project: Project,
-    engine: Engine,
-    name: str,
-    relation: str | None,
-    environment: str | ResolvedEnvironment | None = None,
-) -> tuple[str, str]:
-    """(schema, table) of a model's output in an environment: SQLMesh's environment view
-    or the dbt model's table in the environment's target schema."""
-    env = environment if isinstance(environment, ResolvedEnvironment) else project.environment(environment)
-    if engine is Engine.SQLMESH:
-        schema, table = name.split(".")[-2:]
-        return f"{schema}{env.sqlmesh_view_suffix}", table
-    return env.dbt_schema, (relation or name).split(".")[-1]
+from airflow_provider_dualengine.graph.names import UnknownModel, resolve_model
+from airflow_provider_dualengine.graph.relations import model_relation
 
 
 def warehouse_at_parse(project: Project) -> Any:
@@ -121,11 +107,11 @@ def model_assets(
 
 
 def _resolve(graph, name: str) -> tuple[tuple[Engine, str, str | None] | None, str]:
-    candidates = graph.models_graph.matching(name)
-    if len(candidates) != 1:
-        what = "is in both engines" if candidates else "is not a model of this project"
+    try:
+        key = resolve_model(graph, name)
+    except UnknownModel as exc:
+        what = "is in both engines" if exc.candidates else "is not a model of this project"
         return None, f"'{name}' {what}" + (
-            f" ({', '.join(f'{e.value}:{n}' for e, n in candidates)})" if candidates else ""
+            f" ({', '.join(f'{e.value}:{n}' for e, n in exc.candidates)})" if exc.candidates else ""
         )
-    engine, model_name = candidates[0]
-    return (engine, model_name, graph.models_graph.nodes[candidates[0]].get("relation")), ""
+    return (key[0], key[1], graph.models_graph.nodes[key].relation), ""

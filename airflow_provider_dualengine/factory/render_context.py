@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
+from airflow_provider_dualengine.factory.config import SQLMeshAction
 
 
 @dataclass(frozen=True)
 class RenderContext:
     project: Project
     environment: ResolvedEnvironment
-    sqlmesh_action: str = "plan"  # "plan" (plan + apply) or "run" (cron intervals only)
+    sqlmesh_action: SQLMeshAction = SQLMeshAction.PLAN
     sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
@@ -47,7 +48,7 @@ class RenderContext:
         """One-slot pool for warehouses that allow one writer (DuckDB); None otherwise."""
         return self.project.settings.warehouse.writer_pool
 
-    def pool_args(self) -> dict[str, str]:
+    def pool_args(self) -> dict[str, Any]:
         return {"pool": self.writer_pool} if self.writer_pool else {}
 
 

@@ -12,8 +12,7 @@ from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
-from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
-from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph
+from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph, node_id
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
 
 
@@ -22,15 +21,16 @@ def load_catalogs(project: Project) -> tuple[dict[Engine, ModelCatalog], list[Co
     fix = f"run `dualengine compile {project.root}` (loads SQLMesh and runs `dbt parse` once; DAG parsing never does), or `dualengine validate --compile`"
     try:
         artifact = read_artifact(project)
+    except DualEngineConfigError as exc:  # another format version: the issue names the file and the fix
+        return {}, exc.issues
     except ArtifactProblem as exc:
         return {}, [ConfigIssue(project.files["settings"], "compiled", str(exc), fix)]
-    manifest = project.root / artifact["dbt"]["manifest"]
+    manifest = project.root / artifact.dbt.manifest
     if not manifest.is_file():  # Cosmos renders from it
         return {}, [
             ConfigIssue(project.files["settings"], "dbt.manifest", f"dbt manifest not found at {manifest}", fix)
         ]
-    dbt = ModelCatalog.from_json("dbt", manifest, artifact["dbt"]["models"])
-    return {Engine.SQLMESH: sqlmesh_catalog_from_artifact(artifact, project.sqlmesh_path), Engine.DBT: dbt}, []
+    return artifact.catalogs(project.root, project.sqlmesh_path), []
 
 
 def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = None) -> UnifiedGraph:
@@ -125,20 +125,18 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
             )
         )
     order = _stage_order(stages, file, issues)
-    models = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
+    model_graph = build_model_graph(catalogs, project.settings.dbt.schema_) if catalogs else ModelGraph()
     if not issues:
-        issues.extend(_model_cycles(models, file))
+        issues.extend(_model_cycles(model_graph, file))
     if not issues:
-        issues.extend(_reads_from_later_stages(models, placed, stages, order, file))
+        issues.extend(_reads_from_later_stages(model_graph, placed, stages, order, file))
     if issues:
         raise DualEngineConfigError(issues)
     return UnifiedGraph(
-        stages={name: stages[name] for name in order}, external_inputs=dict(spec.external_inputs), models_graph=models
+        stages={name: stages[name] for name in order},
+        external_inputs=dict(spec.external_inputs),
+        models_graph=model_graph,
     )
-
-
-def _label(key: tuple[Engine, str]) -> str:
-    return f"{key[0].value}:{key[1]}"
 
 
 def _model_cycles(models: ModelGraph, file) -> list[ConfigIssue]:
@@ -150,7 +148,7 @@ def _model_cycles(models: ModelGraph, file) -> list[ConfigIssue]:
     except CycleError as exc:
         members = list(reversed(exc.args[1]))
         where = " across engines" if len({k[0] for k in members}) > 1 else ""
-        cycle = " -> ".join(_label(k) for k in members)
+        cycle = " -> ".join(node_id(k) for k in members)
         return [
             ConfigIssue(
                 file,
@@ -199,7 +197,7 @@ def _reads_from_later_stages(
                 ConfigIssue(
                     file,
                     f"dependency_graph.{down_stage}",
-                    f"{_label(edge.downstream)} (stage '{down_stage}') reads {_label(edge.upstream)}, placed in {where}",
+                    f"{node_id(edge.downstream)} (stage '{down_stage}') reads {node_id(edge.upstream)}, placed in {where}",
                     f"move {edge.downstream[1]} to a later stage, or {edge.upstream[1]} to an earlier one",
                 )
             )

@@ -1,8 +1,5 @@
-"""The two engines, as graph nodes name them."""
+"""`Engine` for callers of the graph layer; it lives in `config.engine`, below every layer."""
 
-from enum import Enum
+from airflow_provider_dualengine.config.engine import Engine
 
-
-class Engine(str, Enum):
-    SQLMESH = "sqlmesh"
-    DBT = "dbt"
+__all__ = ["Engine"]

@@ -8,24 +8,21 @@ models have none, so column paths through dbt stop at the dbt model's columns.
 
 from __future__ import annotations
 
-import difflib
-from collections import deque
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dualengine.engines.catalog import ModelCatalog
-from airflow_provider_dualengine.graph.engine import Engine
-from airflow_provider_dualengine.graph.lineage import NodeKey, dbt_relations
+from airflow_provider_dualengine.compiled.document import CompiledArtifact
+from airflow_provider_dualengine.config.engine import Engine
+from airflow_provider_dualengine.graph.lineage import NodeKey, dbt_relations, node_id
 from airflow_provider_dualengine.graph.model import UnifiedGraph
-
-
-class UnknownModel(LookupError):
-    """A model name that matches no model, or several, of the two projects."""
+from airflow_provider_dualengine.graph.names import resolve_model
+from airflow_provider_dualengine.graph.walk import breadth_first, children_of
 
 
 def contracted_models(contracts_dir: Path) -> dict[str, str]:
-    """model name -> contract file. A broken contract file is a DualEngineConfigError
-    (file, key, fix), as everywhere else contracts are read."""
+    """model name -> contract file, from the project's contracts folder (`contracts:` in
+    dualengine.yml). A broken contract file is a DualEngineConfigError (file, key, fix),
+    as everywhere else contracts are read."""
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.errors import DualEngineConfigError
 
@@ -35,26 +32,9 @@ def contracted_models(contracts_dir: Path) -> dict[str, str]:
     return {c.model.name: str(c.file) for c in contracts}
 
 
-def resolve_model(graph: UnifiedGraph, name: str) -> NodeKey:
-    """'sqlmesh:staging.stg_orders', 'staging.stg_orders' or a unique short name."""
-    candidates = graph.models_graph.matching(name)
-    if len(candidates) == 1:
-        return candidates[0]
-    if candidates:
-        raise UnknownModel(
-            f"model '{name}' is ambiguous: {', '.join(f'{k[0].value}:{k[1]}' for k in candidates)}\n    fix: give the engine or the full name, e.g. {candidates[0][0].value}:{candidates[0][1]}"
-        )
-    known = sorted(
-        {k[1] for k in graph.models_graph.nodes} | {k[1].rsplit(".", 1)[-1] for k in graph.models_graph.nodes}
-    )
-    close = difflib.get_close_matches(name.rpartition(":")[2], known, n=3, cutoff=0.6)
-    maybe = f"did you mean {', '.join(close)}? " if close else ""
-    raise UnknownModel(
-        f"model '{name}': no such model in either project (SQLMesh or dbt)\n    fix: {maybe}name a SQLMesh model as schema.table, a dbt model by its name, or either with its engine (sqlmesh:..., dbt:...)"
-    )
-
-
 def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path) -> dict[str, Any]:
+    """Per changed model: what it reaches, the risk, the checks and contracts to run.
+    `contracts_dir` is the project's `contracts_path`."""
     contracts = contracted_models(contracts_dir)
     stage_of = graph.placement()
     report = {}
@@ -62,10 +42,10 @@ def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path)
         key = resolve_model(graph, name)
         downstream = graph.models_graph.downstream_of(key)
         reached = [key, *downstream]
-        other_engine = sorted(f"{e.value}:{m}" for e, m in downstream if e is not key[0])
+        other_engine = sorted(node_id(k) for k in downstream if k[0] is not key[0])
         touched_contracts = sorted({contracts[m] for _, m in reached if m in contracts})
         risk = "high" if other_engine or touched_contracts else "medium" if downstream else "low"
-        report[f"{key[0].value}:{key[1]}"] = {
+        report[node_id(key)] = {
             "downstream": [{"engine": e.value, "model": m, "stage": stage_of.get((e, m))} for e, m in downstream],
             "impact_scope": {
                 "models": len(downstream),
@@ -75,16 +55,16 @@ def analyze_impact(graph: UnifiedGraph, changed: list[str], contracts_dir: Path)
             },
             "risk_level": risk,
             "checks_to_run": {
-                f"{e.value}:{m}": graph.models_graph.nodes[(e, m)]["checks"]
-                for e, m in reached
-                if graph.models_graph.nodes[(e, m)]["checks"]
+                node_id(k): list(graph.models_graph.nodes[k].checks)
+                for k in reached
+                if graph.models_graph.nodes[k].checks
             },
             "contracts_to_check": touched_contracts,
         }
     return report
 
 
-def column_edges(artifact: dict[str, Any], dbt_base_schema: str | None = None) -> list[dict[str, Any]]:
+def column_edges(artifact: CompiledArtifact, dbt_base_schema: str | None = None) -> list[dict[str, Any]]:
     """Column edges `{"from", "to", "cross_engine"}` from the compiled artifact.
 
     Ids are `engine:model.column`. An upstream table that a dbt model writes becomes that
@@ -93,12 +73,11 @@ def column_edges(artifact: dict[str, Any], dbt_base_schema: str | None = None) -
     model stays `table:schema.table.column`. Artifacts compiled before column lineage was
     recorded give no edges.
     """
-    sqlmesh = artifact.get("sqlmesh", {}).get("models", {})
-    dbt = ModelCatalog.from_json("dbt", Path(), artifact.get("dbt", {}).get("models", {}))
-    relations = dbt_relations(dbt, dbt_base_schema)
+    sqlmesh = artifact.sqlmesh.models
+    relations = dbt_relations(artifact.dbt.catalog(Path()), dbt_base_schema)
     edges = []
     for model, described in sorted(sqlmesh.items()):
-        for column, upstream in sorted((described.get("column_lineage") or {}).items()):
+        for column, upstream in sorted(described.column_lineage.items()):
             for source in upstream:
                 origin = _column_id(source, sqlmesh, relations)
                 edges.append(
@@ -118,17 +97,7 @@ def _column_id(column: str, sqlmesh_models: dict[str, Any], dbt_relations: dict[
 
 def downstream_columns(edges: list[dict[str, Any]], column: str) -> list[str]:
     """Every column computed from `column` (an `engine:model.column` id), breadth first."""
-    children: dict[str, list[str]] = {}
-    for edge in edges:
-        children.setdefault(edge["from"], []).append(edge["to"])
-    seen, queue, order = {column}, deque(children.get(column, [])), []
-    while queue:
-        node = queue.popleft()
-        if node not in seen:
-            seen.add(node)
-            order.append(node)
-            queue.extend(children.get(node, []))
-    return order
+    return breadth_first(column, children_of((edge["from"], edge["to"]) for edge in edges))
 
 
 def lineage_document(graph: UnifiedGraph, columns: list[dict[str, Any]] | None = None) -> dict[str, Any]:
@@ -136,13 +105,13 @@ def lineage_document(graph: UnifiedGraph, columns: list[dict[str, Any]] | None =
     stage_of = graph.placement()
     document = {
         "nodes": [
-            {"id": f"{k[0].value}:{k[1]}", **{x: v for x, v in node.items() if x != "checks"}, "stage": stage_of.get(k)}
+            {"id": node_id(k), **node.to_document(), "stage": stage_of.get(k)}
             for k, node in sorted(graph.models_graph.nodes.items())
         ],
         "edges": [
             {
-                "from": f"{e.upstream[0].value}:{e.upstream[1]}",
-                "to": f"{e.downstream[0].value}:{e.downstream[1]}",
+                "from": node_id(e.upstream),
+                "to": node_id(e.downstream),
                 "via": e.via,
                 "cross_engine": e.cross_engine,
             }

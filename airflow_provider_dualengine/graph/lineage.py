@@ -1,52 +1,60 @@
-"""One model graph across both engines: same-engine dependencies plus cross-engine edges.
-
-Cross-engine edges are found, not declared: a dbt source whose table is a SQLMesh model,
-a dbt `ref()` to a SQLMesh model (the `dbt_dualengine` plugin), and a SQLMesh model
-reading a table that a dbt model writes. Lineage, impact analysis and
-stage validation all read this graph.
+"""One model graph across both engines: every model of the two projects, same-engine
+dependencies plus cross-engine edges (found by `compiled.edges`). Lineage, impact
+analysis and stage validation all read this graph.
 """
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass, field
+from typing import Any
 
-from airflow_provider_dualengine.engines.catalog import ModelCatalog
-from airflow_provider_dualengine.graph.engine import Engine
+from airflow_provider_dualengine.compiled.edges import Edge, NodeKey, dbt_relations, model_edges, node_id
+from airflow_provider_dualengine.config.engine import Engine
+from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
+from airflow_provider_dualengine.graph.walk import breadth_first, children_of
 
-NodeKey = tuple[Engine, str]
+__all__ = ["Edge", "LineageNode", "ModelGraph", "NodeKey", "build_model_graph", "dbt_relations", "node_id"]
 
 
-@dataclass(frozen=True)
-class Edge:
-    upstream: NodeKey
-    downstream: NodeKey
-    via: str  # "sqlmesh"/"ref" within an engine; "source", "ref" or "table" across engines
+@dataclass(frozen=True, slots=True)
+class LineageNode:
+    """A model of either project, placed in a stage or not."""
 
-    @property
-    def cross_engine(self) -> bool:
-        return self.upstream[0] is not self.downstream[0]
+    engine: Engine
+    name: str
+    kind: str | None = None
+    checks: tuple[str, ...] = ()  # dbt tests / SQLMesh audits attached to the model
+    columns: dict[str, str] = field(default_factory=dict)  # name -> type, where the engine knows them
+    relation: str | None = None  # where the engine writes it, when not derived from the name (dbt alias)
+
+    @classmethod
+    def of(cls, engine: Engine, model: CatalogModel) -> LineageNode:
+        return cls(engine, model.name, model.kind, tuple(model.checks), dict(model.columns), model.relation)
+
+    def to_document(self) -> dict[str, Any]:
+        """The node as `dualengine lineage` prints it (tests/audits left out)."""
+        return {
+            "engine": self.engine.value,
+            "name": self.name,
+            "kind": self.kind,
+            "columns": dict(self.columns),
+            "relation": self.relation,
+        }
 
 
 @dataclass
 class ModelGraph:
-    nodes: dict[NodeKey, dict] = field(default_factory=dict)
+    nodes: dict[NodeKey, LineageNode] = field(default_factory=dict)
     edges: list[Edge] = field(default_factory=list)
 
     def downstream_of(self, key: NodeKey) -> list[NodeKey]:
         """Every model that reads `key`, directly or not, in breadth-first order."""
-        children: dict[NodeKey, list[NodeKey]] = {}
-        for edge in self.edges:
-            children.setdefault(edge.upstream, []).append(edge.downstream)
-        seen, queue, order = {key}, deque(children.get(key, [])), []
-        while queue:
-            node = queue.popleft()
-            if node in seen:
-                continue
-            seen.add(node)
-            order.append(node)
-            queue.extend(children.get(node, []))
-        return order
+        return breadth_first(key, children_of((e.upstream, e.downstream) for e in self.edges))
+
+    def relation_of(self, key: NodeKey) -> str | None:
+        """The relation name the engine gives the model, when it is not derived from its name."""
+        node = self.nodes.get(key)
+        return node.relation if node is not None else None
 
     def matching(self, name: str) -> list[NodeKey]:
         """Models a user-given name means: 'sqlmesh:staging.stg_orders', 'staging.stg_orders',
@@ -62,46 +70,10 @@ class ModelGraph:
         return [e for e in self.edges if e.cross_engine]
 
 
-def dbt_relations(dbt: ModelCatalog, base_schema: str | None) -> dict[str, str]:
-    """Tables a SQLMesh model may name to read a dbt model: its relation, and the same
-    table in the prod schema (the manifest is compiled for one target)."""
-    found = {}
-    for model in dbt.models.values():
-        if model.relation:
-            found[model.relation] = model.name
-            if base_schema:
-                found[f"{base_schema}.{model.relation.split('.')[-1]}"] = model.name
-    return found
-
-
 def build_model_graph(catalogs: dict[Engine, ModelCatalog], dbt_base_schema: str | None = None) -> ModelGraph:
-    graph = ModelGraph()
-    sqlmesh, dbt = catalogs.get(Engine.SQLMESH), catalogs.get(Engine.DBT)
-    for engine, catalog in ((Engine.SQLMESH, sqlmesh), (Engine.DBT, dbt)):
+    graph = ModelGraph(edges=model_edges(catalogs, dbt_base_schema))
+    for engine in (Engine.SQLMESH, Engine.DBT):
+        catalog = catalogs.get(engine)
         for model in catalog.models.values() if catalog else []:
-            graph.nodes[(engine, model.name)] = {
-                "engine": engine.value,
-                "name": model.name,
-                "kind": model.kind,
-                "checks": list(model.checks),
-                "columns": dict(model.columns),
-                "relation": model.relation,
-            }
-            for dep in model.depends_on:
-                graph.edges.append(
-                    Edge((engine, dep), (engine, model.name), "sqlmesh" if engine is Engine.SQLMESH else "ref")
-                )
-    if sqlmesh and dbt:
-        for model in dbt.models.values():
-            for table in model.reads_tables:
-                if table in sqlmesh.models:
-                    graph.edges.append(Edge((Engine.SQLMESH, table), (Engine.DBT, model.name), "source"))
-            for name in model.engine_refs:
-                if name in sqlmesh.models:
-                    graph.edges.append(Edge((Engine.SQLMESH, name), (Engine.DBT, model.name), "ref"))
-        relations = dbt_relations(dbt, dbt_base_schema)
-        for model in sqlmesh.models.values():
-            for table in model.reads_tables:
-                if table in relations:
-                    graph.edges.append(Edge((Engine.DBT, relations[table]), (Engine.SQLMESH, model.name), "table"))
+            graph.nodes[(engine, model.name)] = LineageNode.of(engine, model)
     return graph

@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from airflow_provider_dualengine.config.dependency_graph import ExternalInput
-from airflow_provider_dualengine.graph.engine import Engine
+from airflow_provider_dualengine.config.engine import Engine
 from airflow_provider_dualengine.graph.lineage import ModelGraph
 
 __all__ = ["Engine", "ModelNode", "StageNode", "UnifiedGraph"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ModelNode:
     engine: Engine
     name: str
@@ -23,7 +23,7 @@ class ModelNode:
     relation: str | None = None  # where the engine writes it, when not derived from the name (dbt alias)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StageNode:
     name: str
     models: dict[Engine, tuple[ModelNode, ...]]

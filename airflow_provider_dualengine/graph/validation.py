@@ -13,18 +13,20 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_provider_dualengine.compiled.artifact import gateway_issue
+from airflow_provider_dualengine.compiled.document import CompiledArtifact
+from airflow_provider_dualengine.config.engine import Engine
 from airflow_provider_dualengine.config.errors import ConfigIssue
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
 from airflow_provider_dualengine.engines.catalog import ModelCatalog
 from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh
-from airflow_provider_dualengine.graph.engine import Engine
 
 DEPLOY_VIEW_REASON = "in a blue-green deployment it would keep reading the green SQLMesh environment, which the next deployment re-plans while it is live"
 
 
 def validate_project(
     project: Project,
-    artifact: dict[str, Any],
+    artifact: CompiledArtifact,
     catalogs: dict[Engine, ModelCatalog],
     environment: ResolvedEnvironment,
     require_dbt_docs: bool = True,
@@ -39,12 +41,9 @@ def validate_project(
     return issues
 
 
-def gateway_issues(project: Project, artifact: dict[str, Any]) -> list[ConfigIssue]:
+def gateway_issues(project: Project, artifact: CompiledArtifact) -> list[ConfigIssue]:
     """Gateways set in dualengine.yml and in every environment, against the SQLMesh config."""
-    from airflow_provider_dualengine.compiled.artifact import gateway_issue
-
-    sqlmesh = artifact["sqlmesh"]
-    if "gateways" not in sqlmesh:
+    if not artifact.sqlmesh.records_gateways:
         return [
             ConfigIssue(
                 project.artifact_path,
@@ -53,7 +52,7 @@ def gateway_issues(project: Project, artifact: dict[str, Any]) -> list[ConfigIss
                 f"run `dualengine compile {project.root}` (or `dualengine validate --compile`)",
             )
         ]
-    known = sqlmesh["gateways"]
+    known = artifact.sqlmesh.gateways
     issues, seen = [], set()
     named = [(None, project.settings.sqlmesh.gateway)] + [
         (name, spec.sqlmesh.gateway) for name, spec in project.environments.items()
@@ -68,10 +67,10 @@ def gateway_issues(project: Project, artifact: dict[str, Any]) -> list[ConfigIss
     return issues
 
 
-def _source_issues(project: Project, artifact: dict[str, Any], manifest: dict[str, Any]) -> list[ConfigIssue]:
+def _source_issues(project: Project, artifact: CompiledArtifact, manifest: dict[str, Any]) -> list[ConfigIssue]:
     from airflow_provider_dualengine.engines.dbt.source_schemas import sqlmesh_source_issues
 
-    models = sorted(artifact["sqlmesh"]["models"])
+    models = sorted(artifact.sqlmesh.models)
     return sqlmesh_source_issues(
         manifest, project.dbt_path, project.dbt_project_name, models, project.settings.dbt.sqlmesh_suffix_var
     )

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from sqlmesh.core.config import Config
     from sqlmesh.core.console import Console
 
+    from airflow_provider_dualengine.engines.sqlmesh.freshness import ModelFreshness
+
 os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
 
@@ -73,7 +75,7 @@ class SQLMeshHook(BaseHook):
             raise ValueError("SQLMeshHook needs a project_path (argument or the connection's `project_path` extra)")
         return project, self.gateway or (conn_extra(conn, "gateway") if conn else None)
 
-    def load_config(self) -> tuple[Config, str, Path]:
+    def load_config(self) -> tuple[Config, str | None, Path]:
         """The project's config with gateway connections taken from Airflow."""
         from airflow_provider_dualengine.engines.sqlmesh.project_config import load_project_config
 
@@ -113,6 +115,14 @@ class SQLMeshHook(BaseHook):
                         adapter.close()
         finally:
             set_console(previous)
+
+    def model_freshness(self, model: str, environment: str, target: Any) -> ModelFreshness:
+        """Whether `model` is complete up to `target` in `environment`, read from the
+        gateway's SQLMesh state without building a Context (cheap enough to poll)."""
+        from airflow_provider_dualengine.engines.sqlmesh.freshness import cache_dir, model_freshness
+
+        config, gateway, project = self.load_config()
+        return model_freshness(config, gateway, model, environment, target, cache_dir=cache_dir(config, project))
 
     def test_connection(self) -> tuple[bool, str]:
         try:

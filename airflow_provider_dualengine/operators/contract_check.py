@@ -16,10 +16,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator
+from airflow.sdk import Asset, AssetAlias, BaseOperator
 
-from airflow_provider_dualengine.engines.connections import connection_kind, table_asset_uri
-from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+from airflow_provider_dualengine.engines.connections import table_asset_uri
 
 if TYPE_CHECKING:
     from airflow_provider_dualengine.contracts.runtime import ContractReport
@@ -70,14 +69,15 @@ class ContractCheckOperator(BaseOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.config.contracts import ContractModel
         from airflow_provider_dualengine.contracts.runtime import check_contract
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
 
         contract = ContractModel.model_validate(self.contract)
-        conn = BaseHook.get_connection(self.conn_id)
+        hook = WarehouseHook(self.conn_id)
+        conn = hook.connection
         last_update = self._last_update(context)
-        with warehouse_cursor(conn) as cursor:
+        with hook.session() as warehouse:
             report = check_contract(
-                cursor,
-                connection_kind(conn),
+                warehouse,
                 self.schema,
                 self.table,
                 contract,

@@ -43,5 +43,5 @@ class ContractValidationOperator(BaseOperator):
             raise ContractsBroken(
                 f"{len(errors)} contract violation(s) before anything ran:\n" + "\n".join(str(f) for f in errors)
             )
-        self.log.info("%d contract(s) hold statically: %s", len(contracts), ", ".join(result["contracts"]))
+        self.log.info("%d contract(s) hold statically: %s", len(contracts), ", ".join(c.model.name for c in contracts))
         return result

@@ -9,17 +9,11 @@ redacted of the warehouse connection's secrets first: it often quotes a driver's
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import Any, NoReturn
 
 from airflow.sdk import BaseOperator
 
 START_TASK_ID = "prepare"
-STAGE_GROUPS = {
-    "validation": "validation",
-    "integration_validation": "integration_validation",
-    "promotion": "production_promotion",
-}
 
 
 class _DeploymentOperator(BaseOperator):
@@ -78,49 +72,20 @@ class IntegrationValidationOperator(_DeploymentOperator):
         self.thresholds = dict(thresholds or {})
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_dualengine.config.project import load_project
-        from airflow_provider_dualengine.deployments import records, saved
-        from airflow_provider_dualengine.deployments.integration import Thresholds, validate
-        from airflow_provider_dualengine.deployments.plan import deployed_models
-        from airflow_provider_dualengine.graph import build_graph
+        from airflow_provider_dualengine.deployments.coordinator import validate_integration
+        from airflow_provider_dualengine.deployments.integration import Thresholds
+        from airflow_provider_dualengine.deployments.saved import RecordRefused
 
-        site, deployment_id = self.site, self.deployment_id(context)
-        limits = Thresholds(**self.thresholds)
-        graph = build_graph(load_project(self.project_dir))
-        started = datetime.now(UTC)
-        with site.cursor() as cursor:
-            record = records.get(cursor, site.dialect, deployment_id)
-            try:
-                slot = saved.dbt_slot(record["details"], site, deployment_id)
-            except saved.RecordRefused as exc:
-                self.blocked(context, str(exc), exc, site)
-            models = deployed_models(graph, site.sqlmesh_environment, site.dbt_live_schema, slot)
-            edges = [(e.upstream[1], e.downstream[1]) for e in graph.models_graph.cross_engine_edges()]
-            findings = validate(cursor, site.dialect, models, edges, limits)
-            staging_s = (started - record["started_at"]).total_seconds()
-            previous = records.last_succeeded(cursor, site.dialect, site.environment)
-            findings.append(
-                _duration_finding(
-                    staging_s, saved.number(((previous or {}).get("details") or {}).get("staging_seconds")), limits
-                )
-            )
-            failed = [f for f in findings if not f.passed]
-            writer = site.writer(cursor)
-            writer.update(
-                deployment_id, staging_seconds=round(staging_s, 1), integration=[f.as_dict() for f in findings]
-            )
-            writer.stage(
-                deployment_id,
-                "integration_validation",
-                "failed" if failed else "passed",
-                started,
-                datetime.now(UTC),
-                "; ".join(f"{f.model}: {f.message}" for f in failed),
-            )
+        site = self.site
+        try:
+            findings = validate_integration(site, self.deployment_id(context), Thresholds(**self.thresholds))
+        except RecordRefused as exc:
+            self.blocked(context, str(exc), exc, site)
         for finding in findings:
             (self.log.info if finding.passed else self.log.error)(
                 "%-22s %-40s %s", finding.check, finding.model, finding.message
             )
+        failed = [f for f in findings if not f.passed]
         if failed:
             first = failed[0]
             more = f" (+{len(failed) - 1} more)" if len(failed) > 1 else ""
@@ -130,22 +95,6 @@ class IntegrationValidationOperator(_DeploymentOperator):
                 site=site,
             )
         return {"checks": len(findings), "failed": 0}
-
-
-def _duration_finding(staging_s: float, previous_s: float | None, limits: Any) -> Any:
-    from airflow_provider_dualengine.deployments.integration import Finding
-
-    if previous_s is None:
-        return Finding(
-            "execution_time", "(deployment)", True, f"built in {staging_s:.0f} s; no previous deployment to compare"
-        )
-    allowed = previous_s * limits.duration_factor + limits.duration_grace_s
-    return Finding(
-        "execution_time",
-        "(deployment)",
-        staging_s <= allowed,
-        f"built in {staging_s:.0f} s vs {previous_s:.0f} s last time (allowed {allowed:.0f} s)",
-    )
 
 
 class DualEnginePromoteOperator(_DeploymentOperator):
@@ -164,13 +113,15 @@ class DualEnginePromoteOperator(_DeploymentOperator):
 
 
 class DeploymentConcludeOperator(_DeploymentOperator):
-    """Runs whatever happened before it: finds the failure point, rolls back as the deployment's
-    table says, verifies prod against its checksums from before, closes the record."""
+    """Runs whatever happened before it: finds the failure point (deployments/failure_points.py)
+    and concludes the deployment: the rollback plan for that point, recorded and applied,
+    prod verified against its checksums from before, the record closed."""
 
     custom_operator_name = "Deployment: conclude"
 
     def execute(self, context: Any) -> str:
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, conclude
+        from airflow_provider_dualengine.deployments.failure_points import failure_point
 
         ti, dag_run = context["ti"], context["dag_run"]
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
@@ -188,32 +139,6 @@ class DeploymentConcludeOperator(_DeploymentOperator):
             raise DeploymentBlocked(f"deployment {deployment_id} {summary}")
         self.log.info("Deployment %s %s", deployment_id, summary)
         return summary
-
-
-def failure_point(states: dict[str, Any]) -> tuple[str | None, str | None]:
-    """(failure point, first failed task) from the run's task states, pipeline order."""
-    from airflow_provider_dualengine.deployments.coordinator import FAILURE_POINTS
-
-    failed = sorted(t for t, s in states.items() if str(s) == "failed")
-    found: dict[str, str] = {}
-    for task in failed:
-        group = task.split(".", 1)[0]
-        if group == "staging_deployment":
-            point = (
-                "integration_validation"
-                if ".contract__" in task
-                else "dbt_deployment"
-                if ".dbt." in task
-                else "sqlmesh_deployment"
-            )
-        else:
-            point = STAGE_GROUPS.get(group)
-        if point:
-            found.setdefault(point, task)
-    for point in FAILURE_POINTS:
-        if point in found:
-            return point, found[point]
-    return None, None
 
 
 class DualEngineRollbackOperator(_DeploymentOperator):

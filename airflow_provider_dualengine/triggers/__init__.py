@@ -1,1 +1,3 @@
-"""Deferrable triggers (SQLMesh interval freshness lands here; see the issues)."""
+"""Deferrable triggers, run in Airflow's triggerer: `SQLMeshModelFreshTrigger`
+(`sqlmesh_freshness.py`), which `SQLMeshModelFreshSensor` defers to; it polls SQLMesh's
+state until a model's intervals are complete up to a target time."""

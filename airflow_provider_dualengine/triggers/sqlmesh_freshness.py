@@ -65,17 +65,12 @@ class SQLMeshModelFreshTrigger(BaseTrigger):
 
     def check(self) -> Any:
         """One synchronous state check (a ModelFreshness)."""
-        from airflow_provider_dualengine.engines.sqlmesh.freshness import check_model_freshness
+        from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 
-        return check_model_freshness(
-            self.project_path,
-            self.model,
-            self.environment,
-            self.target,
-            gateway=self.gateway,
-            conn_id=self.conn_id,
-            state_conn_id=self.state_conn_id,
+        hook = SQLMeshHook(
+            self.project_path, gateway=self.gateway, conn_id=self.conn_id, state_conn_id=self.state_conn_id
         )
+        return hook.model_freshness(self.model, self.environment, self.target)
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         deadline = time.monotonic() + self.timeout

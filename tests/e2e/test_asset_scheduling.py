@@ -19,8 +19,8 @@ def _dag_file(dag_id: str, project: Path, stages: list[str], schedule_on: list[s
         else ""
     )
     return (
-        "# airflow dag file written by a test\nfrom airflow_provider_dualengine import build_dag, model_assets\n"
-        f"dag = build_dag({str(project)!r}, dag_id={dag_id!r}, stages={stages!r}{schedule})\n"
+        "# airflow dag file written by a test\nfrom airflow_provider_dualengine import ProjectConfig, build_dag, model_assets\n"
+        f"dag = build_dag(ProjectConfig({str(project)!r}, stages={stages!r}), dag_id={dag_id!r}{schedule})\n"
     )
 
 

@@ -7,11 +7,13 @@ it equals green, and never anything in between.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.warehouses import Warehouse
+from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
 SQLMESH_PROD = [
     "raw.raw_customers",
@@ -32,11 +34,11 @@ PROD = SQLMESH_PROD + DBT_PROD
 
 def deploy_source(dag_id: str, project: Path, **kwargs) -> str:
     args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return f"from airflow_provider_dualengine import build_deploy_dag\ndag = build_deploy_dag({str(project)!r}, environment='production', dag_id={dag_id!r}{args})\n"
+    return f"from airflow_provider_dualengine import ProjectConfig, build_deploy_dag\ndag = build_deploy_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id={dag_id!r}{args})\n"
 
 
 def rollback_source(dag_id: str, project: Path) -> str:
-    return f"from airflow_provider_dualengine import build_rollback_dag\ndag = build_rollback_dag({str(project)!r}, environment='production', dag_id={dag_id!r})\n"
+    return f"from airflow_provider_dualengine import ProjectConfig, build_rollback_dag\ndag = build_rollback_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id={dag_id!r})\n"
 
 
 def prod_checksums(warehouse: Warehouse) -> dict[str, tuple | None]:
@@ -98,11 +100,11 @@ def inject_failure_inside_promotion(monkeypatch) -> None:
 
     original, calls = promotion._replace_view, []
 
-    def failing(cursor, view, physical):
+    def failing(warehouse, view, physical):
         calls.append(view)
         if len(calls) == 3:
             raise RuntimeError(f"injected: replacing {view} failed")
-        return original(cursor, view, physical)
+        return original(warehouse, view, physical)
 
     monkeypatch.setattr(promotion, "_replace_view", failing)
 
@@ -190,59 +192,157 @@ FAULTS = {
     "production_promotion/in_transaction": inject_failure_inside_promotion,
     "production_promotion/after_commit": inject_failure_after_commit,
 }
+# Each warehouse runs its faults in this order on one v2 deployment, then the kill, the
+# successful v2 deployment and the rollback. On PostgreSQL only the promotion case (the
+# after-commit swap back is the rollback DAG's code, run at the end).
+FAULTS_BY_KIND = {
+    "duckdb": [
+        "sqlmesh_deployment",
+        "dbt_deployment",
+        "integration_validation",
+        "production_promotion/in_transaction",
+        "production_promotion/after_commit",
+    ],
+    "postgres": ["production_promotion/in_transaction"],
+}
 
 
-def run_fault_chain(
-    shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys, faults: list[str], kill: bool
-) -> None:
-    """v1 deployed; then each fault on a v2 deployment leaves prod exactly v1 and a record
-    saying what happened (with `kill`, also a deployment process SIGKILLed inside the
-    promotion transaction); then v2
-    deploys and changes both engines at once; a rollback restores v1 exactly."""
+@dataclass
+class Chain:
+    """One warehouse's deployment history, shared by the tests of this module in order:
+    v1 deployed and live, the project at v2 (not deployed yet)."""
+
+    kind: str
+    warehouse: Warehouse
+    shop: Path
+    dag_id: str
+    v1: dict[str, tuple | None]
+    faults_run: list[str] = field(default_factory=list)
+
+
+def _chain(kind: str, request: pytest.FixtureRequest, work: Path) -> Iterator[Chain]:
+    import shutil
+
+    from airflow_provider_dualengine.cli.local_airflow import ensure_pool
+
+    database = None
+    if kind == "duckdb":
+        warehouse = duckdb_warehouse(work / "warehouse" / "shop.duckdb")
+    else:
+        server = request.getfixturevalue("postgres_server")
+        database = (server, server.create_database())
+        warehouse = postgres_warehouse(*database)
+    shop = work / "transforms"
+    shutil.copytree(
+        request.getfixturevalue("example_project"), shop, ignore=shutil.ignore_patterns("*.duckdb", "logs", ".cache")
+    )
+    if kind == "postgres":
+        settings = shop / "dualengine.yml"
+        settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
+    dag_id = f"deploy_chain_{kind}"
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", warehouse.env_json())
+            ensure_pool("dualengine_warehouse")
+            assert str(run_dag(dag_id, deploy_source(dag_id, shop)).state) == "success"
+            v1 = prod_checksums(warehouse)
+        assert all(v1.values()), v1
+        write_v2(shop)
+        yield Chain(kind, warehouse, shop, dag_id, v1)
+    finally:
+        if database:
+            database[0].drop_database(database[1])
+
+
+@pytest.fixture(scope="module")
+def duckdb_chain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, metadata_db
+) -> Iterator[Chain]:
+    yield from _chain("duckdb", request, tmp_path_factory.mktemp("deploy-duckdb"))
+
+
+@pytest.fixture(scope="module")
+def postgres_chain(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, metadata_db
+) -> Iterator[Chain]:
+    yield from _chain("postgres", request, tmp_path_factory.mktemp("deploy-postgres"))
+
+
+@pytest.fixture
+def chain(request: pytest.FixtureRequest, kind: str, monkeypatch: pytest.MonkeyPatch) -> Chain:
+    """The module's chain on `kind`, its warehouse the `dualengine_warehouse` connection."""
+    found: Chain = request.getfixturevalue(f"{kind}_chain")
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", found.warehouse.env_json())
+    return found
+
+
+def run_dag(dag_id: str, source: str):
+    """Like the `scenario_dag` fixture, for a module-scoped fixture."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    from tests.conftest import TEST_DAGS_FOLDER
+
+    path = TEST_DAGS_FOLDER / f"{dag_id}.py"
+    path.write_text(f"# airflow dag file written by a test\n{source}")
+    try:
+        bag = DagBag(dag_folder=str(path))
+        assert bag.import_errors == {}, bag.import_errors
+        return bag.dags[dag_id].test()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("kind", "fault"), [(kind, fault) for kind, faults in sorted(FAULTS_BY_KIND.items()) for fault in faults]
+)
+def test_a_fault_leaves_prod_exactly_as_before_and_says_so(chain: Chain, fault: str, scenario_dag, monkeypatch) -> None:
+    """A v2 deployment failing at `fault` leaves prod exactly v1 and a record saying what happened."""
     import json
 
-    kind = warehouse.kind
-    dag_id = f"deploy_chain_{kind}"
-    assert str(scenario_dag(dag_id, deploy_source(dag_id, shop)).state) == "success"
-    v1 = prod_checksums(warehouse)
-    assert all(v1.values()), v1
-    write_v2(shop)
+    with monkeypatch.context() as patch:
+        if fault == "integration_validation":
+            # a real check failing for real: any build time counts as a regression
+            strict = f"{chain.dag_id}_strict"
+            run = scenario_dag(
+                strict, deploy_source(strict, chain.shop, thresholds={"duration_factor": 0.0, "duration_grace_s": 0.0})
+            )
+        else:
+            FAULTS[fault](patch)
+            run = scenario_dag(chain.dag_id, deploy_source(chain.dag_id, chain.shop))
+    chain.faults_run.append(fault)
+    assert str(run.state) == "failed", fault
+    assert states(run)["conclude"] == "failed"
+    assert prod_checksums(chain.warehouse) == chain.v1, f"prod changed after a failure at {fault}"
+    _, status, details = records(chain.warehouse)[-1]
+    recorded = json.loads(details)
+    summary = recorded["summary"]
+    point = fault.split("/")[0]
+    assert (
+        status == "rolled_back"
+        and summary.startswith(f"blocked at {point}:")
+        and "prod verified identical to before" in summary
+    ), (fault, status, summary)
+    assert recorded["rollback"]["failure_point"] == point  # the plan, recorded before it ran
+    assert all(step["outcome"] in summary for step in recorded["rollback"]["steps"])
 
-    for fault in faults:
-        with monkeypatch.context() as patch:
-            if fault == "integration_validation":
-                # a real check failing for real: any build time counts as a regression
-                run = scenario_dag(
-                    f"{dag_id}_strict",
-                    deploy_source(
-                        f"{dag_id}_strict", shop, thresholds={"duration_factor": 0.0, "duration_grace_s": 0.0}
-                    ),
-                )
-            else:
-                FAULTS[fault](patch)
-                run = scenario_dag(dag_id, deploy_source(dag_id, shop))
-        assert str(run.state) == "failed", fault
-        assert states(run)["conclude"] == "failed"
-        assert prod_checksums(warehouse) == v1, f"prod changed after a failure at {fault}"
-        _, status, details = records(warehouse)[-1]
-        summary = json.loads(details)["summary"]
-        point = fault.split("/")[0]
-        assert (
-            status == "rolled_back"
-            and summary.startswith(f"blocked at {point}:")
-            and "prod verified identical to before" in summary
-        ), (fault, status, summary)
 
-    if kill:
-        if kind == "duckdb":
-            release_duckdb_file()
-        kill_mid_promotion(shop, f"{dag_id}_killed", tmp_path)
-        assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", sorted(FAULTS_BY_KIND))
+def test_after_the_faults_a_killed_promotion_a_deployment_and_a_rollback(
+    chain: Chain, scenario_dag, tmp_path: Path, capsys
+) -> None:
+    """A deployment process SIGKILLed inside the promotion transaction leaves prod v1; then
+    v2 deploys and changes both engines at once; a rollback restores v1 exactly."""
+    shop, warehouse, kind, v1 = chain.shop, chain.warehouse, chain.kind, chain.v1
+    if kind == "duckdb":
+        release_duckdb_file()
+    kill_mid_promotion(shop, f"{chain.dag_id}_killed", tmp_path)
+    assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
 
-    rerun = scenario_dag(dag_id, deploy_source(dag_id, shop))
+    rerun = scenario_dag(chain.dag_id, deploy_source(chain.dag_id, shop))
     assert str(rerun.state) == "success", states(rerun)
-    if kill:
-        assert_killed_deployment_recorded(warehouse)
+    assert_killed_deployment_recorded(warehouse)
     history = records(warehouse)
     v2 = prod_checksums(warehouse)
     changed = sorted(r for r in PROD if v2[r] != v1[r])
@@ -269,29 +369,9 @@ def run_fault_chain(
     capsys.readouterr()
     assert main(["deployments", str(shop), "-e", "production"]) == 0
     listing = capsys.readouterr().out
-    assert (
-        listing.count("rolled_back") == len(faults) + 1
-        and ("interrupted" in listing) == kill
-        and "succeeded" in listing
-    )
+    assert listing.count("rolled_back") == len(chain.faults_run) + 1 and "interrupted" in listing
+    assert "succeeded" in listing
     # v1 is now the last successful deployment, and it was the first: nothing earlier to return to
     assert main(["rollback", str(shop), "-e", "production"]) == 1
     assert "there is no earlier prod to return to" in capsys.readouterr().err
     assert prod_checksums(warehouse) == v1
-
-
-@pytest.mark.e2e
-def test_faults_at_every_failure_point_leave_prod_whole(
-    shop: Path, warehouse: Warehouse, scenario_dag, monkeypatch, tmp_path: Path, capsys
-) -> None:
-    if warehouse.kind == "duckdb":
-        faults = [
-            "sqlmesh_deployment",
-            "dbt_deployment",
-            "integration_validation",
-            "production_promotion/in_transaction",
-            "production_promotion/after_commit",
-        ]
-    else:  # the promotion case on PostgreSQL (the after-commit swap back is the rollback DAG's code, run at the end)
-        faults = ["production_promotion/in_transaction"]
-    run_fault_chain(shop, warehouse, scenario_dag, monkeypatch, tmp_path, capsys, faults, kill=True)

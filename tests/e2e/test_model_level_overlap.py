@@ -64,7 +64,7 @@ def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(
     # 1. build prod once (serial dag.test); the slow model does not sleep here
     run = scenario_dag(
         "overlap_setup",
-        f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(project)!r}, dag_id='overlap_setup', environment='production')\n",
+        f"from airflow_provider_dualengine import ProjectConfig, build_dag\ndag = build_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id='overlap_setup')\n",
     )
     assert str(run.state) == "success", {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
@@ -72,9 +72,10 @@ def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(
     tomorrow = (datetime.datetime.now(datetime.UTC) + datetime.timedelta(days=1)).isoformat()
     dag_file = TEST_DAGS_FOLDER / "overlap_run.py"
     dag_file.write_text(
-        "# airflow dag file written by a test\nfrom airflow_provider_dualengine import build_dag\n"
-        f"dag = build_dag({str(project)!r}, dag_id='overlap_run', environment='production', sqlmesh_action='run',"
-        f" model_level_dependencies=True, sqlmesh_operator_args={{'execution_time': {tomorrow!r}}})\n"
+        "# airflow dag file written by a test\nfrom airflow_provider_dualengine import ExecutionConfig, ProjectConfig, RenderConfig, build_dag\n"
+        f"dag = build_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id='overlap_run',"
+        " render_config=RenderConfig(model_level_dependencies=True),"
+        f" execution_config=ExecutionConfig(sqlmesh_action='run', sqlmesh_operator_args={{'execution_time': {tomorrow!r}}}))\n"
     )
     try:
         with executor_environment() as env:

@@ -25,9 +25,12 @@ def _states(run) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
 
 
-def _factory_dag(dag_id: str, project: Path, **kwargs) -> str:
-    args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(project)!r}, dag_id={dag_id!r}{args})\n"
+def _factory_dag(dag_id: str, project: Path, environment: str | None = None, sqlmesh_action: str = "plan") -> str:
+    return (
+        "from airflow_provider_dualengine import ExecutionConfig, ProjectConfig, build_dag\n"
+        f"dag = build_dag(ProjectConfig({str(project)!r}, environment={environment!r}), dag_id={dag_id!r},"
+        f" execution_config=ExecutionConfig(sqlmesh_action={sqlmesh_action!r}))\n"
+    )
 
 
 def _promote_dag(dag_id: str, project: Path) -> str:

@@ -7,11 +7,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_dualengine.engines.dbt import blue_green
-from airflow_provider_dualengine.engines.dbt.blue_green import BlueGreenError
+from airflow_provider_dualengine.deployments import dbt_slots
+from airflow_provider_dualengine.deployments.dbt_slots import BlueGreenError
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 LIVE = "analytics"
-BLUE, GREEN = blue_green.slot_names(LIVE)
+BLUE, GREEN = dbt_slots.slot_names(LIVE)
 
 
 @pytest.fixture
@@ -21,6 +22,11 @@ def cursor(db_connect: tuple[str, Callable[[], Any]]) -> Iterator[Any]:
         yield db.cursor()
     finally:
         db.close()
+
+
+@pytest.fixture
+def warehouse(db_connect: tuple[str, Callable[[], Any]], cursor: Any) -> Warehouse:
+    return Warehouse(cursor, db_connect[0])
 
 
 def _run(cursor: Any, dialect: str, *statements: str) -> None:
@@ -67,23 +73,23 @@ def two_slots(db_connect: tuple[str, Callable[[], Any]], cursor: Any) -> str:
     return dialect
 
 
-def test_slot_names_and_first_idle_slot(two_slots: str, cursor: Any) -> None:
+def test_slot_names_and_first_idle_slot(two_slots: str, cursor: Any, warehouse: Warehouse) -> None:
     assert (BLUE, GREEN) == ("analytics__blue", "analytics__green")
-    assert blue_green.live_slot(cursor, two_slots, LIVE) is None
-    assert blue_green.idle_slot(cursor, two_slots, LIVE) == BLUE
+    assert dbt_slots.live_slot(warehouse, LIVE) is None
+    assert dbt_slots.idle_slot(warehouse, LIVE) == BLUE
 
 
-def test_switch_points_live_views_at_the_slot(two_slots: str, cursor: Any) -> None:
+def test_switch_points_live_views_at_the_slot(two_slots: str, cursor: Any, warehouse: Warehouse) -> None:
     dialect = two_slots
-    first = blue_green.switch(cursor, dialect, LIVE, BLUE, ["customer_value", "orders"])
+    first = dbt_slots.switch(warehouse, LIVE, BLUE, ["customer_value", "orders"])
     assert (first.slot, first.previous_slot, first.relations) == (BLUE, None, ("customer_value", "orders"))
     assert _checksum(cursor, dialect) == (3, 60)
-    assert blue_green.idle_slot(cursor, dialect, LIVE) == GREEN
+    assert dbt_slots.idle_slot(warehouse, LIVE) == GREEN
 
-    second = blue_green.switch(cursor, dialect, LIVE, GREEN, ["customer_value"])
+    second = dbt_slots.switch(warehouse, LIVE, GREEN, ["customer_value"])
     assert _checksum(cursor, dialect) == (5, 15)
     assert (second.previous_slot, second.dropped) == (BLUE, ("orders",))
-    assert blue_green.live_slot(cursor, dialect, LIVE) == GREEN
+    assert dbt_slots.live_slot(warehouse, LIVE) == GREEN
     assert 0 < second.seconds < 30  # the promotion window
     cursor.execute("SELECT switch_seconds FROM dualengine.dbt_slots WHERE live_schema = 'analytics'")
     assert 0 < cursor.fetchone()[0] <= second.seconds
@@ -92,55 +98,57 @@ def test_switch_points_live_views_at_the_slot(two_slots: str, cursor: Any) -> No
 
 
 def test_a_slot_missing_a_relation_is_refused_and_live_is_untouched(
-    two_slots: str, db_connect: tuple, cursor: Any
+    two_slots: str, db_connect: tuple, cursor: Any, warehouse: Warehouse
 ) -> None:
     dialect = two_slots
-    blue_green.switch(cursor, dialect, LIVE, BLUE, ["customer_value", "orders"])
+    dbt_slots.switch(warehouse, LIVE, BLUE, ["customer_value", "orders"])
     state = _state(cursor, dialect)
     _run(cursor, dialect, f'DROP TABLE "{GREEN}".orders')
 
     with pytest.raises(BlueGreenError, match="lacks orders"):
-        blue_green.switch(cursor, dialect, LIVE, GREEN, ["customer_value", "orders"])
+        dbt_slots.switch(warehouse, LIVE, GREEN, ["customer_value", "orders"])
 
     assert _checksum(cursor, dialect) == (3, 60)
     assert _state(cursor, dialect) == state
-    assert blue_green.live_slot(cursor, dialect, LIVE) == BLUE
+    assert dbt_slots.live_slot(warehouse, LIVE) == BLUE
 
 
-def test_a_failure_mid_switch_rolls_every_view_back(two_slots: str, cursor: Any) -> None:
+def test_a_failure_mid_switch_rolls_every_view_back(two_slots: str, cursor: Any, warehouse: Warehouse) -> None:
     """customer_value's view is replaced first, then `orders` fails: both stay as they were."""
     dialect = two_slots
-    blue_green.switch(cursor, dialect, LIVE, BLUE, ["customer_value"])
+    dbt_slots.switch(warehouse, LIVE, BLUE, ["customer_value"])
     _run(cursor, dialect, f'CREATE TABLE "{LIVE}".orders (order_id INTEGER)')  # not a view: cannot be replaced
     state = _state(cursor, dialect)
 
     with pytest.raises(BlueGreenError, match="rolled back"):
-        blue_green.switch(cursor, dialect, LIVE, GREEN, ["customer_value", "orders"])
+        dbt_slots.switch(warehouse, LIVE, GREEN, ["customer_value", "orders"])
 
     assert _checksum(cursor, dialect) == (3, 60)
     assert _state(cursor, dialect) == state
 
 
-def test_rollback_restores_the_previous_slot_exactly(two_slots: str, db_connect: tuple, cursor: Any) -> None:
+def test_rollback_restores_the_previous_slot_exactly(
+    two_slots: str, db_connect: tuple, cursor: Any, warehouse: Warehouse
+) -> None:
     dialect = two_slots
     with pytest.raises(BlueGreenError, match="no previous slot"):
-        blue_green.rollback(cursor, dialect, LIVE, ["customer_value"])
-    blue_green.switch(cursor, dialect, LIVE, BLUE, ["customer_value"])
+        dbt_slots.rollback(warehouse, LIVE, ["customer_value"])
+    dbt_slots.switch(warehouse, LIVE, BLUE, ["customer_value"])
     before = _checksum(cursor, dialect)
-    blue_green.switch(cursor, dialect, LIVE, GREEN, ["customer_value"])
+    dbt_slots.switch(warehouse, LIVE, GREEN, ["customer_value"])
     assert _checksum(cursor, dialect) == (5, 15)
 
-    result = blue_green.rollback(cursor, dialect, LIVE, ["customer_value"])
+    result = dbt_slots.rollback(warehouse, LIVE, ["customer_value"])
 
     assert (result.slot, result.previous_slot) == (BLUE, GREEN)
     assert _checksum(cursor, dialect) == before == (3, 60)
     other = db_connect[1]()  # a fresh connection sees the committed state
     try:
-        assert blue_green.live_slot(other.cursor(), dialect, LIVE) == BLUE
+        assert dbt_slots.live_slot(Warehouse(other.cursor(), dialect), LIVE) == BLUE
     finally:
         other.close()
 
 
-def test_a_schema_that_is_not_a_slot_is_refused(two_slots: str, cursor: Any) -> None:
+def test_a_schema_that_is_not_a_slot_is_refused(two_slots: str, cursor: Any, warehouse: Warehouse) -> None:
     with pytest.raises(BlueGreenError, match="not a slot"):
-        blue_green.switch(cursor, two_slots, LIVE, "public", ["customer_value"])
+        dbt_slots.switch(warehouse, LIVE, "public", ["customer_value"])

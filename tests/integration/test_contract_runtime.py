@@ -17,13 +17,13 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from airflow.sdk import Asset, AssetAlias, BaseHook
+from airflow.sdk import Asset, AssetAlias
 from airflow.sdk.execution_time.context import OutletEventAccessors
 from pydantic import ValidationError
 
 from airflow_provider_dualengine.config.contracts import ContractModel
 from airflow_provider_dualengine.contracts.runtime import ContractReport, check_contract
-from airflow_provider_dualengine.engines.warehouse import warehouse_cursor
+from airflow_provider_dualengine.hooks import warehouse as warehouse_hook
 from airflow_provider_dualengine.operators.contract_check import EVENT_SOURCE, ContractCheckOperator, ContractViolation
 from tests.warehouses import Warehouse, postgres_warehouse
 from tests.warehouses import duckdb_warehouse as make_duckdb_warehouse
@@ -117,10 +117,10 @@ def customers(
 
 
 def check(wh: Warehouse, doc: dict[str, Any] | None = None, table: str = "customers", **kwargs: Any) -> ContractReport:
-    with warehouse_cursor(BaseHook.get_connection(CONN_ID)) as cursor:
+    with warehouse_hook.WarehouseHook(CONN_ID).session() as session:
+        assert session.dialect == wh.kind
         return check_contract(
-            cursor,
-            wh.kind,
+            session,
             "shop",
             table,
             ContractModel.model_validate(doc or contract()),
@@ -369,12 +369,22 @@ def test_postgres_connections_are_left_without_a_transaction(warehouse: Warehous
         for autocommit in (True, False):
             db.autocommit = autocommit
             assert check_contract(
-                db.cursor(), "postgres", "shop", "customers", ContractModel.model_validate(contract()), NOW
+                warehouse_hook.Warehouse(db.cursor(), "postgres"),
+                "shop",
+                "customers",
+                ContractModel.model_validate(contract()),
+                NOW,
             ).passed
             assert db.get_transaction_status() == TRANSACTION_STATUS_IDLE
         db.cursor().execute("SELECT 1")  # a caller's open transaction is not ours to roll back
         with pytest.raises(ValueError, match="without an open transaction"):
-            check_contract(db.cursor(), "postgres", "shop", "customers", ContractModel.model_validate(contract()), NOW)
+            check_contract(
+                warehouse_hook.Warehouse(db.cursor(), "postgres"),
+                "shop",
+                "customers",
+                ContractModel.model_validate(contract()),
+                NOW,
+            )
     finally:
         db.close()
 

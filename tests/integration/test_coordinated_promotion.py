@@ -10,12 +10,12 @@ import pytest
 
 from airflow_provider_dualengine.deployments import promotion
 from airflow_provider_dualengine.deployments.checksums import checksums
+from airflow_provider_dualengine.deployments.green_relations import DeployedModel
 from airflow_provider_dualengine.deployments.integration import Thresholds, validate
-from airflow_provider_dualengine.deployments.plan import DeployedModel
 from airflow_provider_dualengine.deployments.promotion import ProdLayer, swap
-from airflow_provider_dualengine.deployments.relations import sql_name
 from airflow_provider_dualengine.engines.sqlmesh.promotion import ViewBinding
 from airflow_provider_dualengine.graph import Engine
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 ORDERS, CUSTOMER_VALUE = ("staging", "orders"), ("analytics", "customer_value")
 PROD = [ORDERS, CUSTOMER_VALUE]
@@ -30,6 +30,11 @@ def cursor(db_connect: tuple[str, Callable[[], Any]]) -> Iterator[Any]:
         yield db.cursor()
     finally:
         db.close()
+
+
+@pytest.fixture
+def warehouse(db_connect: tuple[str, Callable[[], Any]], cursor: Any) -> Warehouse:
+    return Warehouse(cursor, db_connect[0])
 
 
 def _sql(cursor: Any, *statements: str) -> None:
@@ -68,70 +73,64 @@ def _layer(physical: tuple[str, str], slot: str) -> ProdLayer:
 
 
 @pytest.fixture
-def deployed(cursor: Any, db_connect: tuple[str, Any]) -> tuple[ProdLayer, ProdLayer, dict]:
+def deployed(cursor: Any, warehouse: Warehouse) -> tuple[ProdLayer, ProdLayer, dict]:
     """v1 live (SQLMesh table v1 + dbt slot blue); v2 built (table v2 + slot green), not live."""
-    dialect = db_connect[0]
     v1 = _layer(_physical(cursor, "orders__111", [1, 2, 3]), "analytics__blue")
     _slot(cursor, "analytics__blue", [(1, 10), (2, 20)])
-    swap(cursor, dialect, v1)
+    swap(warehouse, v1)
     v2 = _layer(_physical(cursor, "orders__222", [1, 2, 3, 4]), "analytics__green")
     _slot(cursor, "analytics__green", [(1, 10), (2, 25), (4, 40)])
-    return v1, v2, checksums(cursor, dialect, PROD)
+    return v1, v2, checksums(warehouse, PROD)
 
 
-def test_swap_switches_both_engines_together_and_back(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
-    dialect = db_connect[0]
+def test_swap_switches_both_engines_together_and_back(cursor: Any, warehouse: Warehouse, deployed) -> None:
     v1, v2, before = deployed
     assert before[ORDERS][0] == 3 and before[CUSTOMER_VALUE][0] == 2
-    window = swap(cursor, dialect, v2, v1)
-    after = checksums(cursor, dialect, PROD)
+    window = swap(warehouse, v2, v1)
+    after = checksums(warehouse, PROD)
     assert window > 0
     assert after[ORDERS][0] == 4 and after[CUSTOMER_VALUE][0] == 3  # both new
     assert all(after[r] != before[r] for r in PROD)
-    swap(cursor, dialect, v1, v2)  # rollback is the same swap
-    assert checksums(cursor, dialect, PROD) == before
+    swap(warehouse, v1, v2)  # rollback is the same swap
+    assert checksums(warehouse, PROD) == before
 
 
 def test_a_failure_inside_the_swap_leaves_prod_fully_old(
-    cursor: Any, db_connect: tuple[str, Any], deployed, monkeypatch: pytest.MonkeyPatch
+    cursor: Any, warehouse: Warehouse, deployed, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    dialect = db_connect[0]
     v1, v2, before = deployed
-    original = promotion.blue_green.apply_switch
+    original = promotion.dbt_slots.apply_switch
 
     def failing(*args, **kwargs):  # the SQLMesh view is already replaced when dbt's switch fails
         original(*args, **kwargs)
         raise RuntimeError("injected after both engines' statements, before COMMIT")
 
-    monkeypatch.setattr(promotion.blue_green, "apply_switch", failing)
+    monkeypatch.setattr(promotion.dbt_slots, "apply_switch", failing)
     with pytest.raises(RuntimeError, match="injected"):
-        swap(cursor, dialect, v2, v1)
-    assert checksums(cursor, dialect, PROD) == before
-    assert promotion.blue_green.live_slot(cursor, dialect, "analytics") == "analytics__blue"
+        swap(warehouse, v2, v1)
+    assert checksums(warehouse, PROD) == before
+    assert promotion.dbt_slots.live_slot(warehouse, "analytics") == "analytics__blue"
 
 
-def test_swap_drops_views_the_target_no_longer_has(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
-    dialect = db_connect[0]
+def test_swap_drops_views_the_target_no_longer_has(cursor: Any, warehouse: Warehouse, deployed) -> None:
     v1, v2, _ = deployed
     extra = _physical(cursor, "returns__333", [9])
     returns = ("staging", "returns")
     with_returns = ProdLayer(
         (*v1.sqlmesh_views, _view(returns, extra)), "analytics", "analytics__blue", ("customer_value",)
     )
-    swap(cursor, dialect, with_returns, v1)
-    assert checksums(cursor, dialect, [returns])[returns][0] == 1
-    swap(cursor, dialect, v2, with_returns)
-    assert checksums(cursor, dialect, [returns]) == {returns: None}
+    swap(warehouse, with_returns, v1)
+    assert checksums(warehouse, [returns])[returns][0] == 1
+    swap(warehouse, v2, with_returns)
+    assert checksums(warehouse, [returns]) == {returns: None}
 
 
-def test_swap_quotes_each_name_part(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
+def test_swap_quotes_each_name_part(cursor: Any, warehouse: Warehouse, deployed) -> None:
     """Names reach SQL only as quoted identifiers: a name shaped like SQL is just a name."""
-    dialect = db_connect[0]
     v1, _, _ = deployed
     odd = ("staging", 'x" AS SELECT 1; CREATE TABLE pwned (x INTEGER); --')
     swap(
-        cursor,
-        dialect,
+        warehouse,
         ProdLayer(
             (*v1.sqlmesh_views, _view(odd, v1.sqlmesh_views[0].physical)),
             "analytics",
@@ -140,23 +139,21 @@ def test_swap_quotes_each_name_part(cursor: Any, db_connect: tuple[str, Any], de
         ),
         v1,
     )
-    assert checksums(cursor, dialect, [odd])[odd][0] == 3
+    assert checksums(warehouse, [odd])[odd][0] == 3
     cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = 'pwned'")
     assert cursor.fetchone()[0] == 0
 
 
-def test_integration_checks_name_every_difference(cursor: Any, db_connect: tuple[str, Any], deployed) -> None:
-    dialect = db_connect[0]
+def test_integration_checks_name_every_difference(cursor: Any, warehouse: Warehouse, deployed) -> None:
     _, v2, _ = deployed
     models = [
-        DeployedModel(Engine.SQLMESH, "staging.orders", sql_name(v2.sqlmesh_views[0].physical), '"staging"."orders"'),
+        DeployedModel(Engine.SQLMESH, "staging.orders", v2.sqlmesh_views[0].physical, ("staging", "orders")),
         DeployedModel(
-            Engine.DBT, "customer_value", '"analytics__green"."customer_value"', '"analytics"."customer_value"'
+            Engine.DBT, "customer_value", ("analytics__green", "customer_value"), ("analytics", "customer_value")
         ),
     ]
     findings = validate(
-        cursor,
-        dialect,
+        warehouse,
         models,
         [("staging.orders", "customer_value")],
         Thresholds(row_count_tolerance=0.4, mean_tolerance=0.3),
@@ -177,9 +174,8 @@ def test_integration_checks_name_every_difference(cursor: Any, db_connect: tuple
 
 
 def test_integration_checks_catch_a_dropped_column_and_a_narrowed_type(
-    cursor: Any, db_connect: tuple[str, Any], deployed
+    cursor: Any, warehouse: Warehouse, deployed
 ) -> None:
-    dialect = db_connect[0]
     _sql(
         cursor,
         'CREATE SCHEMA IF NOT EXISTS "analytics__x"',
@@ -187,16 +183,15 @@ def test_integration_checks_catch_a_dropped_column_and_a_narrowed_type(
         'INSERT INTO "analytics__x".customer_value VALUES (1), (2)',
     )
     model = DeployedModel(
-        Engine.DBT, "customer_value", '"analytics__x"."customer_value"', '"analytics"."customer_value"'
+        Engine.DBT, "customer_value", ("analytics__x", "customer_value"), ("analytics", "customer_value")
     )
-    by = {f.check: f for f in validate(cursor, dialect, [model], [], Thresholds())}
+    by = {f.check: f for f in validate(warehouse, [model], [], Thresholds())}
     assert not by["column_presence"].passed and "lacks prod column(s) amount" in by["column_presence"].message
     assert not by["data_types"].passed and "customer_id" in by["data_types"].message
     assert by["row_count"].passed
 
 
-def test_referential_integrity_across_engines_counts_orphans(cursor: Any, db_connect: tuple[str, Any]) -> None:
-    dialect = db_connect[0]
+def test_referential_integrity_across_engines_counts_orphans(cursor: Any, warehouse: Warehouse) -> None:
     _sql(
         cursor,
         'CREATE SCHEMA "g1"',
@@ -206,11 +201,11 @@ def test_referential_integrity_across_engines_counts_orphans(cursor: Any, db_con
         'CREATE TABLE "g2".orders (order_id INTEGER, customer_id INTEGER)',
         'INSERT INTO "g2".orders VALUES (1, 1), (2, 3), (3, NULL)',
     )
-    producer = DeployedModel(Engine.SQLMESH, "staging.customers", '"g1"."customers"', '"staging"."customers"')
-    reader = DeployedModel(Engine.DBT, "orders", '"g2"."orders"', '"analytics"."orders"')
+    producer = DeployedModel(Engine.SQLMESH, "staging.customers", ("g1", "customers"), ("staging", "customers"))
+    reader = DeployedModel(Engine.DBT, "orders", ("g2", "orders"), ("analytics", "orders"))
     [finding] = [
         f
-        for f in validate(cursor, dialect, [producer, reader], [("staging.customers", "orders")], Thresholds())
+        for f in validate(warehouse, [producer, reader], [("staging.customers", "orders")], Thresholds())
         if f.check == "referential_integrity"
     ]
     assert (
@@ -218,8 +213,7 @@ def test_referential_integrity_across_engines_counts_orphans(cursor: Any, db_con
     )
 
 
-def test_checksums_ignore_row_order_and_see_any_change(cursor: Any, db_connect: tuple[str, Any]) -> None:
-    dialect = db_connect[0]
+def test_checksums_ignore_row_order_and_see_any_change(cursor: Any, warehouse: Warehouse) -> None:
     _sql(
         cursor,
         "CREATE TABLE a (x INTEGER, y TEXT)",
@@ -229,6 +223,6 @@ def test_checksums_ignore_row_order_and_see_any_change(cursor: Any, db_connect: 
         "CREATE TABLE c (x INTEGER, y TEXT)",
         "INSERT INTO c VALUES (2, 'q'), (1, 'r')",
     )
-    sums = checksums(cursor, dialect, [("a",), ("b",), ("c",), ("missing",)])
+    sums = checksums(warehouse, [("a",), ("b",), ("c",), ("missing",)])
     assert sums[("a",)] == sums[("b",)] and sums[("a",)] != sums[("c",)] and sums[("a",)][0] == 2
     assert sums[("missing",)] is None

@@ -11,20 +11,18 @@ import pytest
 
 from airflow_provider_dualengine.deployments import records
 from airflow_provider_dualengine.deployments.records import DeploymentRecordError
+from airflow_provider_dualengine.hooks.warehouse import Warehouse
 
 T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def _deploy(
-    cursor: Any, dialect: str, deployment_id: str, environment: str, status: str, stages: list[tuple[str, str]]
+    warehouse: Warehouse, deployment_id: str, environment: str, status: str, stages: list[tuple[str, str]]
 ) -> None:
-    records.start(
-        cursor, dialect, deployment_id, environment, "alice", f"plan-{deployment_id}", f"manifest-{deployment_id}"
-    )
+    records.start(warehouse, deployment_id, environment, "alice", f"plan-{deployment_id}", f"manifest-{deployment_id}")
     for i, (stage, outcome) in enumerate(stages):
         records.record_stage(
-            cursor,
-            dialect,
+            warehouse,
             deployment_id,
             stage,
             outcome,
@@ -32,29 +30,28 @@ def _deploy(
             T0 + timedelta(minutes=i, seconds=30),
             message=f"{stage} {outcome}",
         )
-    records.finish(cursor, dialect, deployment_id, status)
+    records.finish(warehouse, deployment_id, status)
 
 
 def test_deployments_are_recorded_listed_and_persist(db_connect: tuple[str, Callable[[], Any]]) -> None:
     dialect, connect = db_connect
     db = connect()
-    cursor = db.cursor()
+    warehouse = Warehouse(db.cursor(), dialect)
     _deploy(
-        cursor,
-        dialect,
+        warehouse,
         "d1",
         "prod",
         "succeeded",
         [("sqlmesh_plan", "succeeded"), ("dbt_build", "succeeded"), ("switch", "succeeded")],
     )
-    _deploy(cursor, dialect, "d2", "prod", "failed", [("sqlmesh_plan", "succeeded"), ("dbt_build", "failed")])
-    _deploy(cursor, dialect, "d3", "dev", "succeeded", [("sqlmesh_plan", "succeeded")])
-    records.start(cursor, dialect, "d4", "prod", "bob", None, None)  # still running when the process dies
+    _deploy(warehouse, "d2", "prod", "failed", [("sqlmesh_plan", "succeeded"), ("dbt_build", "failed")])
+    _deploy(warehouse, "d3", "dev", "succeeded", [("sqlmesh_plan", "succeeded")])
+    records.start(warehouse, "d4", "prod", "bob", None, None)  # still running when the process dies
     db.close()
 
     other = connect()  # a new connection: everything was committed
     try:
-        listed = records.list_deployments(other.cursor(), dialect)
+        listed = records.list_deployments(Warehouse(other.cursor(), dialect))
         assert [d["id"] for d in listed] == ["d4", "d3", "d2", "d1"]
         assert [d["status"] for d in listed] == ["running", "succeeded", "failed", "succeeded"]
         d1 = listed[-1]
@@ -75,11 +72,11 @@ def test_deployments_are_recorded_listed_and_persist(db_connect: tuple[str, Call
         assert d1["started_at"].tzinfo is not None and d1["finished_at"] >= d1["started_at"]
         assert listed[0]["finished_at"] is None and listed[0]["stages"] == []
         assert listed[2]["stages"][-1]["outcome"] == "failed"
-        assert [d["id"] for d in records.list_deployments(other.cursor(), dialect, limit=2)] == ["d4", "d3"]
+        assert [d["id"] for d in records.list_deployments(Warehouse(other.cursor(), dialect), limit=2)] == ["d4", "d3"]
 
-        assert records.last_succeeded(other.cursor(), dialect, "prod")["id"] == "d1"
-        assert records.last_succeeded(other.cursor(), dialect, "dev")["id"] == "d3"
-        assert records.last_succeeded(other.cursor(), dialect, "staging") is None
+        assert records.last_succeeded(Warehouse(other.cursor(), dialect), "prod")["id"] == "d1"
+        assert records.last_succeeded(Warehouse(other.cursor(), dialect), "dev")["id"] == "d3"
+        assert records.last_succeeded(Warehouse(other.cursor(), dialect), "staging") is None
     finally:
         other.close()
 
@@ -88,18 +85,18 @@ def test_bad_writes_are_refused_and_leave_the_connection_usable(db_connect: tupl
     dialect, connect = db_connect
     db = connect()
     try:
-        cursor = db.cursor()
-        records.start(cursor, dialect, "d1", "prod", "alice", None, None)
+        warehouse = Warehouse(db.cursor(), dialect)
+        records.start(warehouse, "d1", "prod", "alice", None, None)
         with pytest.raises(Exception):  # noqa: B017 (driver-specific unique-key error)
-            records.start(cursor, dialect, "d1", "prod", "alice", None, None)  # duplicate id
+            records.start(warehouse, "d1", "prod", "alice", None, None)  # duplicate id
         with pytest.raises(DeploymentRecordError):
-            records.record_stage(cursor, dialect, "nope", "dbt_build", "failed", T0, T0)
+            records.record_stage(warehouse, "nope", "dbt_build", "failed", T0, T0)
         with pytest.raises(DeploymentRecordError):
-            records.finish(cursor, dialect, "nope", "failed")
+            records.finish(warehouse, "nope", "failed")
         with pytest.raises(DeploymentRecordError):
-            records.finish(cursor, dialect, "d1", "running")
-        records.finish(cursor, dialect, "d1", "rolled_back")
-        assert [d["status"] for d in records.list_deployments(cursor, dialect)] == ["rolled_back"]
+            records.finish(warehouse, "d1", "running")
+        records.finish(warehouse, "d1", "rolled_back")
+        assert [d["status"] for d in records.list_deployments(warehouse)] == ["rolled_back"]
     finally:
         db.close()
 
@@ -107,18 +104,18 @@ def test_bad_writes_are_refused_and_leave_the_connection_usable(db_connect: tupl
 def test_details_merge_and_running_deployments_are_found(db_connect: tuple[str, Callable[[], Any]]) -> None:
     dialect, connect = db_connect
     db = connect()
-    cursor = db.cursor()
-    records.start(cursor, dialect, "d1", "prod", "alice", None, None)
-    records.update(cursor, dialect, "d1", dbt_slot="analytics__blue", checksums_before={'"a"."b"': [3, "77"]})
-    records.update(cursor, dialect, "d1", promotion_seconds=0.012, dbt_version="analytics__blue")
-    records.start(cursor, dialect, "d2", "dev", "bob", None, None)
-    assert [r["id"] for r in records.running(cursor, dialect, "prod")] == ["d1"]
-    records.finish(cursor, dialect, "d1", "interrupted", "process stopped during production_promotion; prod unchanged")
+    warehouse = Warehouse(db.cursor(), dialect)
+    records.start(warehouse, "d1", "prod", "alice", None, None)
+    records.update(warehouse, "d1", dbt_slot="analytics__blue", checksums_before={'"a"."b"': [3, "77"]})
+    records.update(warehouse, "d1", promotion_seconds=0.012, dbt_version="analytics__blue")
+    records.start(warehouse, "d2", "dev", "bob", None, None)
+    assert [r["id"] for r in records.running(warehouse, "prod")] == ["d1"]
+    records.finish(warehouse, "d1", "interrupted", "process stopped during production_promotion; prod unchanged")
     db.close()
 
     other = connect()
     try:
-        d1 = records.get(other.cursor(), dialect, "d1")
+        d1 = records.get(Warehouse(other.cursor(), dialect), "d1")
         assert d1["details"] == {
             "dbt_slot": "analytics__blue",
             "checksums_before": {'"a"."b"': [3, "77"]},
@@ -126,9 +123,9 @@ def test_details_merge_and_running_deployments_are_found(db_connect: tuple[str, 
             "summary": "process stopped during production_promotion; prod unchanged",
         }
         assert (d1["status"], d1["dbt_version"]) == ("interrupted", "analytics__blue")
-        assert records.running(other.cursor(), dialect, "prod") == []
+        assert records.running(Warehouse(other.cursor(), dialect), "prod") == []
         with pytest.raises(DeploymentRecordError, match="no deployment 'nope'"):
-            records.update(other.cursor(), dialect, "nope", x=1)
+            records.update(Warehouse(other.cursor(), dialect), "nope", x=1)
     finally:
         other.close()
 
@@ -138,7 +135,7 @@ def test_the_writer_redacts_every_text_but_leaves_engine_names_alone(db_connect:
     secret = 'pa"ss:w@rd/1'
     db = connect()
     try:
-        writer = records.RecordWriter(db.cursor(), dialect, [secret])
+        writer = records.RecordWriter(Warehouse(db.cursor(), dialect), [secret])
         writer.start("d1", "prod", f"cli:{secret}", None, None)
         writer.stage(
             "d1",

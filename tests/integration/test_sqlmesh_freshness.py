@@ -24,7 +24,7 @@ os.environ.setdefault("SQLMESH__DISABLE_ANONYMIZED_ANALYTICS", "1")
 
 from airflow.sdk.exceptions import AirflowSensorTimeout, TaskDeferred  # noqa: E402
 
-from airflow_provider_dualengine.engines.sqlmesh.freshness import check_model_freshness  # noqa: E402
+from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook  # noqa: E402
 from airflow_provider_dualengine.sensors.sqlmesh_freshness import SQLMeshModelFreshSensor, SQLMeshModelNotFresh  # noqa: E402
 from airflow_provider_dualengine.triggers.sqlmesh_freshness import SQLMeshModelFreshTrigger  # noqa: E402
 
@@ -79,7 +79,7 @@ def state(planned: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> dict[str,
 
 
 def _check(state: dict[str, Any], target: datetime | str, model: str = MODEL, environment: str = "dev"):
-    return check_model_freshness(state["project"], model, environment, target)
+    return SQLMeshHook(state["project"], conn_id="dualengine_warehouse").model_freshness(model, environment, target)
 
 
 def _first_event(trigger: SQLMeshModelFreshTrigger) -> dict[str, Any]:

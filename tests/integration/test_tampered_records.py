@@ -35,6 +35,7 @@ from airflow_provider_dualengine.deployments.coordinator import (
     settle_interrupted,
     start,
 )
+from airflow_provider_dualengine.hooks.warehouse import PARAM
 from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
 LOG = logging.getLogger("test_tampered_records")
@@ -77,10 +78,10 @@ def _deploy(site: DeploymentSite, value_bands: list[tuple[int, str, float, str]]
     started = start(site, "tester", LOG)
     slot = started["dbt_slot"]
     rows = ", ".join(f"({i}, '{tier}', {value}, '{band}')" for i, tier, value, band in value_bands)
-    with site.cursor() as cursor:
-        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{slot}"')
+    with site.warehouse() as session:
+        session.execute(f'CREATE SCHEMA IF NOT EXISTS "{slot}"')
         for relation in site.dbt_relations:
-            cursor.execute(
+            session.execute(
                 f'CREATE TABLE "{slot}"."{relation}" AS SELECT * FROM (VALUES {rows}) AS t(customer_id, customer_tier, lifetime_value, value_band)'
             )
     with site.hook(dbt_schema=slot).context() as ctx:
@@ -95,23 +96,19 @@ def _prod(warehouse: Warehouse) -> dict[str, Any]:
 
 
 def _details(site: DeploymentSite, deployment_id: str) -> dict[str, Any]:
-    with site.cursor() as cursor:
-        cursor.execute(f"SELECT details FROM dualengine.deployments WHERE id = {_m(site)}", [deployment_id])
-        return json.loads(cursor.fetchone()[0])
+    with site.warehouse() as session:
+        session.execute(f"SELECT details FROM dualengine.deployments WHERE id = {PARAM}", [deployment_id])
+        return json.loads(session.fetchone()[0])
 
 
 def _set(site: DeploymentSite, deployment_id: str, details: dict[str, Any], status: str) -> None:
     """Tamper (or reset) a record the way anyone with write access to the table could."""
     finished = "NULL" if status == "running" else "CURRENT_TIMESTAMP"
-    with site.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE dualengine.deployments SET details = {_m(site)}, status = {_m(site)}, finished_at = {finished} WHERE id = {_m(site)}",
+    with site.warehouse() as session:
+        session.execute(
+            f"UPDATE dualengine.deployments SET details = {PARAM}, status = {PARAM}, finished_at = {finished} WHERE id = {PARAM}",
             [json.dumps(details), status, deployment_id],
         )
-
-
-def _m(site: DeploymentSite) -> str:
-    return "?" if site.dialect == "duckdb" else "%s"
 
 
 @pytest.fixture(scope="module", params=["duckdb", "postgres"])
@@ -234,14 +231,14 @@ def _act(action: str, site: DeploymentSite, deployment_id: str) -> None:
     else:
         from airflow_provider_dualengine.deployments import records
 
-        with site.cursor() as cursor, site.hook().context() as ctx:
-            settle_interrupted(cursor, site, ctx, records.get(cursor, site.dialect, deployment_id), LOG)
+        with site.warehouse() as session, site.hook().context() as ctx:
+            settle_interrupted(session, site, ctx, records.get(session, deployment_id), LOG)
 
 
 def _status_and_summary(site: DeploymentSite, deployment_id: str) -> tuple[str, str]:
-    with site.cursor() as cursor:
-        cursor.execute(f"SELECT status, details FROM dualengine.deployments WHERE id = {_m(site)}", [deployment_id])
-        status, details = cursor.fetchone()
+    with site.warehouse() as session:
+        session.execute(f"SELECT status, details FROM dualengine.deployments WHERE id = {PARAM}", [deployment_id])
+        status, details = session.fetchone()
     return status, json.loads(details).get("summary", "")
 
 
@@ -345,9 +342,10 @@ def test_exception_text_in_a_record_carries_no_password(
     uri = f"postgresql://{c['login']}:{quote(password, safe='')}@{c['host']}:{c['port']}/{c['schema']}"
     deployment_id = start(site, "tester", LOG)["deployment_id"]
     # A real driver error that quotes what it was given: the password in a URI, a DSN and bare.
-    with site.cursor() as cursor, pytest.raises(psycopg2.Error) as failed:
-        cursor.execute(
-            "SELECT CAST(%s AS INTEGER)", [f"could not reach {uri} (password={password}); retried with {password}"]
+    with site.warehouse() as session, pytest.raises(psycopg2.Error) as failed:
+        session.execute(
+            f"SELECT CAST({PARAM} AS INTEGER)",
+            [f"could not reach {uri} (password={password}); retried with {password}"],
         )
     reason = f"dbt build failed: {failed.value}"
     assert password in reason and quote(password, safe="") in reason

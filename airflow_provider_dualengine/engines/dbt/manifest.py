@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -21,7 +22,7 @@ from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineCon
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.engines.connections import POSTGRES_EXTRA
 
-_PARSE_PROFILES = {
+_PARSE_PROFILES: dict[str, dict[str, Any]] = {
     "duckdb": {"type": "duckdb", "path": ":memory:"},
     "postgres": {
         "type": "postgres",
@@ -167,7 +168,7 @@ def dbt_parse_issues(output: str, dbt_path: Path, sqlmesh_models: list[str]) -> 
         hint = "fix the YAML syntax (indentation, quotes, colons)"
     else:
         kind = re.sub(r" in \w+ [\w.]+ \(.*\)$", "", lines[0]) if lines else "dbt parse failed"
-        detail = []
+        detail: list[str] = []
         for line in lines[1:]:
             if _LINE.fullmatch(line) or len(detail) == 3:
                 break  # dbt's code excerpt follows the line marker
@@ -175,8 +176,8 @@ def dbt_parse_issues(output: str, dbt_path: Path, sqlmesh_models: list[str]) -> 
         message = f"dbt: {kind}" + (f": {'; '.join(detail)}" if detail else "")
     if len(message) > _MAX:
         message = message[: _MAX - 3] + "..."
-    line = _LINE.search(body)
-    return [ConfigIssue(file or dbt_path, f"line {line.group(1)}" if line and file else "", message, hint)]
+    marker = _LINE.search(body)
+    return [ConfigIssue(file or dbt_path, f"line {marker.group(1)}" if marker and file else "", message, hint)]
 
 
 def _error_file(body: str, dbt_path: Path) -> Path | None:

@@ -81,7 +81,8 @@ def _table_key(file: Path, raw_files: dict[Path, Any], source_name: str, table: 
     found = _source_entry(file, raw_files, source_name)
     if found is None:
         return f"sources.{source_name}"
-    tables = found[1].get("tables") if isinstance(found[1].get("tables"), list) else []
+    listed = found[1].get("tables")
+    tables = listed if isinstance(listed, list) else []
     index = next((n for n, t in enumerate(tables) if isinstance(t, dict) and t.get("name") == table), None)
     return f"sources[{found[0]}].tables[{index}]" if index is not None else f"sources[{found[0]}].tables"
 

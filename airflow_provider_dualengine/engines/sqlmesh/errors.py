@@ -82,7 +82,7 @@ def sqlmesh_load_issue(exc: BaseException, project_path: Path) -> ConfigIssue | 
     text = clean(str(exc))
     mark = getattr(exc, "problem_mark", None)
     if mark is not None and hasattr(exc, "problem"):  # ruamel: config.yaml is not YAML
-        context = f"{exc.context}: " if getattr(exc, "context", None) else ""
+        context = f"{exc.context}: " if getattr(exc, "context", None) else ""  # type: ignore[attr-defined]
         return ConfigIssue(
             config_file(project_path),
             f"line {mark.line + 1}",

@@ -50,25 +50,6 @@ class ModelFreshness:
         return data
 
 
-def check_model_freshness(
-    project_path: str | Path | None,
-    model: str,
-    environment: str,
-    target: datetime | str,
-    *,
-    gateway: str | None = None,
-    conn_id: str | None = "dualengine_warehouse",
-    state_conn_id: str | None = None,
-) -> ModelFreshness:
-    """`model_freshness` with the project's config and credentials from Airflow connections (SQLMeshHook)."""
-    from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
-
-    config, gateway_name, project = SQLMeshHook(
-        project_path, gateway=gateway, conn_id=conn_id, state_conn_id=state_conn_id
-    ).load_config()
-    return model_freshness(config, gateway_name, model, environment, target, cache_dir=_cache_dir(config, project))
-
-
 def model_freshness(
     config: Config, gateway: str | None, model: str, environment: str, target: datetime | str, *, cache_dir: Path
 ) -> ModelFreshness:
@@ -100,28 +81,17 @@ def _decide(
 ) -> ModelFreshness:
     from sqlmesh.core.environment import Environment
 
+    absent = partial(result, present=False, ready=False, complete_until=None)
     if state.get_versions(validate=False).schema_version == 0:
-        return result(
-            present=False, ready=False, complete_until=None, reason="no SQLMesh state yet (no plan was ever applied)"
-        )
+        return absent(reason="no SQLMesh state yet (no plan was ever applied)")
     state.get_versions()  # raises if this SQLMesh cannot read that state
     env = state.get_environment(Environment.sanitize_name(environment))
     if env is None:
-        return result(
-            present=False,
-            ready=False,
-            complete_until=None,
-            reason=f"environment '{environment}' does not exist in SQLMesh state",
-        )
+        return absent(reason=f"environment '{environment}' does not exist in SQLMesh state")
     matches = [info for info in env.snapshots if _same_table(info.name, model)]
     if len(matches) != 1:
         found = "is not in" if not matches else f"is ambiguous ({', '.join(sorted(m.name for m in matches))}) in"
-        return result(
-            present=False,
-            ready=False,
-            complete_until=None,
-            reason=f"model '{model}' {found} environment '{environment}'",
-        )
+        return absent(reason=f"model '{model}' {found} environment '{environment}'")
     info = matches[0]
     if env.expired:
         return result(
@@ -142,23 +112,17 @@ def _coverage(
     """Ready when the contiguous intervals from the model's start reach the last boundary at or before `target`."""
     from sqlmesh.utils.date import make_exclusive, to_timestamp
 
+    found = partial(result, present=True, snapshot=snapshot.name)
     if not snapshot.evaluatable:
-        return result(
-            present=True,
+        return found(
             ready=True,
             complete_until=None,
             reason=f"{name} is not materialized (kind {getattr(snapshot.model_kind_name, 'value', snapshot.model_kind_name)}): nothing to wait for",
-            snapshot=snapshot.name,
         )
     if snapshot.is_seed and intervals:
-        return result(
-            present=True,
-            ready=True,
-            complete_until=_dt(intervals[-1][1]),
-            reason=f"seed {name} is loaded",
-            snapshot=snapshot.name,
-        )
+        return found(ready=True, complete_until=_dt(intervals[-1][1]), reason=f"seed {name} is loaded")
     unit = snapshot.node.interval_unit
+    assert unit is not None  # every evaluatable model has one
     starts = [to_timestamp(s) for s in (snapshot.node.start, env.start_at) if s]
     start_ts = to_timestamp(unit.cron_floor(max(starts))) if starts else (intervals[0][0] if intervals else 0)
     end_ts = to_timestamp(target) if snapshot.allow_partials else to_timestamp(unit.cron_floor(target))
@@ -172,33 +136,23 @@ def _coverage(
     complete_until = _dt(until) if until > start_ts else None
     needed = _dt(end_ts).isoformat()
     if end_ts <= start_ts:
-        return result(
-            present=True,
+        return found(
             ready=True,
             complete_until=complete_until,
             reason=f"{name} needs no interval before {target.isoformat()} (starts {_dt(start_ts).isoformat()})",
-            snapshot=snapshot.name,
         )
     if until >= end_ts:
-        return result(
-            present=True,
+        return found(
             ready=True,
             complete_until=complete_until,
             reason=f"{name} is complete until {_dt(until).isoformat()} (needed {needed})",
-            snapshot=snapshot.name,
         )
     done = (
         f"complete until {complete_until.isoformat()}"
         if complete_until
         else f"has no complete interval since {_dt(start_ts).isoformat()}"
     )
-    return result(
-        present=True,
-        ready=False,
-        complete_until=complete_until,
-        reason=f"{name} is {done}; needed until {needed}",
-        snapshot=snapshot.name,
-    )
+    return found(ready=False, complete_until=complete_until, reason=f"{name} is {done}; needed until {needed}")
 
 
 def _reads_prod_intervals(state: EngineAdapterStateSync, env: Environment, snapshot: Snapshot) -> bool:
@@ -273,7 +227,7 @@ def _same_table(snapshot_name: str, model: str) -> bool:
     return len(want) <= len(have) and have[-len(want) :] == want
 
 
-def _cache_dir(config: Config, project: Path) -> Path:
+def cache_dir(config: Config, project: Path) -> Path:
     """Where a Context of this project caches parsed snapshots."""
     if config.cache_dir:
         path = Path(config.cache_dir)

@@ -35,9 +35,14 @@ def dataset_name(conn: Any, table: str, schema_suffix: str = "") -> str:
 
 def table_dataset(conn: Any, table: str, schema_suffix: str = "", columns: Mapping[str, str] | None = None) -> Any:
     """An OpenLineage Dataset for `table`, with a schema facet when its columns are known."""
-    from airflow.providers.common.compat.openlineage.facet import Dataset, SchemaDatasetFacet, SchemaDatasetFacetFields
+    from airflow.providers.common.compat.openlineage.facet import (
+        Dataset,
+        DatasetFacet,
+        SchemaDatasetFacet,
+        SchemaDatasetFacetFields,
+    )
 
-    facets = {}
+    facets: dict[str, DatasetFacet] = {}
     if columns:
         facets["schema"] = SchemaDatasetFacet(
             fields=[SchemaDatasetFacetFields(name=col, type=typ or None) for col, typ in columns.items()]

@@ -92,7 +92,7 @@ def test_sqlmesh_load_error_names_the_file(name: str, project_copy: Path, capsys
 
 
 def test_compile_during_dag_parsing_reports_the_model(project_copy: Path, tmp_path: Path) -> None:
-    """`build_dag(..., compile_if_stale=True)`: the engine error is the DAG's import error."""
+    """`build_dag(ProjectConfig(..., compile_if_stale=True))`: the engine error is the DAG's import error."""
     replace(
         project_copy / "sqlmesh/models/staging/stg_orders.sql",
         "FROM raw.raw_orders\nWHERE",
@@ -100,7 +100,7 @@ def test_compile_during_dag_parsing_reports_the_model(project_copy: Path, tmp_pa
     )
     dags = tmp_path / "dags"
     dags.mkdir()
-    source = f"from airflow_provider_dualengine import build_dag\n\ndag = build_dag({str(project_copy)!r}, compile_if_stale=True)\n"
+    source = f"from airflow_provider_dualengine import ProjectConfig, build_dag\n\ndag = build_dag(ProjectConfig({str(project_copy)!r}, compile_if_stale=True))\n"
     (dags / "pipeline.py").write_text(source)
     from airflow.dag_processing.dagbag import DagBag
 

@@ -413,7 +413,7 @@ def test_deploy_check_names_the_factory_parameter(project_copy: Path) -> None:
 
     _undocument(project_copy, "stg_completed_orders")
     with pytest.raises(ProjectCheckFailed) as failure:
-        DbtProjectCheckOperator(task_id="dbt_parse_and_docs", project_dir=str(project_copy)).execute({})
+        DbtProjectCheckOperator(task_id="dbt_manifest_and_docs", project_dir=str(project_copy)).execute({})
     assert "dbt models without a description: stg_completed_orders" in str(failure.value)
     assert "build_deploy_dag(..., require_dbt_docs=False)" in str(failure.value)
     assert "require_dbt_docs" in inspect.signature(build_deploy_dag).parameters

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from airflow_provider_dualengine.compiled import ArtifactProblem, read_artifact
+from airflow_provider_dualengine.compiled import ArtifactProblem, ArtifactVersionError, read_artifact
+from airflow_provider_dualengine.compiled.document import SQLMeshSection
 from airflow_provider_dualengine.config import load_project
 from airflow_provider_dualengine.engines.dbt.catalog import dbt_catalog_from_manifest
-from airflow_provider_dualengine.engines.sqlmesh.catalog import sqlmesh_catalog_from_artifact
 
 
 def test_compiled_sqlmesh_models_kinds_and_dependencies(example_project: Path) -> None:
     artifact = read_artifact(load_project(example_project))
-    catalog = sqlmesh_catalog_from_artifact(artifact, example_project / "sqlmesh")
+    catalog = artifact.sqlmesh.catalog(example_project / "sqlmesh")
     assert {name: (m.kind, m.depends_on) for name, m in catalog.models.items()} == {
         "raw.raw_customers": ("SEED", ()),
         "raw.raw_orders": ("SEED", ()),
@@ -32,13 +32,13 @@ def test_compiled_sqlmesh_models_kinds_and_dependencies(example_project: Path) -
         "customer_score": "DOUBLE",
     }
     assert catalog.models["staging.stg_orders"].cron == "@daily"
-    assert artifact["sqlmesh"]["models"]["staging.customer_enhanced"]["python"] is True
+    assert artifact.sqlmesh.models["staging.customer_enhanced"].python is True
 
 
 def test_resolution_by_short_name_and_ambiguity(tmp_path: Path) -> None:
     model = {"kind": "FULL", "depends_on": [], "columns": {}}
-    artifact = {"sqlmesh": {"models": {"a.orders": model, "b.orders": model, "a.customers": model}}}
-    catalog = sqlmesh_catalog_from_artifact(artifact, tmp_path)
+    sqlmesh = SQLMeshSection.model_validate({"models": {"a.orders": model, "b.orders": model, "a.customers": model}})
+    catalog = sqlmesh.catalog(tmp_path)
     assert catalog.resolve("customers")[0].name == "a.customers"
     found, reason = catalog.resolve("orders")
     assert found is None and "ambiguous" in reason and "a.orders, b.orders" in reason
@@ -59,7 +59,7 @@ def test_dbt_models_from_manifest(example_project: Path) -> None:
 
 def test_stale_artifact_is_detected(project_copy: Path) -> None:
     project = load_project(project_copy)
-    assert read_artifact(project)["version"] == 1
+    assert read_artifact(project).format_version == 1
     model = project_copy / "sqlmesh" / "models" / "staging" / "stg_orders.sql"
     model.write_text(model.read_text() + "\n-- edited\n")
     with pytest.raises(ArtifactProblem, match="stale"):
@@ -70,33 +70,30 @@ def test_artifact_of_another_version_is_refused(project_copy: Path) -> None:
     project = load_project(project_copy)
     data = json.loads(project.artifact_path.read_text())
     project.artifact_path.write_text(json.dumps({**data, "version": 99}))
-    with pytest.raises(ArtifactProblem, match="version 99"):
+    with pytest.raises(ArtifactVersionError, match="format version 99, written by a newer") as raised:
         read_artifact(project)
+    assert isinstance(raised.value, ArtifactProblem)  # recompiling (ensure_compiled) cures it
+    assert [(i.file, i.key) for i in raised.value.issues] == [(project.artifact_path, "version")]
 
 
 def test_artifact_records_cross_engine_edges(example_project: Path) -> None:
     artifact = read_artifact(load_project(example_project))
-    assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in artifact[
-        "cross_engine_edges"
-    ]
-    assert {"from": "sqlmesh:intermediate.customer_lifetime", "to": "dbt:customer_value", "via": "ref"} in artifact[
-        "cross_engine_edges"
-    ]
-    assert {"from": "dbt:customer_value", "to": "sqlmesh:reporting.value_band_summary", "via": "table"} in artifact[
-        "cross_engine_edges"
-    ]
-    assert len(artifact["cross_engine_edges"]) == 4
+    edges = artifact.to_json()["cross_engine_edges"]
+    assert {"from": "sqlmesh:staging.stg_orders", "to": "dbt:stg_completed_orders", "via": "source"} in edges
+    assert {"from": "sqlmesh:intermediate.customer_lifetime", "to": "dbt:customer_value", "via": "ref"} in edges
+    assert {"from": "dbt:customer_value", "to": "sqlmesh:reporting.value_band_summary", "via": "table"} in edges
+    assert len(artifact.cross_engine_edges) == 4
 
 
 @pytest.mark.slow
 def test_opt_in_compile_rebuilds_a_stale_artifact_at_parse(project_copy: Path) -> None:
-    from airflow_provider_dualengine import build_dag
+    from airflow_provider_dualengine import ProjectConfig, build_dag
     from airflow_provider_dualengine.config import DualEngineConfigError
 
     model = project_copy / "sqlmesh" / "models" / "staging" / "stg_orders.sql"
     model.write_text(model.read_text() + "\n-- edited\n")
     with pytest.raises(DualEngineConfigError, match="stale"):
         build_dag(project_copy)
-    dag = build_dag(project_copy, compile_if_stale=True)
+    dag = build_dag(ProjectConfig(project_copy, compile_if_stale=True))
     assert "stage_1_sqlmesh.sqlmesh.staging__stg_orders" in dag.task_ids
-    assert read_artifact(load_project(project_copy))["version"] == 1  # fresh again
+    assert read_artifact(load_project(project_copy)).format_version == 1  # fresh again

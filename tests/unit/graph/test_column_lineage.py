@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dualengine.cli.main import main
-from airflow_provider_dualengine.compiled.artifact import read_artifact
+from airflow_provider_dualengine.compiled.artifact import CompiledArtifact, read_artifact
 from airflow_provider_dualengine.config import load_project
 from airflow_provider_dualengine.graph.impact import column_edges, downstream_columns
 
@@ -26,15 +26,15 @@ LIFETIME_EDGE = {
 
 
 @pytest.fixture(scope="module")
-def artifact(example_project: Path) -> dict:
+def artifact(example_project: Path) -> CompiledArtifact:
     return read_artifact(load_project(example_project))
 
 
-def _lineage_of(artifact: dict, model: str) -> dict[str, list[str]]:
-    return artifact["sqlmesh"]["models"][model]["column_lineage"]
+def _lineage_of(artifact: CompiledArtifact, model: str) -> dict[str, list[str]]:
+    return {column: list(upstream) for column, upstream in artifact.sqlmesh.models[model].column_lineage.items()}
 
 
-def test_sql_model_columns_trace_to_upstream_columns(artifact: dict) -> None:
+def test_sql_model_columns_trace_to_upstream_columns(artifact: CompiledArtifact) -> None:
     lifetime = _lineage_of(artifact, "intermediate.customer_lifetime")
     assert lifetime["lifetime_value"] == [
         "staging.stg_orders.amount",
@@ -46,19 +46,19 @@ def test_sql_model_columns_trace_to_upstream_columns(artifact: dict) -> None:
     assert _lineage_of(artifact, "staging.stg_orders")["amount"] == ["raw.raw_orders.amount"]
 
 
-def test_dbt_table_read_by_sqlmesh_is_traced_by_its_schema_table_name(artifact: dict) -> None:
+def test_dbt_table_read_by_sqlmesh_is_traced_by_its_schema_table_name(artifact: CompiledArtifact) -> None:
     summary = _lineage_of(artifact, "reporting.value_band_summary")
     assert summary["value_band"] == ["analytics.customer_value.value_band"]
     assert summary["lifetime_value"] == ["analytics.customer_value.lifetime_value"]
     assert summary["customers"] == []  # COUNT(*) reads no column
 
 
-def test_python_and_seed_models_have_no_column_lineage(artifact: dict) -> None:
+def test_python_and_seed_models_have_no_column_lineage(artifact: CompiledArtifact) -> None:
     assert _lineage_of(artifact, "staging.customer_enhanced") == {}
     assert _lineage_of(artifact, "raw.raw_orders") == {}
 
 
-def test_column_edges_map_the_dbt_table_to_the_dbt_model(artifact: dict) -> None:
+def test_column_edges_map_the_dbt_table_to_the_dbt_model(artifact: CompiledArtifact) -> None:
     edges = column_edges(artifact, "analytics")
     assert VALUE_BAND_EDGE in edges and LIFETIME_EDGE in edges
     assert [e for e in edges if e["cross_engine"]] == [
@@ -71,7 +71,7 @@ def test_column_edges_map_the_dbt_table_to_the_dbt_model(artifact: dict) -> None
     ]
 
 
-def test_downstream_columns_follow_edges_transitively(artifact: dict) -> None:
+def test_downstream_columns_follow_edges_transitively(artifact: CompiledArtifact) -> None:
     edges = column_edges(artifact, "analytics")
     assert downstream_columns(edges, "sqlmesh:raw.raw_orders.amount") == [
         "sqlmesh:staging.stg_orders.amount",

@@ -111,9 +111,10 @@ def test_read_from_a_later_stage_is_found_in_a_long_chain(tmp_path: Path) -> Non
 
 @pytest.mark.slow
 def test_5000_stage_chain_renders_as_a_dag(chain: Path) -> None:
-    from airflow_provider_dualengine import build_dag
+    from airflow_provider_dualengine import RenderConfig, build_dag
 
-    dag = build_dag(chain, sqlmesh_model_tasks=False)  # ~15 s: Airflow compares the root group per added group
+    # ~15 s: Airflow compares the root group per added group
+    dag = build_dag(chain, render_config=RenderConfig(sqlmesh_model_tasks=False))
     first, last = dag.task_group_dict["stage_0"], dag.task_group_dict[f"stage_{STAGES - 1}"]
     assert len(dag.task_group_dict) >= STAGES
     assert dag.get_task("stage_0.done").downstream_task_ids == {"stage_1.sqlmesh.run_stage"}

@@ -15,6 +15,7 @@ from __future__ import annotations
 from airflow.sdk import TaskGroup
 
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV, task_id_for
+from airflow_provider_dualengine.factory.config import SQLMeshAction
 from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
 from airflow_provider_dualengine.graph.model import ModelNode
 from airflow_provider_dualengine.operators.sqlmesh import SQLMeshPlanOperator, SQLMeshRunOperator
@@ -53,7 +54,7 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
     with TaskGroup(
         group_id="sqlmesh",
         group_display_name=label,
-        tooltip=f"SQLMesh {ctx.sqlmesh_action} into '{ctx.environment.sqlmesh_environment}': {len(models)} models, {len(branches)} engine run(s)",
+        tooltip=f"SQLMesh {ctx.sqlmesh_action.value} into '{ctx.environment.sqlmesh_environment}': {len(models)} models, {len(branches)} engine run(s)",
     ) as group:
         entry = {}
         for branch in branches:
@@ -72,7 +73,7 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
 
 def _executor(task_id: str, models: tuple[ModelNode, ...], ctx: RenderContext):
     env = ctx.environment
-    executor_class = SQLMeshRunOperator if ctx.sqlmesh_action == "run" else SQLMeshPlanOperator
+    executor_class = SQLMeshRunOperator if ctx.sqlmesh_action is SQLMeshAction.RUN else SQLMeshPlanOperator
     return executor_class(
         task_id=task_id,
         project_path=str(ctx.project.sqlmesh_path),
@@ -83,7 +84,7 @@ def _executor(task_id: str, models: tuple[ModelNode, ...], ctx: RenderContext):
         env={DBT_SCHEMA_ENV: env.dbt_schema},
         # with model tasks, each model's task reports its own failure
         fail_on_model_error=not ctx.sqlmesh_model_tasks,
-        doc_md=f"One SQLMesh {ctx.sqlmesh_action} of {len(models)} models into `{env.sqlmesh_environment}`: {', '.join(m.name for m in models)}.",
+        doc_md=f"One SQLMesh {ctx.sqlmesh_action.value} of {len(models)} models into `{env.sqlmesh_environment}`: {', '.join(m.name for m in models)}.",
         **{**ctx.pool_args(), **ctx.sqlmesh_operator_args},
     )
 

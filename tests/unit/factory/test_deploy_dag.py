@@ -9,16 +9,16 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
-from airflow_provider_dualengine.deployments.coordinator import ROLLBACK_PLAN
-from airflow_provider_dualengine.operators.deployment import failure_point
+from airflow_provider_dualengine.deployments.failure_points import failure_point
+from airflow_provider_dualengine.deployments.rollback import UNDO as ROLLBACK_PLAN
 from tests.conftest import DAGS_FOLDER
 
 
 @pytest.fixture(scope="module")
 def dag(example_project: Path):
-    from airflow_provider_dualengine import build_deploy_dag
+    from airflow_provider_dualengine import ProjectConfig, build_deploy_dag
 
-    return build_deploy_dag(example_project, environment="production")
+    return build_deploy_dag(ProjectConfig(example_project, environment="production"))
 
 
 def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
@@ -31,7 +31,7 @@ def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
         "sqlmesh_lint",
         "sqlmesh_unit_tests",
         "sqlmesh_cost_estimate",
-        "dbt_parse_and_docs",
+        "dbt_manifest_and_docs",
         "contracts",
     }
     assert dag.get_task("promotion.promote").upstream_task_ids == {"integration_validation.compare_with_prod"}
@@ -41,7 +41,7 @@ def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
         "validation.sqlmesh_lint",
         "validation.sqlmesh_unit_tests",
         "validation.sqlmesh_cost_estimate",
-        "validation.dbt_parse_and_docs",
+        "validation.dbt_manifest_and_docs",
         "validation.contracts",
     }
 
@@ -90,10 +90,10 @@ def test_dags_file_holds_deploy_and_rollback_and_loads_no_engine(example_project
 
 
 def test_unknown_environment_is_a_readable_import_error(example_project: Path) -> None:
-    from airflow_provider_dualengine import build_deploy_dag
+    from airflow_provider_dualengine import ProjectConfig, build_deploy_dag
 
     with pytest.raises(DualEngineConfigError) as err:
-        build_deploy_dag(example_project, environment="staging")
+        build_deploy_dag(ProjectConfig(example_project, environment="staging"))
     assert (
         "dual_engine_environments.yml" in str(err.value)
         and "unknown environment 'staging'" in str(err.value)
@@ -102,7 +102,7 @@ def test_unknown_environment_is_a_readable_import_error(example_project: Path) -
 
 
 def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Path) -> None:
-    from airflow_provider_dualengine import build_deploy_dag
+    from airflow_provider_dualengine import ProjectConfig, build_deploy_dag
     from airflow_provider_dualengine.compiled import compile_project
     from airflow_provider_dualengine.config import load_project
 
@@ -114,7 +114,7 @@ def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Pat
     )
     compile_project(load_project(project_copy))
     with pytest.raises(DualEngineConfigError) as err:
-        build_deploy_dag(project_copy, environment="production")
+        build_deploy_dag(ProjectConfig(project_copy, environment="production"))
     message = str(err.value)
     assert (
         "dbt model customer_value" in message

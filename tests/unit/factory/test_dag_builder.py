@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
+from airflow_provider_dualengine.factory.config import ExecutionConfig, ProjectConfig, RenderConfig, SQLMeshAction
 from tests.conftest import DAGS_FOLDER
 
 DAG_FILE = DAGS_FOLDER / "dualengine_example.py"
@@ -113,9 +114,19 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
         and not t.task_id.endswith(".done")
         and not isinstance(t, SQLMeshModelOperator)
     ]
-    # three SQLMesh stage executors, four dbt models with a test task each, three contract
-    # checks (DuckDB: a reading process needs the file lock too)
-    assert len(writers) == 3 + 8 + 3
+    # one SQLMesh executor per stage with SQLMesh models, a run and a test task per dbt model,
+    # one check per contracted producer (DuckDB: a reading process needs the file lock too)
+    from airflow_provider_dualengine.config.contracts import load_contracts
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.contracts.producers import contracted_producers
+    from airflow_provider_dualengine.graph import Engine, build_graph
+
+    project = load_project(dag.get_task("validate_contracts").project_dir)
+    graph = build_graph(project)
+    contracts, _ = load_contracts(project.contracts_path)
+    sqlmesh_stages = [s for s in graph.stages.values() if Engine.SQLMESH in s.engines()]
+    expected = len(sqlmesh_stages) + 2 * len(graph.models(Engine.DBT)) + len(contracted_producers(contracts, graph))
+    assert len(sqlmesh_stages) > 0 and len(writers) == expected
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
     assert dag.get_task("validate_contracts").pool == "default_pool"  # reads the compiled artifact only
@@ -131,7 +142,7 @@ def test_dbt_reads_the_sqlmesh_environment_of_the_dag(dag) -> None:
 def test_production_environment_targets_prod(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
-    dag = build_dag(example_project, environment="production")
+    dag = build_dag(ProjectConfig(example_project, environment="production"))
     assert dag.dag_id == "dualengine_shop_production"
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").environment == "prod"
     assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_schema_suffix": ""}
@@ -140,7 +151,7 @@ def test_production_environment_targets_prod(example_project: Path) -> None:
 def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
-    dag = build_dag(example_project, sqlmesh_model_tasks=False)
+    dag = build_dag(example_project, render_config=RenderConfig(sqlmesh_model_tasks=False))
     stage_1 = sorted(t for t in dag.task_ids if t.startswith("stage_1_sqlmesh."))
     assert stage_1 == [
         "stage_1_sqlmesh.contract__staging__customer_enhanced",
@@ -156,7 +167,7 @@ def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Pa
 def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
-    dag = build_dag(example_project, model_level_dependencies=True)
+    dag = build_dag(example_project, render_config=RenderConfig(model_level_dependencies=True))
     s1, s2 = "stage_1_sqlmesh.sqlmesh.", "stage_2_mixed."
     # the dbt model reads staging.stg_orders only: it no longer waits for customer_enhanced
     assert dag.get_task(f"{s2}dbt.stg_completed_orders.run").upstream_task_ids == {f"{s1}staging__stg_orders"}
@@ -177,7 +188,7 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
 
 
 def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
-    from airflow_provider_dualengine.engines.sqlmesh.render import independent_branches
+    from airflow_provider_dualengine.factory.sqlmesh_tasks import independent_branches
     from airflow_provider_dualengine.graph.engine import Engine
     from airflow_provider_dualengine.graph.model import ModelNode
 
@@ -195,25 +206,78 @@ def test_independent_branches_of_a_stage_are_split_for_cron_runs() -> None:
     assert branches == [["raw.a", "staging.b", "staging.c"], ["raw.slow"], ["staging.d"]]
 
 
-def test_model_level_cron_runs_keep_one_engine_run_per_connected_stage(example_project: Path) -> None:
+def _render_sqlmesh_stage(project_dir: Path, models, *, split: bool):
+    """One SQLMesh stage of synthetic models rendered for cron runs (no compiled project)."""
+    import pendulum
+    from airflow.sdk import DAG
+
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.factory.render_context import RenderContext
+    from airflow_provider_dualengine.factory.sqlmesh_tasks import render_sqlmesh_models
+
+    project = load_project(project_dir)
+    ctx = RenderContext(
+        project=project,
+        environment=project.environment(None),
+        sqlmesh_action=SQLMeshAction.RUN,
+        split_sqlmesh_branches=split,
+        sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"},
+    )
+    with DAG("synthetic", schedule=None, start_date=pendulum.datetime(2024, 1, 1, tz="UTC")) as dag:
+        render_sqlmesh_models(models, ctx)
+    return dag
+
+
+def test_model_level_cron_runs_get_one_engine_run_per_independent_branch(example_project: Path) -> None:
+    from airflow_provider_dualengine.graph.engine import Engine
+    from airflow_provider_dualengine.graph.model import ModelNode
+
+    models = (
+        ModelNode(Engine.SQLMESH, "raw.a"),
+        ModelNode(Engine.SQLMESH, "staging.b", depends_on=("raw.a",)),
+        ModelNode(Engine.SQLMESH, "raw.slow"),
+    )
+    split = _render_sqlmesh_stage(example_project, models, split=True)
+    runs = {t.task_id: t for t in split.tasks if t.task_id.startswith("sqlmesh.run")}
+    assert sorted(runs) == ["sqlmesh.run__raw__a", "sqlmesh.run__raw__slow"]
+    assert runs["sqlmesh.run__raw__a"].select_models == ["raw.a", "staging.b"]
+    assert runs["sqlmesh.run__raw__slow"].select_models == ["raw.slow"]
+    assert {r.execution_time for r in runs.values()} == {"{{ data_interval_end }}"}
+    # each model task reports the run of its own branch, so a slow branch holds nobody else back
+    assert split.get_task("sqlmesh.raw__a").upstream_task_ids == {"sqlmesh.run__raw__a"}
+    assert split.get_task("sqlmesh.staging__b").upstream_task_ids == {"sqlmesh.raw__a"}
+    assert split.get_task("sqlmesh.raw__slow").upstream_task_ids == {"sqlmesh.run__raw__slow"}
+
+    # a connected stage keeps one engine run, and so does any stage without model-level scheduling
+    connected = _render_sqlmesh_stage(example_project, models[:2], split=True)
+    unsplit = _render_sqlmesh_stage(example_project, models, split=False)
+    for dag in (connected, unsplit):
+        assert [t.task_id for t in dag.tasks if t.task_id.startswith("sqlmesh.run")] == ["sqlmesh.run_stage"]
+    assert unsplit.get_task("sqlmesh.run_stage").select_models == ["raw.a", "staging.b", "raw.slow"]
+
+
+def test_model_level_cron_runs_through_build_dag(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
     dag = build_dag(
         example_project,
-        model_level_dependencies=True,
-        sqlmesh_action="run",
-        sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"},
+        render_config=RenderConfig(model_level_dependencies=True),
+        execution_config=ExecutionConfig(
+            sqlmesh_action=SQLMeshAction.RUN, sqlmesh_operator_args={"execution_time": "{{ data_interval_end }}"}
+        ),
     )
-    run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")  # all four stage-1 models are connected
+    run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")  # the example's stage-1 models are all connected
     assert run_1.execution_time == "{{ data_interval_end }}"
     assert run_1.env == {"DUALENGINE_DBT_SCHEMA": "analytics_dev"}
 
 
 def test_unknown_sqlmesh_action_is_refused(example_project: Path) -> None:
-    from airflow_provider_dualengine import build_dag
+    from airflow_provider_dualengine import ExecutionConfig, build_dag
 
-    with pytest.raises(ValueError, match="sqlmesh_action must be 'plan' or 'run'"):
-        build_dag(example_project, sqlmesh_action="apply")
+    with pytest.raises(ValueError, match="sqlmesh_action must be one of 'plan', 'run', not 'apply'"):
+        ExecutionConfig(sqlmesh_action="apply")
+    with pytest.raises(TypeError, match=r"sqlmesh_action= -> ExecutionConfig\(sqlmesh_action=...\)"):
+        build_dag(example_project, sqlmesh_action="run")  # an argument of earlier versions: where it lives now
 
 
 def test_parsing_the_dag_file_never_loads_sqlmesh(example_project: Path) -> None:
@@ -300,13 +364,13 @@ def test_sqlmesh_model_tasks_carry_their_lineage_inputs(example_project: Path) -
 def test_a_dag_of_some_stages_starts_where_its_stages_start(example_project: Path) -> None:
     from airflow_provider_dualengine import build_dag
 
-    dag = build_dag(example_project, dag_id="marts", stages=["stage_3_dbt"])
+    dag = build_dag(ProjectConfig(example_project, stages=["stage_3_dbt"]), dag_id="marts")
     assert {t.task_id.split(".")[0] for t in dag.tasks} == {"stage_3_dbt", "validate_contracts"}
     assert sorted(t.task_id for t in dag.roots) == ["validate_contracts"]
     with pytest.raises(
         DualEngineConfigError, match="(?s)unknown stage.*stage_9.*use stages of this project: stage_1_sqlmesh"
     ):
-        build_dag(example_project, stages=["stage_9"])
+        build_dag(ProjectConfig(example_project, stages=["stage_9"]))
 
 
 def test_model_assets_name_tables_like_the_producing_tasks(
@@ -340,5 +404,5 @@ def test_contract_checks_sit_between_producers_and_consumers(example_project: Pa
     assert dag.get_task("stage_3_dbt.contract__customer_value").table == "customer_value"
     assert dag.get_task("validate_contracts").downstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
     # model-level: the dbt reader waits for the check, not for the model
-    dag = build_dag(example_project, model_level_dependencies=True)
+    dag = build_dag(example_project, render_config=RenderConfig(model_level_dependencies=True))
     assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {check.task_id}
