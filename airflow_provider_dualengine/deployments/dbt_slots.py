@@ -158,13 +158,12 @@ def _create_view(warehouse: Warehouse, live_schema: str, slot: str, relation: st
 
 
 def _ensure_state_table(warehouse: Warehouse) -> None:
-    with warehouse.transaction():
-        warehouse.execute(f"CREATE SCHEMA IF NOT EXISTS {warehouse.quote(STATE_SCHEMA)}")
-        warehouse.execute(
-            f"CREATE TABLE IF NOT EXISTS {_state_table(warehouse)} ("
-            "live_schema TEXT PRIMARY KEY, live_slot TEXT NOT NULL, previous_slot TEXT, "
-            "relations TEXT NOT NULL, switched_at TIMESTAMP NOT NULL, switch_seconds DOUBLE PRECISION)"
-        )
+    warehouse.create_table_if_missing(
+        STATE_SCHEMA,
+        STATE_TABLE,
+        "live_schema TEXT PRIMARY KEY, live_slot TEXT NOT NULL, previous_slot TEXT, "
+        "relations TEXT NOT NULL, switched_at TIMESTAMP NOT NULL, switch_seconds DOUBLE PRECISION",
+    )
 
 
 def _read_state(warehouse: Warehouse, live_schema: str, for_update: bool = False) -> dict[str, Any] | None:

@@ -48,13 +48,12 @@ class DeploymentRecordError(LookupError):
 
 def ensure_table(warehouse: Warehouse) -> None:
     """Create `dualengine.deployments` if missing."""
-    with warehouse.transaction():
-        warehouse.execute(f"CREATE SCHEMA IF NOT EXISTS {warehouse.quote(SCHEMA)}")
-        warehouse.execute(
-            f"CREATE TABLE IF NOT EXISTS {_table(warehouse)} ("
-            "id TEXT PRIMARY KEY, environment TEXT NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, "
-            "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}')"
-        )
+    warehouse.create_table_if_missing(
+        SCHEMA,
+        TABLE,
+        "id TEXT PRIMARY KEY, environment TEXT NOT NULL, started_at TIMESTAMP NOT NULL, finished_at TIMESTAMP, "
+        "status TEXT NOT NULL, triggered_by TEXT, sqlmesh_version TEXT, dbt_version TEXT, stages TEXT NOT NULL, details TEXT NOT NULL DEFAULT '{}'",
+    )
 
 
 def start(

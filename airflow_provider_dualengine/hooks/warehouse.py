@@ -82,6 +82,12 @@ class Warehouse:
             )
         ]
 
+    def create_table_if_missing(self, schema: str, table: str, columns: str) -> None:
+        """Our bookkeeping table (and its schema) when missing, in one transaction."""
+        with self.transaction():
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self.quote(schema)}")
+            self.execute(f"CREATE TABLE IF NOT EXISTS {self.quote(schema, table)} ({columns})")
+
     def row_count(self, schema: str, table: str) -> int:
         self.execute(f"SELECT count(*) FROM {self.quote(schema, table)}")
         return int(self.fetchone()[0])
