@@ -25,21 +25,15 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
+from tests.example_models import EXAMPLE_DBT_MODELS, EXAMPLE_SQLMESH_MODELS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
 EXAMPLE_DAG = "dualengine_shop_development"
 DEPLOY_DAG = "dualengine_shop_production_deploy"
 CONN_ID = "dualengine_warehouse"
-SQLMESH_MODELS = [
-    "raw.raw_customers",
-    "raw.raw_orders",
-    "staging.stg_orders",
-    "staging.customer_enhanced",
-    "intermediate.customer_lifetime",
-    "reporting.value_band_summary",
-]
-DBT_MODELS = ["stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value"]
+SQLMESH_MODELS = EXAMPLE_SQLMESH_MODELS
+DBT_MODELS = EXAMPLE_DBT_MODELS
 DEV_VIEWS = {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS}
 
 VALUE_QUERIES = {

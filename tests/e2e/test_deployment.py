@@ -13,22 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.example_models import EXAMPLE_DBT_MODELS, EXAMPLE_SQLMESH_MODELS
 from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
-SQLMESH_PROD = [
-    "raw.raw_customers",
-    "raw.raw_orders",
-    "staging.stg_orders",
-    "staging.customer_enhanced",
-    "intermediate.customer_lifetime",
-    "reporting.value_band_summary",
-]
-DBT_PROD = [
-    "analytics.stg_customers",
-    "analytics.stg_completed_orders",
-    "analytics.customer_order_summary",
-    "analytics.customer_value",
-]
+SQLMESH_PROD = EXAMPLE_SQLMESH_MODELS
+DBT_PROD = [f"analytics.{m}" for m in EXAMPLE_DBT_MODELS]
 PROD = SQLMESH_PROD + DBT_PROD
 
 

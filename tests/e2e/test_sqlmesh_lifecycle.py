@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.example_models import EXAMPLE_SQLMESH_MODELS
 from tests.warehouses import Warehouse
 
-SQLMESH_MODELS = [
-    "raw.raw_customers",
-    "raw.raw_orders",
-    "staging.stg_orders",
-    "staging.customer_enhanced",
-    "intermediate.customer_lifetime",
-    "reporting.value_band_summary",
-]
+SQLMESH_MODELS = EXAMPLE_SQLMESH_MODELS
 
 
 def _states(run) -> dict[str, str]:

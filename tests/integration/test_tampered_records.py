@@ -36,17 +36,11 @@ from airflow_provider_dualengine.deployments.coordinator import (
     start,
 )
 from airflow_provider_dualengine.hooks.warehouse import PARAM
+from tests.example_models import EXAMPLE_DBT_MODELS, EXAMPLE_SQLMESH_MODELS
 from tests.warehouses import Warehouse, duckdb_warehouse, postgres_warehouse
 
 LOG = logging.getLogger("test_tampered_records")
-PROD = [
-    "raw.raw_customers",
-    "raw.raw_orders",
-    "staging.stg_orders",
-    "staging.customer_enhanced",
-    "intermediate.customer_lifetime",
-    "reporting.value_band_summary",
-] + [f"analytics.{t}" for t in ("stg_customers", "stg_completed_orders", "customer_order_summary", "customer_value")]
+PROD = EXAMPLE_SQLMESH_MODELS + [f"analytics.{t}" for t in EXAMPLE_DBT_MODELS]
 PWN = "; CREATE TABLE pwned (x INTEGER); --"
 
 
