@@ -10,6 +10,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 __all__ = [
+    "DbtExecution",
     "ExecutionConfig",
     "ProjectConfig",
     "RenderConfig",
@@ -20,7 +21,7 @@ __all__ = [
     "build_rollback_dag",
     "model_assets",
 ]
-_CONFIG = ("ExecutionConfig", "ProjectConfig", "RenderConfig", "SQLMeshAction")
+_CONFIG = ("DbtExecution", "ExecutionConfig", "ProjectConfig", "RenderConfig", "SQLMeshAction")
 
 
 def __getattr__(name: str):

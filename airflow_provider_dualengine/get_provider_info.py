@@ -25,6 +25,7 @@ def get_provider_info() -> dict[str, Any]:
                 "integration-name": _INTEGRATION,
                 "python-modules": [
                     "airflow_provider_dualengine.hooks.sqlmesh",
+                    "airflow_provider_dualengine.hooks.dbt",
                     "airflow_provider_dualengine.hooks.duckdb",
                     "airflow_provider_dualengine.hooks.warehouse",
                 ],
@@ -36,6 +37,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": [
                     "airflow_provider_dualengine.operators.sqlmesh",
                     "airflow_provider_dualengine.operators.sqlmesh_model",
+                    "airflow_provider_dualengine.operators.dbt",
+                    "airflow_provider_dualengine.operators.dbt_model",
                     "airflow_provider_dualengine.operators.contract_check",
                     "airflow_provider_dualengine.operators.contract_validation",
                     "airflow_provider_dualengine.operators.deployment",

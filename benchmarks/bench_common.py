@@ -43,7 +43,10 @@ print(json.dumps({"parse_s": elapsed, "tasks": len(ns["dag"].tasks), "peak_rss_m
 #   library the DAG file touches is imported inside the timer);
 # - "airflow.dag_processing.processor": the module Airflow's DAG processor parses files
 #   with, and what it imports (plugins, Cosmos' top-level package, ORM models).
+# - "airflow.sdk.execution_time.task_runner": what a task process has imported before it
+#   parses the DAG file to find its task (every task run pays this parse once).
 COLD, PROCESSOR = "airflow.sdk", "airflow.dag_processing.processor"
+TASK_RUNNER = "airflow.sdk.execution_time.task_runner"
 
 
 def parse_dag_file(dag_file: Path, env: dict[str, str], runs: int, preload: str = COLD) -> list[dict]:

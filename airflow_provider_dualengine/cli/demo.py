@@ -71,9 +71,14 @@ def run_demo(project_dir: str, dags_folder: str, home: str, environment: str | N
     for stage in graph.stages.values():
         parts = "; ".join(f"{e.value}: {', '.join(m.name for m in stage.models[e])}" for e in stage.engines())
         print(f"  {stage.name}: {parts}")
-    dbt_runs = sum(1 for ti in run.get_task_instances() if ti.task_id.endswith(".run") and str(ti.state) == "success")
+    # a dbt model's task is `<stage>.dbt.<model>` (Cosmos: `<stage>.dbt.<model>.run`)
+    dbt_built = {m.name for m in graph.models(Engine.DBT)} & {
+        ti.task_id.split(".dbt.", 1)[1].split(".")[0]
+        for ti in run.get_task_instances()
+        if ".dbt." in ti.task_id and str(ti.state) == "success"
+    }
     print(
-        f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh (planned into '{env.sqlmesh_environment}'), {len(graph.models(Engine.DBT))} dbt ({dbt_runs} built with their tests); tasks: {dict(states)}"
+        f"  models: {len(graph.models(Engine.SQLMESH))} SQLMesh (planned into '{env.sqlmesh_environment}'), {len(graph.models(Engine.DBT))} dbt ({len(dbt_built)} built with their tests); tasks: {dict(states)}"
     )
     if str(run.state) == "success":
         _print_marts(project, env, graph, settings.warehouse.conn_id)

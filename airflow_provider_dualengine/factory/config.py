@@ -29,6 +29,13 @@ class SQLMeshAction(str, Enum):
     RUN = "run"  # only the cron intervals that are due
 
 
+class DbtExecution(str, Enum):
+    """How a stage's dbt models run."""
+
+    STAGE = "stage"  # one `dbt build` per stage, one reporting task per model
+    PER_MODEL = "per_model"  # Cosmos' DbtTaskGroup: dbt run + test tasks per model
+
+
 @dataclass(frozen=True)
 class ProjectConfig:
     """Which project, in which environment, and which of its stages a DAG renders.
@@ -63,11 +70,23 @@ class RenderConfig:
         that share no model edge keep their stage-level edge. With `SQLMeshAction.RUN`, each
         independent branch of a SQLMesh stage also gets its own engine run.
     :param schedule_on_inputs: schedule on the external inputs' Assets instead of `schedule`.
+    :param dbt_execution: `DbtExecution.STAGE` (default): one `dbt build` per stage and a
+        reporting task per model (a retry of a model's task rebuilds that model alone);
+        `DbtExecution.PER_MODEL`: Cosmos' DbtTaskGroup, dbt run and test tasks per model
+        (dbt starts and parses in every task: seconds per model).
     """
 
     sqlmesh_model_tasks: bool = True
     model_level_dependencies: bool = False
     schedule_on_inputs: bool = False
+    dbt_execution: DbtExecution = DbtExecution.STAGE
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "dbt_execution", DbtExecution(self.dbt_execution))
+        except ValueError:
+            allowed = ", ".join(repr(a.value) for a in DbtExecution)
+            raise ValueError(f"dbt_execution must be one of {allowed}, not {self.dbt_execution!r}") from None
 
 
 @dataclass(frozen=True)

@@ -69,6 +69,8 @@ def build_dag(
         sqlmesh_model_tasks=rendering.sqlmesh_model_tasks,
         split_sqlmesh_branches=rendering.model_level_dependencies and execution.sqlmesh_action is SQLMeshAction.RUN,
         sqlmesh_operator_args=dict(execution.sqlmesh_operator_args),
+        dbt_execution=rendering.dbt_execution,
+        models_graph=graph.models_graph,
         warehouse=warehouse,
     )
     if rendering.schedule_on_inputs:

@@ -1,8 +1,17 @@
-"""A stage's dbt models as a Cosmos DbtTaskGroup, rendered from the manifest.
+"""A stage's dbt models as Airflow tasks, in one of two shapes (`RenderConfig.dbt_execution`):
 
-Cosmos owns dbt rendering; we only decide which models, which profile (built from the
-Airflow warehouse connection, never a profiles.yml with secrets), which target schema,
-and which SQLMesh environment the dbt sources read (`sqlmesh_schema_suffix`).
+- `stage` (default): one `dbt build` per stage (or per independent branch of it, with
+  model-level dependencies) and one reporting task per model, as for SQLMesh:
+
+      [build_stage] -> [stg_customers] -> [customer_value]
+
+  dbt starts, parses and connects once per stage instead of twice per model.
+- `per_model`: Cosmos' DbtTaskGroup from the manifest, dbt run + test tasks per model
+  (a deployment uses Cosmos' `dbt build` task per model). Cosmos is imported only here.
+
+Either way we decide which models, the profile (from the Airflow warehouse connection,
+never a profiles.yml with secrets), the target schema, and which SQLMesh environment the
+dbt sources read (`sqlmesh_schema_suffix`).
 """
 
 from __future__ import annotations
@@ -10,12 +19,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from airflow.sdk import Asset
-from cosmos import DbtTaskGroup, ExecutionConfig, ProfileConfig, ProjectConfig, RenderConfig
-from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+from airflow.sdk import Asset, TaskGroup
 
-from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
+from airflow_provider_dualengine.factory.render_context import DbtExecution, RenderContext, RenderedModels
+from airflow_provider_dualengine.factory.sqlmesh_tasks import independent_branches
+from airflow_provider_dualengine.graph import Engine
 from airflow_provider_dualengine.graph.model import ModelNode
+from airflow_provider_dualengine.graph.relations import model_relation
 
 SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"  # the default of dualengine.yml's dbt.sqlmesh_suffix_var
 
@@ -28,7 +38,9 @@ def _run_time_schema(ctx: RenderContext) -> bool:
     return "{{" in ctx.environment.dbt_schema
 
 
-def profile_config(ctx: RenderContext) -> ProfileConfig:
+def profile_config(ctx: RenderContext) -> Any:
+    from cosmos import ProfileConfig
+
     # Cosmos writes profile_args into profiles.yml literally; dbt renders env_var() there, and
     # Airflow renders the operators' `env`, so a run-time schema reaches dbt this way.
     schema = f"{{{{ env_var('{TARGET_SCHEMA_ENV}') }}}}" if _run_time_schema(ctx) else ctx.environment.dbt_schema
@@ -44,7 +56,79 @@ def profile_config(ctx: RenderContext) -> ProfileConfig:
     )
 
 
+BUILD_TASK_ID = "build_stage"
+
+
 def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
+    if ctx.dbt_execution is DbtExecution.PER_MODEL:
+        return _render_with_cosmos(models, ctx)
+    return _render_stage_build(models, ctx)
+
+
+def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
+    """One DbtBuildOperator per stage (per independent branch when SQLMesh splits its
+    branches too), one DbtModelOperator per model, model edges as in dbt."""
+    from airflow_provider_dualengine.operators.dbt import DbtBuildOperator
+    from airflow_provider_dualengine.operators.dbt_model import DbtModelOperator
+
+    branches = independent_branches(models) if ctx.split_sqlmesh_branches else [models]
+    with TaskGroup(
+        group_id="dbt",
+        group_display_name=f"dbt · {len(models)} model{'s' if len(models) != 1 else ''}",
+        tooltip=f"dbt build of {', '.join(m.name for m in models)}: {len(branches)} dbt invocation(s)",
+    ) as group:
+        entry: dict[str, Any] = {}
+        for branch in branches:
+            task_id = BUILD_TASK_ID if len(branches) == 1 else f"build__{branch[0].name}"
+            build = DbtBuildOperator(
+                task_id=task_id,
+                models=[m.name for m in branch],
+                fail_on_model_error=False,  # each model's task fails instead
+                doc_md=f"One `dbt build` (models and their tests) of {', '.join(m.name for m in branch)}.",
+                **_dbt_args(ctx),
+                **ctx.pool_args(),
+            )
+            entry.update({m.name: build for m in branch})
+        tasks: dict[str, Any] = {}
+        for model in models:
+            schema, table = model_relation(ctx.project, Engine.DBT, model.name, model.relation, ctx.environment)
+            tasks[model.name] = DbtModelOperator(
+                task_id=model.name,
+                model=model.name,
+                build_task_id=entry[model.name].task_id,
+                relation=f"{schema}.{table}",
+                asset_uri=ctx.asset_uri("dbt", model.name, model.relation),
+                lineage_inputs=ctx.lineage_inputs(Engine.DBT, model.name),
+                columns={c: t for c, t in model.columns if t} or None,
+                doc_md=f"dbt model `{model.name}`: outcome of `{entry[model.name].task_id}`; a retry rebuilds it alone.",
+                **_dbt_args(ctx),
+            )
+        for model in models:
+            upstream = [tasks[d] for d in model.depends_on if d in tasks]
+            for task in upstream or [entry[model.name]]:
+                task >> tasks[model.name]
+    return RenderedModels(group, entry, tasks)
+
+
+def _dbt_args(ctx: RenderContext) -> dict[str, Any]:
+    """What every dbt task needs to run dbt in this environment."""
+    project, env = ctx.project, ctx.environment
+    return {
+        "project_dir": str(project.dbt_path),
+        "conn_id": ctx.conn_id,
+        "warehouse_type": project.settings.warehouse.type,
+        "profile_name": project.settings.dbt.profile,
+        "target_name": env.dbt_target,
+        "schema": env.dbt_schema,
+        "dbt_vars": {project.settings.dbt.sqlmesh_suffix_var: env.sqlmesh_view_suffix},
+        "env": {MODELS_FILE_ENV: str(project.artifact_path.resolve())},
+    }
+
+
+def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
+    from cosmos import DbtTaskGroup, ExecutionConfig, ProjectConfig, RenderConfig
+    from cosmos.constants import InvocationMode, LoadMode, TestBehavior, TestIndirectSelection
+
     from airflow_provider_dualengine.engines.dbt.stage_manifest import stage_manifest
 
     project = ctx.project
@@ -105,9 +189,10 @@ def _declare_output(node: Any, uri: str | None) -> None:
         task.outlets = [*task.outlets, Asset(uri)]
 
 
-def _operator_args(ctx: RenderContext) -> dict:
-    MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
+MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
 
+
+def _operator_args(ctx: RenderContext) -> dict:
     env = {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}
     args: dict = {**ctx.pool_args(), "env": env}
     if _run_time_schema(ctx):

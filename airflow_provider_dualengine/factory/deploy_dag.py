@@ -22,7 +22,13 @@ from airflow_provider_dualengine.config.project import Project, ResolvedEnvironm
 from airflow_provider_dualengine.contracts.producers import load_structurally_valid_contracts
 from airflow_provider_dualengine.deployments.green_relations import green_environment
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
-from airflow_provider_dualengine.factory.config import ProjectConfig, ProjectDir, SQLMeshAction, reject_moved_arguments
+from airflow_provider_dualengine.factory.config import (
+    DbtExecution,
+    ProjectConfig,
+    ProjectDir,
+    SQLMeshAction,
+    reject_moved_arguments,
+)
 from airflow_provider_dualengine.factory.dag_defaults import new_dag, readable_import_errors
 from airflow_provider_dualengine.factory.model_assets import model_asset_uri, warehouse_at_parse
 from airflow_provider_dualengine.factory.render_context import RenderContext
@@ -81,6 +87,7 @@ def build_deploy_dag(
         ),
         sqlmesh_action=SQLMeshAction.PLAN,
         sqlmesh_model_tasks=False,  # a deployment reports per stage; model Assets come from the regular DAG
+        dbt_execution=DbtExecution.PER_MODEL,  # Cosmos, into the idle slot decided at run time
         dbt_build_per_model=True,  # `dbt build` per model into the slot: tests inline, half the tasks
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
-from airflow_provider_dualengine.factory.config import SQLMeshAction
+from airflow_provider_dualengine.factory.config import DbtExecution, SQLMeshAction
+
+__all__ = ["DbtExecution", "RenderContext", "RenderedModels"]
 
 
 @dataclass(frozen=True)
@@ -17,7 +20,9 @@ class RenderContext:
     sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
-    dbt_build_per_model: bool = False  # one `dbt build` task per model instead of run + test tasks
+    dbt_execution: DbtExecution = DbtExecution.STAGE
+    dbt_build_per_model: bool = False  # Cosmos: one `dbt build` task per model instead of run + test tasks
+    models_graph: Any = None  # graph.lineage.ModelGraph: what each model reads (lineage of dbt model tasks)
     # The warehouse connection as seen while parsing: names the models' Assets. None: the
     # DAG emits no model Assets (a deployment's green relations are nobody's input).
     warehouse: Any = None
@@ -38,6 +43,24 @@ class RenderContext:
         if self.warehouse is None:
             return None
         return model_asset_uri(self.warehouse, self.project, Engine(engine), model, relation, self.environment)
+
+    def lineage_inputs(self, engine: Any, model: str) -> list[str]:
+        """`schema.table` of every model `model` reads, as named in this environment."""
+        from airflow_provider_dualengine.graph.relations import model_relation
+
+        graph = self.models_graph
+        return [
+            ".".join(model_relation(self.project, up[0], up[1], graph.relation_of(up), self.environment))
+            for up in self._upstream.get((engine, model), ())
+        ]
+
+    @cached_property
+    def _upstream(self) -> dict[Any, list[Any]]:
+        """Each model's direct upstream models, indexed once per DAG (not an edge scan per model)."""
+        upstream: dict[Any, list[Any]] = {}
+        for edge in self.models_graph.edges if self.models_graph is not None else ():
+            upstream.setdefault(edge.downstream, []).append(edge.upstream)
+        return upstream
 
     @property
     def conn_id(self) -> str:

@@ -148,8 +148,14 @@ class AirflowCluster:
         *,
         project_source: Path = REPO_ROOT / "transforms",
         dags_source: Path = REPO_ROOT / "dags",
+        executor: str = "CeleryExecutor",
+        parallelism: int = 4,
     ):
         self.base = base
+        # "LocalExecutor": no Redis and no celery worker; the scheduler runs the tasks
+        # itself, at most `parallelism` at once (benchmarks/run_overhead.py uses it).
+        self.executor = executor
+        self.parallelism = parallelism
         self.venv = venv
         self.home = base / "airflow"
         self.dags_folder = self.home / "dags"
@@ -186,13 +192,14 @@ class AirflowCluster:
         with self.timed("postgres + redis start"):
             self.postgres.start()
             self.postgres.create_database("airflow")
-            self.redis.start()
+            if self.celery:
+                self.redis.start()
         self.env = self._environment()
         (self.home / "simple_auth_manager_passwords.json").write_text(json.dumps({ADMIN_USER: self.password}))
         self.cli("airflow", "db", "migrate")
         self.cli("airflow", "pools", "set", *POOL)
         self.cli("dualengine", "compile", str(self.project))
-        first, *others = COMPONENTS
+        first, *others = [name for name in COMPONENTS if self.celery or name != "celery-worker"]
         with self.timed(f"{first} up"):
             self._launch(first)
             self._wait_healthy(("metadatabase",))
@@ -207,7 +214,19 @@ class AirflowCluster:
             name, COMPONENTS[name], log=self.logs / f"{name}.log", env=self.env, cwd=self.home
         )
 
+    @property
+    def celery(self) -> bool:
+        return self.executor == "CeleryExecutor"
+
     def _environment(self) -> dict[str, str]:
+        """The components' environment; see `_airflow_environment` (Celery settings only with Celery)."""
+        env = self._airflow_environment()
+        if not self.celery:
+            del env["AIRFLOW__CELERY__BROKER_URL"], env["AIRFLOW__CELERY__RESULT_BACKEND"]
+            env["AIRFLOW__CORE__PARALLELISM"] = str(self.parallelism)
+        return env
+
+    def _airflow_environment(self) -> dict[str, str]:
         from cryptography.fernet import Fernet
 
         inherited = {
@@ -223,7 +242,7 @@ class AirflowCluster:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+            "AIRFLOW__CORE__EXECUTOR": self.executor,
             "AIRFLOW__CORE__FERNET_KEY": Fernet.generate_key().decode(),
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{self.api_port}/execution/",
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata,

@@ -247,9 +247,9 @@ def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(
 def test_example_dag_every_task_succeeds(cluster: AirflowCluster, example_run) -> None:
     run, _ = example_run
     assert_run_succeeded(cluster, run)
-    # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 8 dbt tasks,
-    # 3 contract checks, 4 stage join points
-    assert len(run.tasks) == 26, sorted(run.states)
+    # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 2 dbt builds + 4 model
+    # tasks, 3 contract checks, 4 stage join points
+    assert len(run.tasks) == 24, sorted(run.states)
 
 
 def test_example_marts_equal_what_sqlmesh_staging_implies(example_run) -> None:
@@ -285,7 +285,7 @@ def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowClust
         by_task["stage_2_mixed.sqlmesh.intermediate__customer_lifetime"]
         == f"{base}/intermediate__dev/customer_lifetime"
     )
-    assert by_task["stage_3_dbt.dbt.customer_value.run"] == f"{base}/analytics_dev/customer_value"  # from Cosmos
+    assert by_task["stage_3_dbt.dbt.customer_value"] == f"{base}/analytics_dev/customer_value"
     # every model of either engine has an event of its table, in one namespace
     expected = {f"{base}/{m.split('.')[0]}__dev/{m.split('.')[1]}" for m in SQLMESH_MODELS} | {
         f"{base}/analytics_dev/{m}" for m in DBT_MODELS

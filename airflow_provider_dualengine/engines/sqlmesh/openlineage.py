@@ -14,40 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from airflow_provider_dualengine.engines.connections import database_name, dataset_namespace
+from airflow_provider_dualengine.engines.connections import dataset_namespace
+from airflow_provider_dualengine.engines.openlineage import dataset_name, split_table, table_dataset
 
-
-def split_table(table: str) -> tuple[str | None, str, str]:
-    """'schema.table', 'db.schema.table' or their quoted forms -> (db or None, schema, table)."""
-    parts = [p.strip().strip('"').strip("`") for p in table.split(".")]
-    if len(parts) == 2:
-        return None, parts[0], parts[1]
-    if len(parts) == 3:
-        return parts[0], parts[1], parts[2]
-    raise ValueError(f"table {table!r} is not 'schema.table' or 'database.schema.table'")
-
-
-def dataset_name(conn: Any, table: str, schema_suffix: str = "") -> str:
-    """`<database>.<schema><suffix>.<table>`; the connection's database unless `table` names one."""
-    database, schema, name = split_table(table)
-    return f"{database or database_name(conn)}.{schema}{schema_suffix}.{name}"
-
-
-def table_dataset(conn: Any, table: str, schema_suffix: str = "", columns: Mapping[str, str] | None = None) -> Any:
-    """An OpenLineage Dataset for `table`, with a schema facet when its columns are known."""
-    from airflow.providers.common.compat.openlineage.facet import (
-        Dataset,
-        DatasetFacet,
-        SchemaDatasetFacet,
-        SchemaDatasetFacetFields,
-    )
-
-    facets: dict[str, DatasetFacet] = {}
-    if columns:
-        facets["schema"] = SchemaDatasetFacet(
-            fields=[SchemaDatasetFacetFields(name=col, type=typ or None) for col, typ in columns.items()]
-        )
-    return Dataset(namespace=dataset_namespace(conn), name=dataset_name(conn, table, schema_suffix), facets=facets)
+__all__ = ["dataset_name", "dataset_namespace", "model_lineage", "split_table", "table_dataset"]
 
 
 def model_lineage(

@@ -345,7 +345,7 @@ def test_a_renamed_suffix_var_reaches_cosmos_and_the_dbt_plugin(project_copy: Pa
     code, out, err = run_cli(capsys, "validate", project_copy)
     assert code == 0, err
     dag = build_dag(project_copy)
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_env_suffix": "__dev"}
+    assert dag.get_task("stage_2_mixed.dbt.build_stage").dbt_vars == {"sqlmesh_env_suffix": "__dev"}
     sql = _compile_customer_value(project_copy, tmp_path / "dbt", {"sqlmesh_env_suffix": "__dev"})
     assert '"intermediate__dev"."customer_lifetime"' in sql
 

@@ -46,15 +46,16 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     assert run_2.upstream_task_ids == {"stage_1_sqlmesh.done"}
     assert run_2.select_models == ["intermediate.customer_lifetime"]
     assert run_2.environment == "dev"
-    # dbt models of stage 2 wait for stage 1 too, and sit beside the SQLMesh tasks
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {"stage_1_sqlmesh.done"}
+    # dbt models of stage 2 wait for stage 1 too (one dbt build for the stage), beside the SQLMesh tasks
+    assert dag.get_task("stage_2_mixed.dbt.build_stage").upstream_task_ids == {"stage_1_sqlmesh.done"}
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers").upstream_task_ids == {"stage_2_mixed.dbt.build_stage"}
     # stage 3 waits for both engines of stage 2
     assert dag.get_task("stage_2_mixed.done").upstream_task_ids == {
         "stage_2_mixed.contract__intermediate__customer_lifetime",
-        "stage_2_mixed.dbt.stg_customers.test",
-        "stage_2_mixed.dbt.stg_completed_orders.test",
+        "stage_2_mixed.dbt.stg_customers",
+        "stage_2_mixed.dbt.stg_completed_orders",
     }
-    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {"stage_2_mixed.done"}
+    assert dag.get_task("stage_3_dbt.dbt.build_stage").upstream_task_ids == {"stage_2_mixed.done"}
 
 
 def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag, airflow_home: Path) -> None:
@@ -96,15 +97,36 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
     stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt."))
     assert stage_3 == [
         "stage_3_dbt.contract__customer_value",
+        "stage_3_dbt.dbt.build_stage",
+        "stage_3_dbt.dbt.customer_order_summary",
+        "stage_3_dbt.dbt.customer_value",
+        "stage_3_dbt.done",
+    ]
+    # one dbt invocation builds exactly the stage's models; each model task reports its own
+    assert dag.get_task("stage_3_dbt.dbt.build_stage").models == ["customer_order_summary", "customer_value"]
+    assert dag.get_task("stage_3_dbt.dbt.customer_value").build_task_id == "stage_3_dbt.dbt.build_stage"
+
+
+def test_cosmos_renders_run_and_test_tasks_per_model_on_request(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, render_config=RenderConfig(dbt_execution="per_model"))
+    stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt.dbt."))
+    assert stage_3 == [
         "stage_3_dbt.dbt.customer_order_summary.run",
         "stage_3_dbt.dbt.customer_order_summary.test",
         "stage_3_dbt.dbt.customer_value.run",
         "stage_3_dbt.dbt.customer_value.test",
-        "stage_3_dbt.done",
     ]
+    task = dag.get_task("stage_2_mixed.dbt.stg_customers.run")
+    assert task.vars == {"sqlmesh_schema_suffix": "__dev"}
+    assert task.profile_config.profile_mapping.profile_args["schema"] == "analytics_dev"
+    with pytest.raises(ValueError, match="dbt_execution must be one of 'stage', 'per_model'"):
+        RenderConfig(dbt_execution="watcher")
 
 
 def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
+    from airflow_provider_dualengine.operators.dbt_model import DbtModelOperator
     from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
     writers = [
@@ -112,9 +134,9 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
         for t in dag.tasks
         if t.task_id not in ("source_data", "validate_contracts")
         and not t.task_id.endswith(".done")
-        and not isinstance(t, SQLMeshModelOperator)
+        and not isinstance(t, SQLMeshModelOperator | DbtModelOperator)
     ]
-    # one SQLMesh executor per stage with SQLMesh models, a run and a test task per dbt model,
+    # one SQLMesh executor per stage with SQLMesh models, one dbt build per stage with dbt models,
     # one check per contracted producer (DuckDB: a reading process needs the file lock too)
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.project import load_project
@@ -125,7 +147,8 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     graph = build_graph(project)
     contracts, _ = load_contracts(project.contracts_path)
     sqlmesh_stages = [s for s in graph.stages.values() if Engine.SQLMESH in s.engines()]
-    expected = len(sqlmesh_stages) + 2 * len(graph.models(Engine.DBT)) + len(contracted_producers(contracts, graph))
+    dbt_stages = [s for s in graph.stages.values() if Engine.DBT in s.engines()]
+    expected = len(sqlmesh_stages) + len(dbt_stages) + len(contracted_producers(contracts, graph))
     assert len(sqlmesh_stages) > 0 and len(writers) == expected
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
@@ -133,10 +156,11 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
 
 
 def test_dbt_reads_the_sqlmesh_environment_of_the_dag(dag) -> None:
-    task = dag.get_task("stage_2_mixed.dbt.stg_customers.run")
-    assert task.vars == {"sqlmesh_schema_suffix": "__dev"}
-    assert task.profile_config.target_name == "dev"
-    assert task.profile_config.profile_mapping.profile_args["schema"] == "analytics_dev"
+    for task_id in ("stage_2_mixed.dbt.build_stage", "stage_2_mixed.dbt.stg_customers"):  # a retry runs dbt too
+        task = dag.get_task(task_id)
+        assert task.dbt_vars == {"sqlmesh_schema_suffix": "__dev"}
+        assert (task.target_name, task.schema, task.profile_name) == ("dev", "analytics_dev", "shop")
+        assert task.hook().profile_config().profile_mapping.profile_args["schema"] == "analytics_dev"
 
 
 def test_production_environment_targets_prod(example_project: Path) -> None:
@@ -145,7 +169,8 @@ def test_production_environment_targets_prod(example_project: Path) -> None:
     dag = build_dag(ProjectConfig(example_project, environment="production"))
     assert dag.dag_id == "dualengine_shop_production"
     assert dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage").environment == "prod"
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").vars == {"sqlmesh_schema_suffix": ""}
+    assert dag.get_task("stage_2_mixed.dbt.build_stage").dbt_vars == {"sqlmesh_schema_suffix": ""}
+    assert dag.get_task("stage_2_mixed.dbt.build_stage").schema == "analytics"
 
 
 def test_one_task_per_sqlmesh_stage_when_model_tasks_are_off(example_project: Path) -> None:
@@ -169,21 +194,17 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
 
     dag = build_dag(example_project, render_config=RenderConfig(model_level_dependencies=True))
     s1, s2 = "stage_1_sqlmesh.sqlmesh.", "stage_2_mixed."
-    # the dbt model reads staging.stg_orders only: it no longer waits for customer_enhanced
-    assert dag.get_task(f"{s2}dbt.stg_completed_orders.run").upstream_task_ids == {f"{s1}staging__stg_orders"}
-    # (a contracted model is ready once its contract check passed)
+    # the stage's dbt build waits for what its models read (staging.stg_orders, and customer_enhanced
+    # once its contract check passed), not for the whole of stage 1
     ce_ready = "stage_1_sqlmesh.contract__staging__customer_enhanced"
-    assert dag.get_task(f"{s2}dbt.stg_customers.run").upstream_task_ids == {ce_ready}
+    assert dag.get_task(f"{s2}dbt.build_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
     # the SQLMesh stage runs once both of the stage-1 models it reads are reported
     assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
-    # a mart waits for its own inputs, across engines, and not for unrelated models
-    assert dag.get_task("stage_3_dbt.dbt.customer_value.run").upstream_task_ids == {
+    # the marts' build waits for their own inputs, across engines, and not for unrelated models
+    assert dag.get_task("stage_3_dbt.dbt.build_stage").upstream_task_ids == {
         f"{s2}contract__intermediate__customer_lifetime",
-        f"{s2}dbt.stg_customers.test",
-    }
-    assert dag.get_task("stage_3_dbt.dbt.customer_order_summary.run").upstream_task_ids == {
-        f"{s2}dbt.stg_customers.test",
-        f"{s2}dbt.stg_completed_orders.test",
+        f"{s2}dbt.stg_customers",
+        f"{s2}dbt.stg_completed_orders",
     }
 
 
@@ -405,4 +426,31 @@ def test_contract_checks_sit_between_producers_and_consumers(example_project: Pa
     assert dag.get_task("validate_contracts").downstream_task_ids == {"stage_1_sqlmesh.sqlmesh.run_stage"}
     # model-level: the dbt reader waits for the check, not for the model
     dag = build_dag(example_project, render_config=RenderConfig(model_level_dependencies=True))
-    assert dag.get_task("stage_2_mixed.dbt.stg_customers.run").upstream_task_ids == {check.task_id}
+    assert check.task_id in dag.get_task("stage_2_mixed.dbt.build_stage").upstream_task_ids
+
+
+def test_dbt_model_lineage_joins_the_sqlmesh_outputs_it_reads(dag) -> None:
+    """One naming rule for both engines: the dbt model task's input datasets are exactly the
+    SQLMesh (and dbt) model tasks' output datasets, across the cross-engine ref() too."""
+    pytest.importorskip("airflow.providers.openlineage")
+
+    def lineage(task_id: str):
+        return dag.get_task(task_id).get_openlineage_facets_on_complete(None)
+
+    def names(datasets) -> set[tuple[str, str]]:
+        return {(d.namespace, d.name) for d in datasets}
+
+    value = lineage("stage_3_dbt.dbt.customer_value")
+    lifetime = lineage("stage_2_mixed.sqlmesh.intermediate__customer_lifetime")  # read through ref()
+    stg_customers = lineage("stage_2_mixed.dbt.stg_customers")
+    assert names(value.inputs) == names(lifetime.outputs) | names(stg_customers.outputs)
+    [output] = value.outputs
+    assert output.name.endswith(".analytics_dev.customer_value")
+    assert [f.name for f in output.facets["schema"].fields] == [
+        "customer_id",
+        "customer_tier",
+        "lifetime_value",
+        "value_band",
+    ]
+    # and the dbt staging model's input is the SQLMesh view its source points at
+    assert names(stg_customers.inputs) == names(lineage("stage_1_sqlmesh.sqlmesh.staging__customer_enhanced").outputs)

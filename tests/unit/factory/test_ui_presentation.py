@@ -55,7 +55,7 @@ def test_model_assets_list_the_tasks_that_build_them(synced_bag) -> None:
     assert _producers(f"{base}/staging__dev/customer_enhanced") == {
         (dev, "stage_1_sqlmesh.sqlmesh.staging__customer_enhanced")
     }
-    assert _producers(f"{base}/analytics_dev/customer_value") == {(dev, "stage_3_dbt.dbt.customer_value.run")}
+    assert _producers(f"{base}/analytics_dev/customer_value") == {(dev, "stage_3_dbt.dbt.customer_value")}
 
 
 def test_prod_tables_are_produced_by_promotion_and_rollback(synced_bag) -> None:
@@ -68,8 +68,9 @@ def test_prod_tables_are_produced_by_promotion_and_rollback(synced_bag) -> None:
 
 
 def test_dbt_tasks_do_not_emit_their_asset_a_second_time(synced_bag) -> None:
-    task = synced_bag.dags["dualengine_shop_development"].get_task("stage_3_dbt.dbt.customer_value.run")
-    assert task.emit_datasets is False  # Cosmos' run-time alias would add a second event per run
+    task = synced_bag.dags["dualengine_shop_development"].get_task("stage_3_dbt.dbt.customer_value")
+    build = synced_bag.dags["dualengine_shop_development"].get_task("stage_3_dbt.dbt.build_stage")
+    assert build.outlets == []  # the stage's build emits nothing: each model's task emits its own
     assert [o.uri for o in task.outlets if hasattr(o, "uri")] == [
         f"duckdb:{WAREHOUSE}/shop/analytics_dev/customer_value"
     ]
@@ -95,5 +96,6 @@ def test_graph_view_tells_the_engines_apart(synced_bag) -> None:
     assert nodes["stage_1_sqlmesh.sqlmesh.run_stage"]["operator"] == "SQLMesh plan"
     assert nodes["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"]["operator"] == "SQLMesh model"
     assert nodes["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"]["label"] == "staging.customer_enhanced"
-    assert nodes["stage_3_dbt.dbt.customer_value.run"]["operator"].startswith("Dbt")
+    assert nodes["stage_3_dbt.dbt.customer_value"]["operator"] == "dbt model"
+    assert nodes["stage_3_dbt.dbt.build_stage"]["operator"] == "dbt build"
     assert nodes["stage_1_sqlmesh.contract__staging__customer_enhanced"]["operator"] == "Data contract check"

@@ -1,0 +1,114 @@
+"""One `dbt build` per stage: dbt's start, parse and connection are paid once, not per model.
+
+The stage task builds the stage's models and their tests in one dbt invocation (in this
+process, through dbt's Python entry point) and records every model's outcome in XCom;
+each model's own task (`DbtModelOperator`) reports it, so statuses, Assets, lineage and
+failures stay per model. A model that fails does not fail this task: dbt goes on with the
+models that do not depend on it, and the model's task fails. A dbt that cannot start
+(broken project, profile or connection) fails this task, and every model task with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_provider_dualengine.hooks.dbt import DbtHook
+
+
+class DbtModelsFailed(RuntimeError):
+    pass
+
+
+class DbtOperatorBase(BaseOperator):
+    """What every dbt task of ours needs to run dbt: project, warehouse, profile, vars.
+
+    :param project_dir: the dbt project folder.
+    :param conn_id: the warehouse connection; `warehouse_type` says which profile mapping.
+    :param profile_name: / :param target_name: the dbt profile and target of the environment.
+    :param schema: the schema dbt builds into (templated: a deployment decides it at run time).
+    :param dbt_vars: dbt `--vars` (templated), e.g. the SQLMesh view suffix of the environment.
+    :param env: environment variables while dbt runs (templated), e.g. for the dbt plugin.
+    """
+
+    template_fields: Sequence[str] = ("schema", "dbt_vars", "env")
+
+    def __init__(
+        self,
+        *,
+        project_dir: str,
+        conn_id: str,
+        warehouse_type: str,
+        profile_name: str,
+        target_name: str,
+        schema: str,
+        dbt_vars: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.project_dir = project_dir
+        self.conn_id = conn_id
+        self.warehouse_type = warehouse_type
+        self.profile_name = profile_name
+        self.target_name = target_name
+        self.schema = schema
+        self.dbt_vars = dict(dbt_vars or {})
+        self.env = dict(env or {})
+
+    def hook(self) -> DbtHook:
+        return DbtHook(
+            self.conn_id,
+            warehouse_type=self.warehouse_type,
+            profile_name=self.profile_name,
+            target_name=self.target_name,
+            schema=self.schema,
+        )
+
+    def dbt_build(self, models: list[str]) -> dict[str, Any]:
+        return self.hook().build(self.project_dir, models, vars=self.dbt_vars, env=self.env)
+
+
+class DbtBuildOperator(DbtOperatorBase):
+    """`dbt build` of `models` (with their tests) in one invocation.
+
+    :param models: the dbt model names to build.
+    :param fail_on_model_error: fail this task when a model or its tests fail (off when each
+        model has its own task, which then fails instead).
+    """
+
+    custom_operator_name = "dbt build"
+    ui_color = "#fde7d9"
+
+    def __init__(self, *, models: list[str], fail_on_model_error: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.models = list(models)
+        self.fail_on_model_error = fail_on_model_error
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        result = self.dbt_build(self.models)
+        for name in self.models:
+            outcome = result["models"].get(name)
+            self.log.info("dbt %s: %s", name, _describe(outcome))
+        missing = [m for m in self.models if m not in result["models"]]
+        if missing:
+            self.log.warning("dbt did not build %s (disabled, or not selected by the project)", ", ".join(missing))
+        if self.fail_on_model_error and result["failed"]:
+            raise DbtModelsFailed(f"dbt models failed: {', '.join(result['failed'])}")
+        return result
+
+
+def _describe(outcome: dict[str, Any] | None) -> str:
+    if outcome is None:
+        return "not built"
+    tests = f"{outcome['tests_passed']} tests passed"
+    if outcome["tests_failed"]:
+        tests += f", {len(outcome['tests_failed'])} failed ({', '.join(t['test'] for t in outcome['tests_failed'])})"
+    if outcome["tests_warned"]:
+        tests += f", {len(outcome['tests_warned'])} warned"
+    rows = f", {outcome['rows_affected']} rows" if outcome.get("rows_affected") is not None else ""
+    return f"{outcome['status']} in {outcome['execution_s']} s{rows}; {tests}" + (
+        f"; {outcome['message']}" if outcome["status"] != "success" and outcome.get("message") else ""
+    )

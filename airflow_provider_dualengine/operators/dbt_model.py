@@ -1,0 +1,106 @@
+"""One Airflow task per dbt model, fed by its stage's single `dbt build`.
+
+The first try reads the model's outcome from the stage task (an XCom read: no dbt
+start, no parse), fails when the model or one of its tests failed (Airflow then marks
+everything downstream upstream_failed) and emits the model's Asset.
+
+A retry (an automatic retry or a user's Clear of this task) that finds the model not
+built runs `dbt build --select <model>` itself: the model and its tests, nothing else,
+against the same environment. A model that was built is only reported again.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import Asset, BaseHook
+
+from airflow_provider_dualengine.operators.dbt import DbtOperatorBase
+
+
+class DbtModelFailed(RuntimeError):
+    pass
+
+
+class DbtModelOperator(DbtOperatorBase):
+    """Report (or, on a retry, rebuild) one dbt model of a stage.
+
+    :param model: the dbt model name.
+    :param build_task_id: the stage's `DbtBuildOperator` task.
+    :param relation: `schema.table` the model writes in this environment (lineage, Asset extra).
+    :param asset_uri: the model table's Asset, declared as this task's outlet.
+    :param lineage_inputs: `schema.table` names the model reads in this environment.
+    :param columns: the model's columns {name: type} where known (lineage schema facet).
+    """
+
+    custom_operator_name = "dbt model"
+    ui_color = "#fde7d9"
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        build_task_id: str,
+        relation: str,
+        asset_uri: str | None = None,
+        lineage_inputs: list[str] | None = None,
+        columns: dict[str, str] | None = None,
+        **kwargs: Any,
+    ):
+        if asset_uri:
+            kwargs.setdefault("outlets", [Asset(asset_uri)])
+        super().__init__(**kwargs)
+        self.model = model
+        self.build_task_id = build_task_id
+        self.relation = relation
+        self.asset_uri = asset_uri
+        self.lineage_inputs = list(lineage_inputs or ())
+        self.columns = dict(columns or {})
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        ti = context["ti"]
+        result = ti.xcom_pull(task_ids=self.build_task_id) or {}
+        outcome = (result.get("models") or {}).get(self.model)
+        rebuilt = False
+        if ti.try_number > 1 and (outcome is None or outcome["status"] != "success"):
+            self.log.info("retry %s: building %s and its tests on its own", ti.try_number, self.model)
+            outcome = self.dbt_build([self.model])["models"].get(self.model)
+            rebuilt = True
+        outcome = self._built(outcome)
+        summary = {
+            "model": self.model,
+            "relation": self.relation,
+            "status": "built",
+            "rebuilt_by_this_task": rebuilt,
+            **{k: outcome[k] for k in ("execution_s", "rows_affected", "tests_passed")},
+            "tests_warned": [t["test"] for t in outcome["tests_warned"]],
+        }
+        for warning in outcome["tests_warned"]:
+            self.log.warning("dbt test %s warned: %s", warning["test"], warning["message"])
+        self.log.info("dbt model %s: %s", self.model, summary)
+        if self.asset_uri:
+            context["outlet_events"][Asset(self.asset_uri)].extra.update({"engine": "dbt", **summary})
+        return summary
+
+    def _built(self, outcome: dict[str, Any] | None) -> dict[str, Any]:
+        """The outcome of a model that was built and passed its tests; else the reason, raised."""
+        where = f"dbt model {self.model} ({self.relation})"
+        if outcome is None:
+            raise DbtModelFailed(f"{where} was not built by {self.build_task_id}: see that task's log")
+        if outcome["status"] == "skipped":
+            raise DbtModelFailed(f"{where} was skipped by dbt because a model or test it depends on failed")
+        if outcome["status"] == "error":
+            raise DbtModelFailed(f"{where} failed: {outcome['message']}")
+        if outcome["tests_failed"]:
+            failures = "; ".join(f"{t['test']}: {t['message']}" for t in outcome["tests_failed"])
+            raise DbtModelFailed(f"{where} was built but its tests failed: {failures}")
+        return outcome
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """Inputs and output named like the SQLMesh model tasks name theirs (one rule,
+        engines/openlineage.py), so lineage backends join both engines on shared tables."""
+        from airflow_provider_dualengine.engines.openlineage import table_lineage
+
+        return table_lineage(
+            BaseHook.get_connection(self.conn_id), self.relation, self.lineage_inputs, self.columns or None
+        )
