@@ -324,8 +324,30 @@ def dag_test_project(prepared: Prepared, runs: int) -> dict:
     }
 
 
+def airflow_floor(work: Path, runs: int) -> dict:
+    """Whole-process dag.test() of a one-task DAG: the wall time and memory any Airflow run
+    pays before an engine does anything (the least a ratio against bare CLIs can reach)."""
+    home, out, log = work / "floor-home", work / "floor.json", work / "floor.log"
+    run_checked([sys.executable, str(HELPER), "floor", str(home), str(out)], work, ENV, log)  # prepares the home
+    raw = []
+    for _ in range(runs):
+        result = run_checked([sys.executable, str(HELPER), "floor", str(home), str(out)], work, ENV, log)
+        raw.append({**result, **json.loads(out.read_text())})
+    return {
+        "wall_s": stats([r["wall_s"] for r in raw]),
+        "peak_rss_mib": stats([r["peak_rss_mib"] for r in raw]),
+        "runs": raw,
+    }
+
+
 def part_dag_test(args: argparse.Namespace, work: Path) -> dict:
-    projects = {}
+    projects: dict = {"airflow_floor": {"recorded_at": now(), **airflow_floor(work, args.runs)}}
+    floor = projects["airflow_floor"]
+    print(
+        f"Airflow floor (one-task DAG, whole process): {floor['wall_s']['median']:.1f} s, "
+        f"{floor['peak_rss_mib']['median']:.0f} MiB",
+        flush=True,
+    )
     for name in args.projects:
         load_before = os.getloadavg()
         print(f"{name}: preparing (copy/generate, compile, Airflow home) ...", flush=True)

@@ -89,7 +89,7 @@ def test_dbt_model_starts_before_an_unrelated_sqlmesh_branch_finishes(
 
     slow_run = tasks["stage_1_sqlmesh.sqlmesh.run__staging__slow_events"]  # its own engine run
     scored = tasks["stage_1_sqlmesh.sqlmesh.staging__customer_enhanced"]
-    dbt_reader = tasks["stage_2_mixed.dbt.build_stage"]  # its models read staging.customer_enhanced and stg_orders
+    dbt_reader = tasks["stage_2_mixed.dbt.build__stg_customers"]  # its one model reads staging.customer_enhanced only
     assert slow_run["end"] - slow_run["start"] >= SLOW_SECONDS  # it really ran the slow model
     assert dbt_reader["start"] >= scored["end"]  # waited for what it reads ...
     assert dbt_reader["start"] < slow_run["end"]  # ... and not for the unrelated slow branch

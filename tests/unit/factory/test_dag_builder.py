@@ -454,3 +454,23 @@ def test_dbt_model_lineage_joins_the_sqlmesh_outputs_it_reads(dag) -> None:
     ]
     # and the dbt staging model's input is the SQLMesh view its source points at
     assert names(stg_customers.inputs) == names(lineage("stage_1_sqlmesh.sqlmesh.staging__customer_enhanced").outputs)
+
+
+def test_independent_dbt_branches_get_their_own_build_for_cron_runs(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(
+        example_project,
+        render_config=RenderConfig(model_level_dependencies=True),
+        execution_config=ExecutionConfig(sqlmesh_action=SQLMeshAction.RUN),
+    )
+    builds = {t.task_id: t.models for t in dag.tasks if t.task_id.startswith("stage_2_mixed.dbt.build")}
+    assert builds == {
+        "stage_2_mixed.dbt.build__stg_customers": ["stg_customers"],
+        "stage_2_mixed.dbt.build__stg_completed_orders": ["stg_completed_orders"],
+    }
+    # each waits only for what its model reads
+    assert dag.get_task("stage_2_mixed.dbt.build__stg_completed_orders").upstream_task_ids == {
+        "stage_1_sqlmesh.sqlmesh.staging__stg_orders"
+    }
+    assert dag.get_task("stage_2_mixed.dbt.stg_customers").build_task_id == "stage_2_mixed.dbt.build__stg_customers"
