@@ -22,11 +22,13 @@ STARTED = time.perf_counter()
 
 DAG_FILE = """\
 # Written by benchmarks/_run_dag_once.py: the project's DAG, nothing else.
+import json
 import os
 
-from airflow_provider_dualengine import build_dag
+from airflow_provider_dualengine import RenderConfig, build_dag
 
-dag = build_dag(os.environ["DUALENGINE_PROJECT_DIR"])
+render = RenderConfig(**json.loads(os.environ.get("DUALENGINE_BENCH_RENDER") or "{}"))
+dag = build_dag(os.environ["DUALENGINE_PROJECT_DIR"], render_config=render)
 """
 
 

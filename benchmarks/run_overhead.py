@@ -49,7 +49,14 @@ DAG_FILE = REPO / "dags" / "dualengine_example.py"
 EXAMPLE_DAG_ID = "dualengine_shop_development"
 CONN_ID = "dualengine_warehouse"
 # Generated projects: (SQLMesh models incl. the seed, dbt models); "example" is transforms/.
-PROJECTS: dict[str, tuple[int, int] | None] = {"example": None, "small": (4, 3), "large": (200, 200)}
+PROJECTS: dict[str, tuple[int, int] | None] = {
+    "example": None,
+    "small": (4, 3),
+    "large": (200, 200),
+    "large-stage-tasks": (200, 200),
+}
+# RenderConfig per project (default: per-model tasks); large-stage-tasks: one task per engine and stage
+RENDER: dict[str, dict] = {"large-stage-tasks": {"sqlmesh_model_tasks": False, "dbt_model_tasks": False}}
 ARTIFACTS = shutil.ignore_patterns("target", "logs", ".cache", "*.duckdb", "*.duckdb.wal", "__pycache__")
 DEV_VARS = '{"sqlmesh_schema_suffix": "__dev"}'
 PLAN = ["sqlmesh", "plan", "dev", "--auto-apply", "--no-prompts", "--include-unmodified"]
@@ -279,7 +286,8 @@ def airflow_run(prepared: Prepared, index: int) -> dict:
     run_dir.mkdir(exist_ok=True)
     duckdb_file, report_file, log = run_dir / "warehouse.duckdb", run_dir / "airflow.json", run_dir / "airflow.log"
     argv = [sys.executable, str(HELPER), "run", str(prepared.home), str(prepared.project), str(duckdb_file)]
-    result = measure_process([*argv, str(report_file)], run_dir, ENV, log)
+    env = {**ENV, "DUALENGINE_BENCH_RENDER": json.dumps(RENDER.get(prepared.name, {}))}
+    result = measure_process([*argv, str(report_file)], run_dir, env, log)
     report = json.loads(report_file.read_text()) if report_file.is_file() else {}
     if result["exit"] != 0 or report.get("state") != "success":
         failed = [t["task_id"] for t in report.get("tasks", []) if t["state"] != "success"]
@@ -631,7 +639,7 @@ PARTS: dict[str, tuple[Callable[[argparse.Namespace, Path], dict], bool]] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--what", nargs="+", choices=list(PARTS), required=True)
-    parser.add_argument("--projects", nargs="+", choices=list(PROJECTS), default=list(PROJECTS))
+    parser.add_argument("--projects", nargs="+", choices=list(PROJECTS), default=["example", "small", "large"])
     parser.add_argument("--runs", type=int, default=5, help="A/B pairs per project (dag-test) or cluster (scheduler)")
     parser.add_argument("--import-runs", type=int, default=7)
     parser.add_argument("--keep", action="store_true", help="keep the work folders (logs, Airflow homes)")

@@ -65,6 +65,8 @@ class RenderConfig:
 
     :param sqlmesh_model_tasks: one Airflow task per SQLMesh model (default); False renders one
         task per SQLMesh stage, for very large projects where per-model tasks cost more than they show.
+    :param dbt_model_tasks: one Airflow task per dbt model (default); False renders only the
+        stage's `dbt build` task, which then fails when a model or its tests fail.
     :param model_level_dependencies: wait for the models actually read (across engines) instead of
         the whole previous stage, so independent branches overlap. Stages listed in `depends_on`
         that share no model edge keep their stage-level edge. With `SQLMeshAction.RUN`, each
@@ -77,6 +79,7 @@ class RenderConfig:
     """
 
     sqlmesh_model_tasks: bool = True
+    dbt_model_tasks: bool = True
     model_level_dependencies: bool = False
     schedule_on_inputs: bool = False
     dbt_execution: DbtExecution = DbtExecution.STAGE

@@ -67,6 +67,7 @@ def build_dag(
         environment=env,
         sqlmesh_action=execution.sqlmesh_action,
         sqlmesh_model_tasks=rendering.sqlmesh_model_tasks,
+        dbt_model_tasks=rendering.dbt_model_tasks,
         split_sqlmesh_branches=rendering.model_level_dependencies and execution.sqlmesh_action is SQLMeshAction.RUN,
         sqlmesh_operator_args=dict(execution.sqlmesh_operator_args),
         dbt_execution=rendering.dbt_execution,

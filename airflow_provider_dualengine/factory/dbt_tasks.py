@@ -83,12 +83,15 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
             build = DbtBuildOperator(
                 task_id=task_id,
                 models=[m.name for m in branch],
-                fail_on_model_error=False,  # each model's task fails instead
+                fail_on_model_error=not ctx.dbt_model_tasks,  # else each model's task fails instead
                 doc_md=f"One `dbt build` (models and their tests) of {', '.join(m.name for m in branch)}.",
                 **_dbt_args(ctx),
                 **ctx.pool_args(),
             )
             entry.update({m.name: build for m in branch})
+        if not ctx.dbt_model_tasks:
+            ctx.declare_model_outlets(Engine.DBT, models, entry)
+            return RenderedModels(group, entry, dict(entry))
         tasks: dict[str, Any] = {}
         for model in models:
             schema, table = model_relation(ctx.project, Engine.DBT, model.name, model.relation, ctx.environment)

@@ -18,6 +18,7 @@ class RenderContext:
     environment: ResolvedEnvironment
     sqlmesh_action: SQLMeshAction = SQLMeshAction.PLAN
     sqlmesh_model_tasks: bool = True  # one reporting task per SQLMesh model
+    dbt_model_tasks: bool = True  # one reporting task per dbt model (DbtExecution.STAGE)
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
     dbt_execution: DbtExecution = DbtExecution.STAGE
@@ -61,6 +62,16 @@ class RenderContext:
         for edge in self.models_graph.edges if self.models_graph is not None else ():
             upstream.setdefault(edge.downstream, []).append(edge.upstream)
         return upstream
+
+    def declare_model_outlets(self, engine: Any, models: Any, builders: dict[str, Any]) -> None:
+        """Without per-model tasks, the task that builds each model declares its Asset (Airflow
+        emits it when that task succeeds)."""
+        from airflow.sdk import Asset
+
+        for model in models:
+            uri = self.asset_uri(engine.value, model.name, model.relation)
+            if uri:
+                builders[model.name].outlets = [*builders[model.name].outlets, Asset(uri)]
 
     @property
     def conn_id(self) -> str:

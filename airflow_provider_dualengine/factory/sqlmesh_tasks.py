@@ -17,6 +17,7 @@ from airflow.sdk import TaskGroup
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV, task_id_for
 from airflow_provider_dualengine.factory.config import SQLMeshAction
 from airflow_provider_dualengine.factory.render_context import RenderContext, RenderedModels
+from airflow_provider_dualengine.graph import Engine
 from airflow_provider_dualengine.graph.model import ModelNode
 from airflow_provider_dualengine.operators.sqlmesh import SQLMeshPlanOperator, SQLMeshRunOperator
 from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
@@ -62,6 +63,7 @@ def render_sqlmesh_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> 
             executor = _executor(task_id, branch, ctx)
             entry.update({m.name: executor for m in branch})
         if not ctx.sqlmesh_model_tasks:
+            ctx.declare_model_outlets(Engine.SQLMESH, models, entry)
             return RenderedModels(group, entry, dict(entry))
         tasks = {m.name: _model_task(m, entry[m.name], ctx) for m in models}
         for model in models:

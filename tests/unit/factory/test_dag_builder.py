@@ -474,3 +474,24 @@ def test_independent_dbt_branches_get_their_own_build_for_cron_runs(example_proj
         "stage_1_sqlmesh.sqlmesh.staging__stg_orders"
     }
     assert dag.get_task("stage_2_mixed.dbt.stg_customers").build_task_id == "stage_2_mixed.dbt.build__stg_customers"
+
+
+def test_stage_tasks_only_for_very_large_projects(example_project: Path, airflow_home: Path) -> None:
+    """Without model tasks each engine runs once per stage and fails on a model's failure;
+    the task that builds the models declares their Assets instead."""
+    from airflow.sdk import Asset
+
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, render_config=RenderConfig(sqlmesh_model_tasks=False, dbt_model_tasks=False))
+    stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt."))
+    assert stage_3 == ["stage_3_dbt.contract__customer_value", "stage_3_dbt.dbt.build_stage", "stage_3_dbt.done"]
+    build = dag.get_task("stage_3_dbt.dbt.build_stage")
+    assert build.fail_on_model_error is True
+    base = f"duckdb://{airflow_home}/parse-only/shop.duckdb/shop"
+    assert sorted(o.uri for o in build.outlets) == sorted(
+        Asset(f"{base}/analytics_dev/{m}").uri for m in ("customer_order_summary", "customer_value")
+    )
+    run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")
+    assert Asset(f"{base}/staging__dev/customer_enhanced").uri in {o.uri for o in run_1.outlets}
+    assert dag.get_task("stage_3_dbt.contract__customer_value").upstream_task_ids == {build.task_id}
