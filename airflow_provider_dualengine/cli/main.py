@@ -139,15 +139,8 @@ def _impact(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    import atexit
-    import gc
-
     from airflow_provider_dualengine.cli.demo import run_demo
 
-    # Airflow, SQLMesh and dbt together leave millions of objects in this one process; the
-    # interpreter's final garbage collections walk them all (~2 s). Nothing of the run is
-    # left to collect at exit, so freeze the heap first: atexit runs before those passes.
-    atexit.register(gc.freeze)
     return run_demo(
         project_dir=args.project_dir, dags_folder=args.dags_folder, home=args.home, environment=args.environment
     )

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import BaseHook
 
 from airflow_provider_dualengine.engines.connections import conn_extra, connection_kind, duckdb_path, postgres_params
+from airflow_provider_dualengine.engines.process import freeze_heap_at_exit, temporary_environ
 
 if TYPE_CHECKING:
     from sqlmesh import Context
@@ -105,7 +106,8 @@ class SQLMeshHook(BaseHook):
         if console is not None:
             set_console(console)
         try:
-            with _environ(self.env):
+            freeze_heap_at_exit()
+            with temporary_environ(self.env):
                 ctx = Context(paths=[project], config=config, gateway=gateway)
                 try:
                     yield ctx
@@ -131,21 +133,6 @@ class SQLMeshHook(BaseHook):
             return True, "Connection successfully tested"
         except Exception as exc:  # report, never raise, from the UI's test button
             return False, str(exc)
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    """Set variables for the block and restore the previous ones (tasks under dag.test share a process)."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update({key: str(value) for key, value in values.items()})
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
 
 
 def engine_connection_config(conn: Any) -> Any:

@@ -17,11 +17,12 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from airflow_provider_dualengine.engines.process import freeze_heap_at_exit, temporary_environ
 
 FAILED_MODEL = ("error", "fail", "runtime error")
 FAILED_TEST = ("fail", "error", "runtime error")
@@ -73,22 +74,6 @@ class DbtBuildRequest:
         return args
 
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    """`values` in os.environ while dbt runs in this process (profile secrets, plugin
-    settings), the previous environment restored afterwards."""
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 def run_build(request: DbtBuildRequest, env: Mapping[str, str]) -> dict[str, Any]:
     """Run `dbt build` in-process; the per-model outcomes (see `model_outcomes`).
 
@@ -100,7 +85,8 @@ def run_build(request: DbtBuildRequest, env: Mapping[str, str]) -> dict[str, Any
     cached = partial_parse_cache(request)
     if cached.is_file():
         shutil.copyfile(cached, request.work_dir / "target" / PARTIAL_PARSE_FILE)
-    with environment(env):
+    freeze_heap_at_exit()
+    with temporary_environ(env):  # profile secrets, plugin settings: for this invocation only
         result = dbtRunner().invoke(request.args())
     _keep_partial_parse(request.work_dir / "target" / PARTIAL_PARSE_FILE, cached)
     run_results = request.work_dir / "target" / "run_results.json"
