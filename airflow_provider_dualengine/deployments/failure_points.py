@@ -4,7 +4,7 @@ The deploy DAG (factory/deploy_dag.py) runs `prepare`, then one task group per s
 `validation`, `staging_deployment`, `integration_validation`, `promotion`, then `conclude`.
 A failed task's point is read from where it sits in that structure (Airflow names a task
 by its task-group path, `group.subgroup.task`): the top-level group, and inside staging,
-the engine's task group (SQLMesh's `sqlmesh`, Cosmos' `dbt`) or a contract check of green.
+the engine's task group (`sqlmesh`, `dbt`) or a contract check of green.
 The earliest point in pipeline order decides the rollback (deployments/rollback.py).
 """
 

@@ -6,8 +6,8 @@
       [build_stage] -> [stg_customers] -> [customer_value]
 
   dbt starts, parses and connects once per stage instead of twice per model.
-- `per_model`: Cosmos' DbtTaskGroup from the manifest, dbt run + test tasks per model
-  (a deployment uses Cosmos' `dbt build` task per model). Cosmos is imported only here.
+- `per_model`: Cosmos' DbtTaskGroup from the manifest, dbt run + test tasks per model.
+  Cosmos is imported only then.
 
 Either way we decide which models, the profile (from the Airflow warehouse connection,
 never a profiles.yml with secrets), the target schema, and which SQLMesh environment the
@@ -26,37 +26,10 @@ from airflow_provider_dualengine.factory.sqlmesh_tasks import independent_branch
 from airflow_provider_dualengine.graph import Engine
 from airflow_provider_dualengine.graph.model import ModelNode
 from airflow_provider_dualengine.graph.relations import model_relation
-
-SQLMESH_SUFFIX_VAR = "sqlmesh_schema_suffix"  # the default of dualengine.yml's dbt.sqlmesh_suffix_var
-
-
-TARGET_SCHEMA_ENV = "DUALENGINE_DBT_TARGET_SCHEMA"
-
-
-def _run_time_schema(ctx: RenderContext) -> bool:
-    """A target schema decided at run time (a Jinja template, e.g. a deployment's idle slot)."""
-    return "{{" in ctx.environment.dbt_schema
-
-
-def profile_config(ctx: RenderContext) -> Any:
-    from cosmos import ProfileConfig
-
-    # Cosmos writes profile_args into profiles.yml literally; dbt renders env_var() there, and
-    # Airflow renders the operators' `env`, so a run-time schema reaches dbt this way.
-    schema = f"{{{{ env_var('{TARGET_SCHEMA_ENV}') }}}}" if _run_time_schema(ctx) else ctx.environment.dbt_schema
-    profile_args = {"schema": schema, "threads": 1}
-    if ctx.project.settings.warehouse.type == "postgres":
-        from cosmos.profiles import PostgresUserPasswordProfileMapping as Mapping
-    else:
-        from cosmos.profiles import DuckDBUserPasswordProfileMapping as Mapping
-    return ProfileConfig(
-        profile_name=ctx.project.settings.dbt.profile,
-        target_name=ctx.environment.dbt_target,
-        profile_mapping=Mapping(conn_id=ctx.conn_id, profile_args=profile_args),
-    )
-
+from airflow_provider_dualengine.hooks.dbt import DbtHook
 
 BUILD_TASK_ID = "build_stage"
+MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
 
 
 def render_dbt_models(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
@@ -113,16 +86,24 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
     return RenderedModels(group, entry, tasks)
 
 
-def _dbt_args(ctx: RenderContext) -> dict[str, Any]:
-    """What every dbt task needs to run dbt in this environment."""
+def _hook_args(ctx: RenderContext) -> dict[str, Any]:
+    """dbt's profile in this environment: the warehouse connection, profile, target, schema."""
     project, env = ctx.project, ctx.environment
     return {
-        "project_dir": str(project.dbt_path),
         "conn_id": ctx.conn_id,
         "warehouse_type": project.settings.warehouse.type,
         "profile_name": project.settings.dbt.profile,
         "target_name": env.dbt_target,
         "schema": env.dbt_schema,
+    }
+
+
+def _dbt_args(ctx: RenderContext) -> dict[str, Any]:
+    """What every dbt task needs to run dbt in this environment."""
+    project, env = ctx.project, ctx.environment
+    return {
+        **_hook_args(ctx),
+        "project_dir": str(project.dbt_path),
         "dbt_vars": {project.settings.dbt.sqlmesh_suffix_var: env.sqlmesh_view_suffix},
         "env": {MODELS_FILE_ENV: str(project.artifact_path.resolve())},
     }
@@ -152,7 +133,7 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
         group_display_name=f"dbt · {len(models)} model{'s' if len(models) != 1 else ''}",
         tooltip=f"dbt (Cosmos): {', '.join(m.name for m in models)}",
         project_config=project_config,
-        profile_config=profile_config(ctx),
+        profile_config=DbtHook(**_hook_args(ctx)).profile_config(),
         # BUILDABLE: a test reading models of two stages (relationships) runs with the later
         # model, never in the earlier stage where its other parent does not exist yet.
         execution_config=ExecutionConfig(
@@ -161,7 +142,7 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
         render_config=RenderConfig(
             load_method=LoadMode.DBT_MANIFEST,
             select=[f"tag:{stage_tag}"],
-            test_behavior=TestBehavior.BUILD if ctx.dbt_build_per_model else TestBehavior.AFTER_EACH,
+            test_behavior=TestBehavior.AFTER_EACH,
             # We declare each model's Asset on the task that builds it (below); Cosmos' own
             # run-time emission through an alias would show no producer and, beside ours,
             # emit every event twice. (Cosmos takes this from RenderConfig only.)
@@ -192,12 +173,5 @@ def _declare_output(node: Any, uri: str | None) -> None:
         task.outlets = [*task.outlets, Asset(uri)]
 
 
-MODELS_FILE_ENV = "DUALENGINE_SQLMESH_MODELS"  # engines.dbt.sqlmesh_refs; not imported: it needs dbt
-
-
 def _operator_args(ctx: RenderContext) -> dict:
-    env = {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}
-    args: dict = {**ctx.pool_args(), "env": env}
-    if _run_time_schema(ctx):
-        env[TARGET_SCHEMA_ENV] = ctx.environment.dbt_schema
-    return args
+    return {**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}}

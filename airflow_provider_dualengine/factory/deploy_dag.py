@@ -3,8 +3,8 @@
     prepare -> validation -> staging_deployment -> integration_validation -> promotion -> conclude
 
 `staging_deployment` is the project's own stage graph rendered into green: SQLMesh plans
-into `<env>_green`, dbt (Cosmos) builds into the idle slot and reads the green SQLMesh
-views, SQLMesh models reading dbt read that slot, contracts are checked on green. Prod
+into `<env>_green`, one `dbt build` per stage builds into the idle slot and reads the green
+SQLMesh views, SQLMesh models reading dbt read that slot, contracts are checked on green. Prod
 changes only in `promotion.promote`, for both engines in one transaction. `conclude`
 always runs: it applies the rollback defined for the failure point and closes the record.
 """
@@ -23,7 +23,6 @@ from airflow_provider_dualengine.contracts.producers import load_structurally_va
 from airflow_provider_dualengine.deployments.green_relations import green_environment
 from airflow_provider_dualengine.engines.sqlmesh.names import DBT_SCHEMA_ENV
 from airflow_provider_dualengine.factory.config import (
-    DbtExecution,
     ProjectConfig,
     ProjectDir,
     SQLMeshAction,
@@ -86,9 +85,10 @@ def build_deploy_dag(
             env, sqlmesh_environment=green, sqlmesh_view_suffix=sqlmesh_view_suffix(green), dbt_schema=SLOT_TEMPLATE
         ),
         sqlmesh_action=SQLMeshAction.PLAN,
-        sqlmesh_model_tasks=False,  # a deployment reports per stage; model Assets come from the regular DAG
-        dbt_execution=DbtExecution.PER_MODEL,  # Cosmos, into the idle slot decided at run time
-        dbt_build_per_model=True,  # `dbt build` per model into the slot: tests inline, half the tasks
+        # A deployment reports per engine and stage (model Assets come from the regular DAG):
+        # one SQLMesh plan and one `dbt build` (tests inline) into the slot decided at run time.
+        sqlmesh_model_tasks=False,
+        dbt_model_tasks=False,
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.
     site = {"project_dir": str(loaded.root), "environment": env.name, **ctx.pool_args()}

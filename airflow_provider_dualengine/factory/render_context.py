@@ -22,7 +22,6 @@ class RenderContext:
     split_sqlmesh_branches: bool = False  # one engine run per independent branch of a stage
     sqlmesh_operator_args: dict[str, Any] = field(default_factory=dict)  # passed to each SQLMesh executor
     dbt_execution: DbtExecution = DbtExecution.STAGE
-    dbt_build_per_model: bool = False  # Cosmos: one `dbt build` task per model instead of run + test tasks
     models_graph: Any = None  # graph.lineage.ModelGraph: what each model reads (lineage of dbt model tasks)
     # The warehouse connection as seen while parsing: names the models' Assets. None: the
     # DAG emits no model Assets (a deployment's green relations are nobody's input).

@@ -71,16 +71,16 @@ def inject_sqlmesh_failure(monkeypatch) -> None:
 
 
 def inject_dbt_failure(monkeypatch) -> None:
-    from cosmos.operators.local import DbtBuildLocalOperator
+    from airflow_provider_dualengine.operators.dbt import DbtBuildOperator
 
-    original = DbtBuildLocalOperator.execute
+    original = DbtBuildOperator.execute
 
-    def failing(self, context, **kwargs):
-        if self.task_id.endswith("customer_value_model_build"):
+    def failing(self, context):
+        if self.task_id == "staging_deployment.stage_3_dbt.dbt.build_stage":
             raise RuntimeError("injected: dbt build of customer_value failed")
-        return original(self, context, **kwargs)
+        return original(self, context)
 
-    monkeypatch.setattr(DbtBuildLocalOperator, "execute", failing)
+    monkeypatch.setattr(DbtBuildOperator, "execute", failing)
 
 
 def inject_failure_inside_promotion(monkeypatch) -> None:

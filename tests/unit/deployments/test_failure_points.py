@@ -24,7 +24,7 @@ from airflow_provider_dualengine.deployments.failure_points import (
             "staging_deployment.stage_2_mixed.sqlmesh.run__intermediate__customer_lifetime",
             FailurePoint.SQLMESH_DEPLOYMENT,
         ),
-        ("staging_deployment.stage_3_dbt.dbt.customer_value_model_build", FailurePoint.DBT_DEPLOYMENT),
+        ("staging_deployment.stage_3_dbt.dbt.build_stage", FailurePoint.DBT_DEPLOYMENT),
         ("staging_deployment.stage_3_dbt.dbt.customer_value.run", FailurePoint.DBT_DEPLOYMENT),
         (
             "staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced",
@@ -52,7 +52,7 @@ def test_the_earliest_point_decides_whatever_the_task_order() -> None:
     states = {
         "prepare": "success",
         "staging_deployment.stage_4_sqlmesh_reporting.sqlmesh.run_stage": "failed",
-        "staging_deployment.stage_3_dbt.dbt.customer_value_model_build": "failed",
+        "staging_deployment.stage_3_dbt.dbt.build_stage": "failed",
         "promotion.promote": "upstream_failed",
         "conclude": "running",
     }

@@ -52,12 +52,13 @@ def test_staging_builds_green_for_both_engines(dag) -> None:
     assert (
         plan.env["DUALENGINE_DBT_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
     )  # SQLMesh reads dbt's slot
-    dbt_run = dag.get_task("staging_deployment.stage_3_dbt.dbt.customer_value_model_build")  # dbt build: tests inline
-    assert dbt_run.env["DUALENGINE_DBT_TARGET_SCHEMA"] == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
-    assert dbt_run.vars == {"sqlmesh_schema_suffix": "__prod_green"}  # dbt reads the green SQLMesh views
-    assert (
-        dbt_run.profile_config.profile_mapping.profile_args["schema"] == "{{ env_var('DUALENGINE_DBT_TARGET_SCHEMA') }}"
-    )
+    # one dbt build per stage into the slot decided at run time (tests inline; a model's failure fails it)
+    dbt_build = dag.get_task("staging_deployment.stage_3_dbt.dbt.build_stage")
+    assert dbt_build.schema == "{{ ti.xcom_pull(task_ids='prepare', key='dbt_slot') }}"
+    assert "schema" in dbt_build.template_fields
+    assert dbt_build.dbt_vars == {"sqlmesh_schema_suffix": "__prod_green"}  # dbt reads the green SQLMesh views
+    assert dbt_build.models == ["customer_order_summary", "customer_value"] and dbt_build.fail_on_model_error
+    assert not [t for t in dag.task_ids if t.startswith("staging_deployment.stage_3_dbt.dbt.customer")]
     check = dag.get_task("staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced")
     assert check.schema == "staging__prod_green"
     assert not [t for t in dag.tasks if t.task_id == "source_data"]  # a deployment does not wait for data
@@ -129,7 +130,7 @@ def test_a_dbt_view_over_sqlmesh_cannot_be_deployed_blue_green(project_copy: Pat
     [
         ({"validation.sqlmesh_unit_tests": "failed"}, "validation"),
         ({"staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage": "failed"}, "sqlmesh_deployment"),
-        ({"staging_deployment.stage_3_dbt.dbt.customer_value_model_build": "failed"}, "dbt_deployment"),
+        ({"staging_deployment.stage_3_dbt.dbt.build_stage": "failed"}, "dbt_deployment"),
         (
             {"staging_deployment.stage_1_sqlmesh.contract__staging__customer_enhanced": "failed"},
             "integration_validation",
