@@ -302,21 +302,30 @@ def airflow_run(prepared: Prepared, index: int) -> dict:
     return {**result, **report, "task_sum_s": task_sum, "startup_and_exit_s": outside}
 
 
-def dag_test_project(prepared: Prepared, runs: int) -> dict:
-    """Alternate bare and Airflow runs; raw runs plus the summary."""
+def alternate(runs: int, bare: Callable[[int], dict], airflow: Callable[[int], dict], label: str) -> list[dict]:
+    """A/B pairs, bare first, each with the load average it started under."""
     raw = []
     for index in range(runs):
         load = os.getloadavg()[0]
-        run_dir = prepared.root / f"run{index}"
-        run_dir.mkdir(exist_ok=True)
-        bare = bare_run(prepared.bare_project, prepared.steps, run_dir / "bare.duckdb", BIN, run_dir / "bare.log")
-        airflow = airflow_run(prepared, index)
-        raw.append({"index": index, "load_1min_before": load, "bare": bare, "airflow": airflow})
+        pair = {"index": index, "load_1min_before": load, "bare": bare(index), "airflow": airflow(index)}
+        raw.append(pair)
         print(
-            f"  {prepared.name} run {index + 1}/{runs}: bare {bare['wall_s']:.1f} s, "
-            f"dag.test() process {airflow['wall_s']:.1f} s ({len(airflow['tasks'])} tasks)",
+            f"  {label} run {index + 1}/{runs}: bare {pair['bare']['wall_s']:.1f} s, "
+            f"Airflow {pair['airflow']['wall_s']:.1f} s ({len(pair['airflow']['tasks'])} tasks)",
             flush=True,
         )
+    return raw
+
+
+def dag_test_project(prepared: Prepared, runs: int) -> dict:
+    """Alternate bare and Airflow runs; raw runs plus the summary."""
+
+    def bare(index: int) -> dict:
+        run_dir = prepared.root / f"run{index}"
+        run_dir.mkdir(exist_ok=True)
+        return bare_run(prepared.bare_project, prepared.steps, run_dir / "bare.duckdb", BIN, run_dir / "bare.log")
+
+    raw = alternate(runs, bare, lambda index: airflow_run(prepared, index), prepared.name)
     bare_runs, airflow_runs = [r["bare"] for r in raw], [r["airflow"] for r in raw]
     airflow_only = {
         key: stats([r[key] for r in airflow_runs])
@@ -512,16 +521,12 @@ def part_scheduler(args: argparse.Namespace, work: Path) -> dict:
         bare_project = work / "bare-project"
         shutil.copytree(cluster.project, bare_project, symlinks=True)
         warm_bare_project(bare_project, work / "scratch.duckdb", venv.bin, work / "bare.log")
-        for index in range(args.runs):
-            load = os.getloadavg()[0]
-            bare = bare_run(bare_project, EXAMPLE_STEPS, work / "bare.duckdb", venv.bin, work / "bare.log")
-            airflow = scheduler_run(cluster, index)
-            raw.append({"index": index, "load_1min_before": load, "bare": bare, "airflow": airflow})
-            print(
-                f"  scheduler run {index + 1}/{args.runs}: bare {bare['wall_s']:.1f} s, "
-                f"DAG run {airflow['wall_s']:.1f} s ({len(airflow['tasks'])} tasks)",
-                flush=True,
-            )
+        raw = alternate(
+            args.runs,
+            lambda _: bare_run(bare_project, EXAMPLE_STEPS, work / "bare.duckdb", venv.bin, work / "bare.log"),
+            lambda index: scheduler_run(cluster, index),
+            "scheduler",
+        )
     finally:
         cluster.stop()
         venv.remove()

@@ -85,11 +85,7 @@ class RenderConfig:
     dbt_execution: DbtExecution = DbtExecution.STAGE
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "dbt_execution", DbtExecution(self.dbt_execution))
-        except ValueError:
-            allowed = ", ".join(repr(a.value) for a in DbtExecution)
-            raise ValueError(f"dbt_execution must be one of {allowed}, not {self.dbt_execution!r}") from None
+        _coerce_enum(self, "dbt_execution", DbtExecution)
 
 
 @dataclass(frozen=True)
@@ -105,11 +101,17 @@ class ExecutionConfig:
     sqlmesh_operator_args: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "sqlmesh_action", SQLMeshAction(self.sqlmesh_action))
-        except ValueError:
-            allowed = ", ".join(repr(a.value) for a in SQLMeshAction)
-            raise ValueError(f"sqlmesh_action must be one of {allowed}, not {self.sqlmesh_action!r}") from None
+        _coerce_enum(self, "sqlmesh_action", SQLMeshAction)
+
+
+def _coerce_enum(config: Any, name: str, enum: type[Enum]) -> None:
+    """Accept the enum's string values in a frozen config; a clear ValueError otherwise."""
+    value = getattr(config, name)
+    try:
+        object.__setattr__(config, name, enum(value))
+    except ValueError:
+        allowed = ", ".join(repr(member.value) for member in enum)
+        raise ValueError(f"{name} must be one of {allowed}, not {value!r}") from None
 
 
 # Keyword arguments of earlier versions, and where each one lives now.

@@ -16,19 +16,18 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from airflow_provider_dualengine.engines.dbt.stage_manifest import cache_root
 from airflow_provider_dualengine.engines.process import freeze_heap_at_exit, temporary_environ
 
 FAILED_MODEL = ("error", "fail", "runtime error")
 FAILED_TEST = ("fail", "error", "runtime error")
 BUILT_RESOURCES = ("model", "seed", "snapshot")
 PARTIAL_PARSE_FILE = "partial_parse.msgpack"
-CACHE_DIR_ENV = "DUALENGINE_CACHE_DIR"  # also where stage manifests are cached (stage_manifest.py)
 
 
 class DbtInvocationError(RuntimeError):
@@ -108,8 +107,7 @@ def partial_parse_cache(request: DbtBuildRequest) -> Path:
             default=str,
         ).encode()
     ).hexdigest()[:16]
-    cache = Path(os.environ.get(CACHE_DIR_ENV) or Path(tempfile.gettempdir()) / "dualengine")
-    return cache / "dbt-partial-parse" / f"{key}.msgpack"
+    return cache_root() / "dbt-partial-parse" / f"{key}.msgpack"
 
 
 def _keep_partial_parse(written: Path, cache: Path) -> None:

@@ -18,6 +18,11 @@ from pathlib import Path
 CACHE_DIR_ENV = "DUALENGINE_CACHE_DIR"
 
 
+def cache_root() -> Path:
+    """Where the provider keeps what it can rebuild (stage manifests, dbt's parse state)."""
+    return Path(os.environ.get(CACHE_DIR_ENV) or Path(tempfile.gettempdir()) / "dualengine")
+
+
 def stage_manifest(manifest_path: Path, unique_ids: list[str]) -> tuple[Path, str]:
     """(path of the tagged manifest, the tag that selects exactly `unique_ids`)."""
     stat = manifest_path.stat()
@@ -25,7 +30,7 @@ def stage_manifest(manifest_path: Path, unique_ids: list[str]) -> tuple[Path, st
         f"{manifest_path.resolve()}\0{stat.st_mtime_ns}\0{stat.st_size}\0{chr(0).join(sorted(unique_ids))}".encode()
     ).hexdigest()[:16]
     tag = f"dualengine_stage_{key}"
-    cache = Path(os.environ.get(CACHE_DIR_ENV) or Path(tempfile.gettempdir()) / "dualengine") / "manifests"
+    cache = cache_root() / "manifests"
     target = cache / f"{key}.json"
     if not target.is_file():
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
