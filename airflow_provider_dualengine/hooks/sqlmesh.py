@@ -101,6 +101,9 @@ class SQLMeshHook(BaseHook):
         from sqlmesh import Context
         from sqlmesh.core.console import get_console, set_console
 
+        from airflow_provider_dualengine.engines.sqlmesh.python_models import install_columns_check
+
+        install_columns_check()
         config, gateway, project = self.load_config()
         previous = get_console()
         if console is not None:
