@@ -5,6 +5,10 @@ the relation, its columns and types, each column constraint (as counting queries
 freshness SLA. Everything runs in one read-only transaction that is rolled back, SQL text
 only ever holds quoted identifiers and sqlglot-regenerated check expressions, and values
 (names, accepted values) travel as bind parameters.
+
+The report is complete: a check whose query fails is a failure and the next check still runs,
+and a check that a missing column keeps from running is reported as not run (never as a
+pass), so the on-call reader sees every consequence of one dropped or renamed column.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import base64
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from difflib import SequenceMatcher
 from typing import Any
 from uuid import UUID
 
@@ -30,11 +35,15 @@ from airflow_provider_dualengine.contracts.types import Compatibility, compare
 from airflow_provider_dualengine.hooks.warehouse import PARAM, Warehouse
 
 _TEXT_TYPES = ("char", "text", "string", "varchar")
+_NOT_RUN = "not run: "
+_DEFAULT_SOURCE = "the producer's last Asset event"
+_SIMILAR = 0.6  # difflib ratio from which a new column's name reads as a rename (get_close_matches' cutoff)
 
 
 @dataclass
 class CheckResult:
-    """One check: `passed` False is a contract violation; `warning` marks a pass worth a look."""
+    """One check: `passed` False is a contract violation; `warning` marks a pass worth a look;
+    `not_run` a check a missing column kept from running (never a pass: nobody knows)."""
 
     check: str  # relation_exists, column_exists, column_type, not_null, unique, accepted_values, check, freshness
     column: str | None
@@ -45,13 +54,29 @@ class CheckResult:
     sample_key: str | None = None  # the column the sample values come from
     sql: str | None = None
     warning: bool = False
+    not_run: bool = False
+
+    def __post_init__(self) -> None:
+        if self.not_run:
+            self.passed = False
+
+    @property
+    def status(self) -> str:
+        """passed, warning (a pass), failed or not_run: each result is exactly one."""
+        if self.not_run:
+            return "not_run"
+        if not self.passed:
+            return "failed"
+        return "warning" if self.warning else "passed"
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "check": self.check,
             "column": self.column,
+            "status": self.status,
             "passed": self.passed,
             "warning": self.warning,
+            "not_run": self.not_run,
             "failing_rows": self.failing_rows,
             "sample_key": self.sample_key,
             "sample": [_json_safe(v) for v in self.sample],
@@ -60,7 +85,9 @@ class CheckResult:
         }
 
     def line(self) -> str:
-        return f"{self.check}{' ' + self.column if self.column else ''}: {self.message}"
+        """The result for the summary, whose label already says "not run"."""
+        text = self.message.removeprefix(_NOT_RUN) if self.not_run else self.message
+        return f"{self.check}{' ' + self.column if self.column else ''}: {text}"
 
 
 @dataclass
@@ -78,11 +105,16 @@ class ContractReport:
 
     @property
     def failures(self) -> list[CheckResult]:
-        return [r for r in self.results if not r.passed]
+        """Checks that ran and found the contract broken (not-run checks are `not_run`)."""
+        return [r for r in self.results if r.status == "failed"]
+
+    @property
+    def not_run(self) -> list[CheckResult]:
+        return [r for r in self.results if r.not_run]
 
     @property
     def warnings(self) -> list[CheckResult]:
-        return [r for r in self.results if r.passed and r.warning]
+        return [r for r in self.results if r.status == "warning"]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -94,19 +126,24 @@ class ContractReport:
             "passed": self.passed,
             "checks": len(self.results),
             "failed": len(self.failures),
+            "not_run": len(self.not_run),
             "warnings": len(self.warnings),
             "results": [r.to_dict() for r in self.results],
         }
 
     def summary(self) -> str:
-        """What an on-call reader needs: which constraint broke, how many rows, which keys."""
-        if self.passed:
-            head = f"Contract {self.model} on {self.relation} ({self.dialect}): all {len(self.results)} checks passed"
-        else:
-            head = f"Contract {self.model} on {self.relation} ({self.dialect}): {len(self.failures)} of {len(self.results)} checks FAILED"
+        """What an on-call reader needs: every count, then each check that broke (how many
+        rows, which keys), could not run, or passed with a warning. Clean passes stay out."""
+        clean = len(self.results) - len(self.failures) - len(self.not_run) - len(self.warnings)
+        head = (
+            f"Contract {self.model} on {self.relation} ({self.dialect}): {'passed' if self.passed else 'FAILED'},"
+            f" {_plural(len(self.results), 'check')}: {len(self.failures)} failed, {len(self.not_run)} not run,"
+            f" {len(self.warnings)} passed with a warning, {clean} passed"
+        )
         lines = [
             head,
             *(f"  FAILED {r.line()}" for r in self.failures),
+            *(f"  NOT RUN {r.line()}" for r in self.not_run),
             *(f"  warning {r.line()}" for r in self.warnings),
         ]
         return "\n".join(lines)
@@ -161,17 +198,22 @@ def check_contract(
     now: datetime,
     last_update: datetime | None = None,
     sample_size: int = 5,
+    *,
+    last_update_source: str | None = None,
 ) -> ContractReport:
     """Check `schema.table` against `contract`; never writes, always rolls back.
 
-    `last_update` is the producer's last Asset event time, used for the freshness SLA when
-    the contract names no `freshness_column`.
+    `last_update` is when the producer last wrote the data (by default its last Asset event),
+    used for the freshness SLA when the contract names no `freshness_column`;
+    `last_update_source` says where it was read (or, without one, where it was looked for and
+    why nothing was found), in the freshness message.
     """
     reader = _Reader(warehouse)
     relation = warehouse.quote(schema, table)
+    dated = (last_update, last_update_source or _DEFAULT_SOURCE)
     reader.begin()
     try:
-        results = _run_checks(reader, relation, schema, table, contract, now, last_update, max(0, int(sample_size)))
+        results = _run_checks(reader, relation, schema, table, contract, now, dated, max(0, int(sample_size)))
     finally:
         reader.end()
     return ContractReport(contract.name, relation, warehouse.dialect, now, results, last_update)
@@ -184,23 +226,53 @@ def _run_checks(
     table: str,
     contract: ContractModel,
     now: datetime,
-    last_update: datetime | None,
+    dated: tuple[datetime | None, str],
     sample_size: int,
 ) -> list[CheckResult]:
+    """Every check of the contract, in order; each runs unless a missing column makes it
+    meaningless, and a failing query only fails its own check (`_Reader.rows` reopens)."""
     exists = _relation_exists(reader, relation, schema, table)
     if not exists.passed:
         return [exists]
     columns, columns_sql = _actual_columns(reader, schema, table)
+    renamed = _renames(contract, columns, reader.dialect)
     results = [exists]
     for column in contract.columns:
-        results.extend(_column_shape(column, columns, reader.dialect, columns_sql))
+        results.extend(_column_shape(column, columns, reader.dialect, columns_sql, renamed.get(column.name.lower())))
     target = _Target(reader, relation, columns, _key_column(contract, columns), sample_size)
+    missing = {c.name.lower(): c.name for c in contract.columns if c.name.lower() not in columns}
     for column in contract.columns:
-        if column.name.lower() in columns:
-            results.extend(_constraint(target, column.name, c) for c in column.constraints)
+        for constraint in column.constraints:
+            blocked = _blocked(column.name, constraint, missing)
+            results.append(blocked or _constraint(target, column.name, constraint))
     if contract.sla and contract.sla.max_age is not None:
-        results.append(_freshness(target, contract.sla, now, last_update))
+        results.append(_freshness(target, contract.sla, now, *dated))
     return results
+
+
+def _not_run(check: str, column: str | None, reason: str) -> CheckResult:
+    return CheckResult(check, column, False, _NOT_RUN + reason, not_run=True)
+
+
+def _blocked(column: str, constraint: Any, missing: dict[str, str]) -> CheckResult | None:
+    """The not-run result of a constraint that needs a promised column the table lacks: its
+    own column, or for a `check` any column its expression reads (an expression that reads
+    a column nobody promised still runs, and fails as an error in the contract)."""
+    needs = _reads(constraint.expression) if isinstance(constraint, Check) else [column.lower()]
+    absent = [missing[name] for name in needs if name in missing]
+    if not absent:
+        return None
+    reason = f"column {absent[0]} is missing" if len(absent) == 1 else f"columns {', '.join(absent)} are missing"
+    if isinstance(constraint, Check) and absent != [missing.get(column.lower())]:
+        reason += f" (check '{constraint.expression}' reads {'it' if len(absent) == 1 else 'them'})"
+    return _not_run(constraint.type, column, reason)
+
+
+def _reads(expression: str) -> list[str]:
+    """The columns a check expression reads, lower-cased, each once."""
+    from sqlglot import exp
+
+    return list(dict.fromkeys(n.name.lower() for n in parse_check_expression(expression).find_all(exp.Column)))
 
 
 # --- relation and columns -------------------------------------------------------------
@@ -254,16 +326,23 @@ def _type_text(
 
 
 def _column_shape(
-    column: ContractColumn, columns: dict[str, tuple[str, str]], dialect: str, sql: str
+    column: ContractColumn,
+    columns: dict[str, tuple[str, str]],
+    dialect: str,
+    sql: str,
+    renamed: tuple[str, str] | None = None,
 ) -> list[CheckResult]:
     found = columns.get(column.name.lower())
     if found is None:
+        hint = (
+            f"; new column {renamed[0]} ({renamed[1]}) looks like it was renamed from {column.name}" if renamed else ""
+        )
         return [
             CheckResult(
                 "column_exists",
                 column.name,
                 False,
-                f"column {column.name} is missing (the table has: {', '.join(n for n, _ in columns.values())})",
+                f"column {column.name} is missing{hint} (the table has: {', '.join(n for n, _ in columns.values())})",
                 sql=sql,
             )
         ]
@@ -295,6 +374,44 @@ def _column_shape(
             warning=verdict == Compatibility.WIDER,
         ),
     ]
+
+
+def _renames(contract: ContractModel, columns: dict[str, tuple[str, str]], dialect: str) -> dict[str, tuple[str, str]]:
+    """Missing promised column (lower name) -> the table's (name, type) it was likely renamed to.
+
+    A candidate is a column no contract column names whose type holds the promised one (same
+    or wider). Similar names pair first, most similar first; a missing column still without a
+    match takes its only candidate, unless another missing column could be that one as well.
+    """
+    promised = {c.name.lower() for c in contract.columns}
+    new = {name: found for name, found in columns.items() if name not in promised}
+    fits = {
+        c.name.lower(): [name for name, (_, actual) in new.items() if _holds(c.data_type, actual, dialect)]
+        for c in contract.columns
+        if c.name.lower() not in columns
+    }
+    similar = sorted(
+        ((SequenceMatcher(None, gone, name).ratio(), gone, name) for gone, names in fits.items() for name in names),
+        reverse=True,
+    )
+    renamed: dict[str, str] = {}
+    for ratio, gone, name in similar:
+        if ratio >= _SIMILAR and gone not in renamed and name not in renamed.values():
+            renamed[gone] = name
+    unmatched = {
+        gone: [n for n in names if n not in renamed.values()] for gone, names in fits.items() if gone not in renamed
+    }
+    for gone, names in unmatched.items():
+        if len(names) == 1 and sum(names[0] in others for others in unmatched.values()) == 1:
+            renamed[gone] = names[0]
+    return {gone: new[name] for gone, name in renamed.items()}
+
+
+def _holds(promised: str, actual: str, dialect: str) -> bool:
+    try:
+        return compare(promised, actual, dialect) in (Compatibility.SAME, Compatibility.WIDER)
+    except Exception:  # a warehouse type sqlglot cannot read is no rename candidate
+        return False
 
 
 def _key_column(contract: ContractModel, columns: dict[str, tuple[str, str]]) -> str | None:
@@ -427,13 +544,17 @@ def _error(check: str, column: str | None, sql: str, reader: _Reader, exc: Excep
 # --- freshness ------------------------------------------------------------------------
 
 
-def _freshness(target: _Target, sla: Sla, now: datetime, last_update: datetime | None) -> CheckResult:
+def _freshness(
+    target: _Target, sla: Sla, now: datetime, last_update: datetime | None, last_update_source: str = _DEFAULT_SOURCE
+) -> CheckResult:
     max_age = sla.max_age
     assert max_age is not None
     column, sql = sla.freshness_column, None
     if column:
         if column.lower() not in target.columns:
-            return CheckResult("freshness", column, False, f"freshness_column {column} is not in the table")
+            return _not_run(
+                "freshness", column, f"freshness_column {column} is missing, so SLA '{sla.freshness}' is unchecked"
+            )
         sql = f"SELECT max({target.ident(column)}) FROM {target.relation}"
         try:
             newest, source = target.reader.rows(sql)[0][0], f"max({column})"
@@ -448,14 +569,16 @@ def _freshness(target: _Target, sla: Sla, now: datetime, last_update: datetime |
                 sql=sql,
             )
     elif last_update is not None:
-        newest, source = last_update, "the producer's last Asset event"
+        newest, source = last_update, last_update_source
     else:
         return CheckResult(
             "freshness",
             None,
-            True,
-            f"not checked: no freshness_column in the contract and no producer Asset event to date the data (SLA '{sla.freshness}')",
-            warning=True,
+            False,
+            f"freshness SLA '{sla.freshness}' could not be checked: nothing dated the producer's data (the contract"
+            f" names no freshness_column, and no last write was found; looked up: {last_update_source}); the static"
+            " check normally prevents this. Fix: give the contract a freshness_column, or make sure the producer's"
+            " last write is recorded",
         )
     if not isinstance(newest, date):
         return CheckResult("freshness", column, False, f"{source} is {newest!r}, not a date or timestamp", sql=sql)

@@ -1,8 +1,9 @@
 """Run-time contract checks against real tables, on DuckDB and on PostgreSQL.
 
 Each test builds a small `shop.customers` table, breaks one promise and expects exactly
-that check to fail, with the failing row count and the keys of failing rows in its
-message; and expects the table to be untouched afterwards.
+the checks it concerns to fail (or, for a missing column, not to run), with the failing row
+count and the keys of failing rows in the message; and expects the table to be untouched
+afterwards.
 """
 
 from __future__ import annotations
@@ -144,19 +145,115 @@ def test_a_clean_table_passes_every_check(warehouse: Warehouse) -> None:
     kinds = [r.check for r in report.results]
     assert kinds.count("column_exists") == 5 and kinds.count("column_type") == 5
     assert {"relation_exists", "not_null", "unique", "accepted_values", "check", "freshness"} <= set(kinds)
-    assert "all 17 checks passed" in report.summary()
+    assert report.summary() == (
+        f'Contract shop.customers on "shop"."customers" ({warehouse.kind}):'
+        " passed, 17 checks: 0 failed, 0 not run, 0 passed with a warning, 17 passed"
+    )  # clean passes stay out of the log text
     json.dumps(report.to_dict())  # JSON-safe, for XCom and Asset extras
     assert report.to_dict()["passed"] is True
 
 
-def test_a_missing_column_fails_and_its_constraints_are_skipped(warehouse: Warehouse) -> None:
-    customers(warehouse, *CLEAN_ROWS)
+def with_email(**constraints: Any) -> dict[str, Any]:
+    """The contract plus a promised `email` column carrying every kind of constraint."""
     doc = contract()
-    doc["columns"].append({"name": "email", "data_type": "text", "constraints": [{"type": "not_null"}]})
+    doc["columns"].append(
+        {
+            "name": "email",
+            "data_type": "text",
+            "constraints": [
+                {"type": "not_null"},
+                {"type": "unique"},
+                {"type": "accepted_values", "values": ["a@example.com"]},
+                {"type": "check", "expression": "email LIKE '%@%'"},
+            ],
+        }
+    )
+    return doc
+
+
+def test_a_missing_column_leaves_every_other_check_reported(warehouse: Warehouse) -> None:
+    """`email` was renamed `e_mail`: its own checks are not run (not passed), a check reading a
+    name nobody promised fails alone (on PostgreSQL its error aborts the transaction, which
+    is reopened) and every other check still reports what it found, a NULL tier included."""
+    customers(warehouse, *CLEAN_ROWS, "(4, 'Di', NULL, 10, TIMESTAMP '2025-01-01 11:00:00')")
+    execute(warehouse, "ALTER TABLE shop.customers ADD COLUMN e_mail text")
+    doc = with_email()
+    doc["columns"][1]["constraints"] = [{"type": "check", "expression": "no_such_column > 0"}]
+    doc["columns"][3]["constraints"].append({"type": "check", "expression": "customer_score > 0 OR email IS NOT NULL"})
     report = check(warehouse, doc)
-    assert list(failed(report)) == [("column_exists", "email")]
-    assert "column email is missing" in failed(report)[("column_exists", "email")].message
-    assert not any(r.column == "email" and r.check == "not_null" for r in report.results)
+
+    statuses = [(r.check, r.column, r.status) for r in report.results if r.status != "passed"]
+    assert statuses == [
+        ("column_exists", "email", "failed"),
+        ("check", "customer_name", "failed"),
+        ("not_null", "customer_tier", "failed"),
+        ("check", "customer_score", "not_run"),
+        ("not_null", "email", "not_run"),
+        ("unique", "email", "not_run"),
+        ("accepted_values", "email", "not_run"),
+        ("check", "email", "not_run"),
+    ]
+    passed = {(r.check, r.column) for r in report.results if r.status == "passed"}
+    assert {("unique", "customer_id"), ("accepted_values", "customer_tier"), ("freshness", "updated_at")} <= passed
+    assert len(passed) == 16 and not report.passed
+
+    spelled = {"duckdb": "VARCHAR", "postgres": "text"}[warehouse.kind]
+    assert failed(report)[("column_exists", "email")].message == (
+        f"column email is missing; new column e_mail ({spelled}) looks like it was renamed from email"
+        " (the table has: customer_id, customer_name, customer_tier, customer_score, updated_at, e_mail)"
+    )
+    tier = failed(report)[("not_null", "customer_tier")]
+    assert (tier.failing_rows, tier.sample) == (1, [4])  # measured after the aborted query
+    assert [r.message for r in report.not_run] == [
+        "not run: column email is missing (check 'customer_score > 0 OR email IS NOT NULL' reads it)",
+        *["not run: column email is missing"] * 4,
+    ]
+
+    summary = report.summary().splitlines()
+    assert summary[0] == (
+        f'Contract shop.customers on "shop"."customers" ({warehouse.kind}):'
+        " FAILED, 24 checks: 3 failed, 5 not run, 0 passed with a warning, 16 passed"
+    )
+    assert summary[1].startswith("  FAILED column_exists email: column email is missing; new column e_mail")
+    assert summary[2].startswith("  FAILED check customer_name: could not be evaluated:")
+    assert summary[3:] == [
+        "  FAILED not_null customer_tier: 1 row with customer_tier NULL; sample customer_id: 4",
+        "  NOT RUN check customer_score: column email is missing (check 'customer_score > 0 OR email IS NOT NULL' reads it)",
+        "  NOT RUN not_null email: column email is missing",
+        "  NOT RUN unique email: column email is missing",
+        "  NOT RUN accepted_values email: column email is missing",
+        "  NOT RUN check email: column email is missing",
+    ]
+    counts = report.to_dict()
+    assert (counts["passed"], counts["checks"], counts["failed"], counts["not_run"], counts["warnings"]) == (
+        False,
+        24,
+        3,
+        5,
+        0,
+    )
+    assert [r["not_run"] for r in counts["results"]].count(True) == 5
+    json.dumps(counts)
+
+
+@pytest.mark.parametrize(
+    "added, hint",
+    [
+        ("contact text", "new column contact"),  # not similar, but the only text column nobody promised
+        ("contact text, notes text", None),  # two candidates, neither named like email
+        ("contact integer", None),  # an integer cannot hold the promised text
+        ("mail text, contact text", "new column mail"),  # similar wins over the other candidate
+    ],
+)
+def test_the_rename_hint_names_only_a_plausible_new_column(warehouse: Warehouse, added: str, hint: str | None) -> None:
+    customers(warehouse, *CLEAN_ROWS)
+    execute(warehouse, *(f"ALTER TABLE shop.customers ADD COLUMN {column}" for column in added.split(", ")))
+    message = failed(check(warehouse, with_email()))[("column_exists", "email")].message
+    if hint:
+        assert f"is missing; {hint} (" in message and "looks like it was renamed from email" in message
+    else:
+        assert "renamed" not in message and message.startswith("column email is missing (the table has: ")
+    assert message.endswith(f"updated_at, {added.replace(' text', '').replace(' integer', '')})")
 
 
 def test_a_narrower_or_other_type_fails_and_a_wider_one_warns(warehouse: Warehouse) -> None:
@@ -318,8 +415,37 @@ def test_freshness_from_the_producers_last_asset_event(warehouse: Warehouse) -> 
         == "stale: the producer's last Asset event is 2025-01-01T09:00:00+00:00, 3:00:00 old; SLA '< 1 hour'"
     )
     unknown = check(warehouse, doc)
-    assert unknown.passed and [(r.check, r.warning) for r in unknown.warnings] == [("freshness", True)]
-    assert "not checked" in unknown.warnings[0].message
+    assert not unknown.passed and [(r.check, r.column) for r in unknown.failures] == [("freshness", None)]
+    assert unknown.failures[0].message == (
+        "freshness SLA '< 1 hour' could not be checked: nothing dated the producer's data (the contract names no"
+        " freshness_column, and no last write was found; looked up: the producer's last Asset event); the static"
+        " check normally prevents this. Fix: give the contract a freshness_column, or make sure the producer's"
+        " last write is recorded"
+    )
+
+
+def test_the_freshness_message_names_where_the_last_update_came_from(warehouse: Warehouse) -> None:
+    customers(warehouse, *CLEAN_ROWS)
+    doc = contract(sla={"freshness": "< 1 hour"})
+    source = "the SQLMesh interval end of shop.customers"
+    stale = check(warehouse, doc, last_update=NOW - timedelta(hours=2), last_update_source=source)
+    assert failed(stale)[("freshness", None)].message == (
+        f"stale: {source} is 2025-01-01T10:00:00+00:00, 2:00:00 old; SLA '< 1 hour'"
+    )
+    why = "SQLMesh state records no write of shop.customers in environment 'prod'"
+    unknown = check(warehouse, doc, last_update_source=why)
+    assert (
+        f"no last write was found; looked up: {why}); the static check" in failed(unknown)[("freshness", None)].message
+    )
+
+
+def test_a_missing_freshness_column_leaves_the_sla_not_run(warehouse: Warehouse) -> None:
+    customers(warehouse, *CLEAN_ROWS)
+    report = check(warehouse, contract(sla={"freshness": "< 1 hour", "freshness_column": "loaded_at"}))
+    assert [(r.check, r.column, r.message) for r in report.not_run] == [
+        ("freshness", "loaded_at", "not run: freshness_column loaded_at is missing, so SLA '< 1 hour' is unchecked")
+    ]
+    assert report.failures == [] and not report.passed
 
 
 def test_a_missing_relation_is_one_clear_failure(warehouse: Warehouse) -> None:
@@ -522,12 +648,16 @@ def test_the_operator_fails_with_the_summary_and_emits_nothing(warehouse: Wareho
     assert outlet_events[AssetAlias("contracts")].asset_alias_events == []
 
 
-def test_the_operator_without_asset_events_warns_about_freshness(warehouse: Warehouse) -> None:
+def test_the_operator_without_asset_events_fails_freshness(warehouse: Warehouse) -> None:
     customers(warehouse, *CLEAN_ROWS)
-    result = _operator(doc=contract(sla={"freshness": "2 days"}), producer_asset_uri=URI).execute(
-        {"inlet_events": {}, "outlet_events": OutletEventAccessors()}
-    )
-    assert result["passed"] is True and result["warnings"] == 1 and result["last_update"] is None
+    ti = _TI()
+    with pytest.raises(ContractViolation) as raised:
+        _operator(doc=contract(sla={"freshness": "2 days"}), producer_asset_uri=URI).execute(
+            {"inlet_events": {}, "outlet_events": OutletEventAccessors(), "ti": ti}
+        )
+    assert "FAILED freshness: freshness SLA '2 days' could not be checked: nothing dated" in str(raised.value)
+    pushed = ti.pushed["contract_report"]
+    assert (pushed["passed"], pushed["failed"], pushed["warnings"], pushed["last_update"]) == (False, 1, 0, None)
 
 
 def test_the_operator_module_is_cheap_to_import() -> None:
