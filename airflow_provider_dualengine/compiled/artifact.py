@@ -84,7 +84,7 @@ def changed_sources(project: Project, recorded: Mapping[str, Sequence]) -> list[
 
 
 def compile_project(project: Project, environment: str | None = None) -> Path:
-    """Run `dbt parse` and load the SQLMesh project once; write the artifact.
+    """Run `dbt compile` and load the SQLMesh project once; write the artifact.
 
     Raises DualEngineConfigError naming the file (and line) when either engine rejects
     the project: a model that does not parse or import, a broken SQLMesh config, an
@@ -109,7 +109,7 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
         json.dumps({"sqlmesh": sqlmesh, "dbt": {"sqlmesh_suffix_var": suffix_var}}), encoding="utf-8"
     )
     try:
-        manifest_path = compile_manifest(project, environment, sqlmesh_models=models_file)
+        manifest_path, compile_problem = compile_manifest(project, environment, sqlmesh_models=models_file)
     finally:
         models_file.unlink(missing_ok=True)
     artifact = CompiledArtifact.model_validate(
@@ -119,8 +119,11 @@ def compile_project(project: Project, environment: str | None = None) -> Path:
             "sqlmesh": sqlmesh,
             "dbt": {
                 "manifest": os.path.relpath(manifest_path, project.root),
-                "models": dbt_catalog_from_manifest(manifest_path).to_json(),
+                "models": dbt_catalog_from_manifest(
+                    manifest_path, {name: m.get("columns") or {} for name, m in sqlmesh["models"].items()}
+                ).to_json(),
                 "sqlmesh_suffix_var": suffix_var,
+                "columns_read_problem": compile_problem,
             },
         }
     )

@@ -49,6 +49,7 @@ class SQLMeshModelEntry(_Section):
     dialect: str | None = None
     audits: tuple[str, ...] = ()
     column_lineage: dict[str, tuple[str, ...]] = {}  # column -> upstream `schema.table.column`s
+    columns_read: dict[str, tuple[str, ...]] | None = None  # input -> columns read (CatalogModel)
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod
@@ -67,6 +68,7 @@ class SQLMeshModelEntry(_Section):
             columns=dict(self.columns),
             reads_tables=self.external_depends_on,
             checks=self.audits,
+            columns_read=dict(self.columns_read) if self.columns_read is not None else None,
         )
 
 
@@ -91,6 +93,8 @@ class DbtSection(_Section):
     manifest: str  # relative to the project root
     models: dict[str, dict[str, Any]]  # `ModelCatalog.to_json()` of the parsed manifest
     sqlmesh_suffix_var: str = DEFAULT_SQLMESH_SUFFIX_VAR
+    # Why the models' column use is unknown (dbt could not compile without a warehouse).
+    columns_read_problem: str | None = None
 
     def catalog(self, project_root: Path) -> ModelCatalog:
         return ModelCatalog.from_json("dbt", project_root / self.manifest, self.models)

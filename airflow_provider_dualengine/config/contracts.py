@@ -91,7 +91,9 @@ class ContractColumn(_Strict):
 class Sla(_Strict):
     freshness: str | None = None  # "< 1 hour", "<= 30 minutes", "2 days"
     availability: str | None = None  # "99.9%" (recorded, not enforced)
-    freshness_column: Identifier | None = None  # timestamp column; else the producer's last Asset event
+    # Timestamp column whose newest value dates the data; else the producer's last write
+    # (SQLMesh state, dbt build, Asset event).
+    freshness_column: Identifier | None = None
 
     @field_validator("freshness")
     @classmethod
@@ -121,6 +123,9 @@ class ContractModel(_Strict):
     producer: Literal["sqlmesh", "dbt"]
     consumers: list[str] = Field(default_factory=list)
     sla: Sla | None = None
+    # Closed: consumers may read only the promised columns (reading another is an error,
+    # not a warning, in the static check).
+    closed: bool = False
 
     @model_validator(mode="after")
     def _unique_columns(self) -> ContractModel:

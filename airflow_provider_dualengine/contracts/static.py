@@ -1,27 +1,33 @@
 """Static contract checks: contracts against what the engines' projects say, before anything runs.
 
 Reads the compiled artifact only (no warehouse, no engine run), so it fits a CI step
-before deploy and the DAG factory's parse-time validation:
+before deploy and the DAG's first task:
 
 - the producer exists and is a model of the engine the contract names;
 - every consumer exists (an engine, a model of either project, or `external:<system>`);
 - the producer's columns and types (SQLMesh `columns_to_types`, or the types a dbt model
   declares) keep every promise: a missing column, a narrowed or different type is an error,
   a wider type a warning;
-- SQLMesh consumers (column lineage) read only promised columns, and not deprecated ones.
+- the freshness SLA can be measured (`contracts.freshness`);
+- each model reading the producer, in either engine, reads only promised columns
+  (`contracts.consumers`, from the columns its SQL uses): an unpromised column is a warning,
+  an error when the contract is `closed`; a deprecated column is a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dualengine.compiled.document import CompiledArtifact
 from airflow_provider_dualengine.config.contracts import Contract
 from airflow_provider_dualengine.config.project import Project
 from airflow_provider_dualengine.contracts.types import Compatibility, compare
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph
+
+if TYPE_CHECKING:
+    from airflow_provider_dualengine.contracts.consumers import ConsumerRead
+    from airflow_provider_dualengine.engines.catalog import CatalogModel
 
 ENGINES = {e.value for e in Engine}
 EXTERNAL_PREFIX = "external:"
@@ -47,21 +53,30 @@ class Finding:
 def check_contracts(
     contracts: list[Contract],
     graph: UnifiedGraph,
-    column_reads: dict[tuple[Engine, str], dict[str, set[str]]] | None = None,
+    consumer_reads: dict[tuple[Engine, str], list[ConsumerRead]] | None = None,
     dialects: dict[str, str] | None = None,
     structural_only: bool = False,
+    catalog_models: dict[tuple[Engine, str], CatalogModel] | None = None,
 ) -> list[Finding]:
-    """Every finding for every contract. `column_reads`: producer -> {consumer id: columns
-    read} (from SQLMesh column lineage); `dialects`: engine -> dialect of its column types.
-    `structural_only`: producer and consumers exist (what DAG parsing checks)."""
+    """Every finding for every contract. `consumer_reads`: producer -> what each model
+    reading it reads (`contracts.consumers`); `dialects`: engine -> dialect of its column
+    types; `catalog_models`: what the engines report per model (kind, cron), for the
+    freshness rules. `structural_only`: producer and consumers exist (what DAG parsing checks)."""
     findings: list[Finding] = []
     for contract in contracts:
-        findings.extend(_check_one(contract, graph, (column_reads or {}), dialects or {}, structural_only))
+        findings.extend(
+            _check_one(contract, graph, consumer_reads or {}, dialects or {}, structural_only, catalog_models or {})
+        )
     return findings
 
 
 def _check_one(
-    contract: Contract, graph: UnifiedGraph, column_reads: dict, dialects: dict[str, str], structural_only: bool = False
+    contract: Contract,
+    graph: UnifiedGraph,
+    consumer_reads: dict[tuple[Engine, str], list[ConsumerRead]],
+    dialects: dict[str, str],
+    structural_only: bool,
+    catalog_models: dict[tuple[Engine, str], CatalogModel],
 ) -> list[Finding]:
     spec = contract.model
     out: list[Finding] = []
@@ -145,49 +160,14 @@ def _check_one(
             f"{key[0].value} model {key[1]} reports no columns, so the contract's columns cannot be checked before run time",
             "",
         )
-    for consumer, columns in sorted(column_reads.get(key, {}).items()):
-        for name in sorted(columns):
-            promised = spec.column(name)
-            if promised is None:
-                add(
-                    "columns",
-                    "error",
-                    f"consumer {consumer} reads column '{name}', which the contract does not promise",
-                    f"add '{name}' to the contract, or stop reading it in {consumer}",
-                )
-            elif promised.deprecated:
-                add(
-                    "columns",
-                    "warning",
-                    f"consumer {consumer} still reads deprecated column '{name}'",
-                    f"move {consumer} off '{name}' before it is removed",
-                )
+    from airflow_provider_dualengine.contracts.consumers import consumer_findings
+    from airflow_provider_dualengine.contracts.freshness import freshness_findings
+
+    for where, severity, message, hint in freshness_findings(spec, key, actual, catalog_models.get(key)):
+        add(where, severity, message, hint)
+    for where, severity, message, hint in consumer_findings(spec, key, consumer_reads.get(key, [])):
+        add(where, severity, message, hint)
     return out
-
-
-def sqlmesh_column_reads(
-    artifact: CompiledArtifact, graph: UnifiedGraph, dbt_base_schema: str | None
-) -> dict[tuple[Engine, str], dict[str, set[str]]]:
-    """producer (engine, model) -> {consumer id -> columns of the producer it reads}, from
-    the column lineage SQLMesh reports for its SQL models."""
-    models = artifact.sqlmesh.models
-    tables: dict[str, tuple[Engine, str]] = {}
-    for (engine, name), node in graph.models_graph.nodes.items():
-        if engine is Engine.SQLMESH:
-            tables[name.lower()] = (engine, name)
-        elif node.relation:  # SQLMesh names a dbt table by its production schema
-            tables[node.relation.lower()] = (engine, name)
-            if dbt_base_schema:
-                tables[f"{dbt_base_schema}.{node.relation.split('.')[-1]}".lower()] = (engine, name)
-    reads: dict[tuple[Engine, str], dict[str, set[str]]] = {}
-    for consumer, spec in models.items():
-        for sources in spec.column_lineage.values():
-            for source in sources:
-                table, _, column = source.rpartition(".")
-                producer = tables.get(table.lower())
-                if producer and producer != (Engine.SQLMESH, consumer):
-                    reads.setdefault(producer, {}).setdefault(f"sqlmesh:{consumer}", set()).add(column)
-    return reads
 
 
 def check_project_contracts(
@@ -198,6 +178,7 @@ def check_project_contracts(
     from airflow_provider_dualengine.compiled.artifact import read_artifact
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.errors import DualEngineConfigError
+    from airflow_provider_dualengine.contracts.consumers import consumer_reads
     from airflow_provider_dualengine.graph import build_graph
 
     contracts, issues = load_contracts(project.contracts_path)
@@ -210,5 +191,7 @@ def check_project_contracts(
         "sqlmesh": next(iter(sqlmesh_dialects)) if len(sqlmesh_dialects) == 1 else "duckdb",
         "dbt": project.settings.warehouse.type,
     }
-    reads = sqlmesh_column_reads(artifact, graph, project.settings.dbt.schema_)
-    return contracts, check_contracts(contracts, graph, reads, dialects)
+    catalogs = artifact.catalogs(project.root, project.sqlmesh_path)
+    models = {(engine, name): model for engine, catalog in catalogs.items() for name, model in catalog.models.items()}
+    reads = consumer_reads(graph, models, project.settings.dbt.schema_, artifact.dbt.columns_read_problem)
+    return contracts, check_contracts(contracts, graph, reads, dialects, catalog_models=models)

@@ -29,6 +29,10 @@ class CatalogModel:
     engine_refs: tuple[str, ...] = ()  # other-engine models read by ref() (dbt -> SQLMesh)
     checks: tuple[str, ...] = ()  # dbt tests / SQLMesh audits attached to the model
     relation: str | None = None  # where the engine writes it (dbt: target schema.alias)
+    # Columns read per input, from the model's SQL (engines/column_reads.py): keys
+    # `sqlmesh:<model>`, `dbt:<model>` or `table:<schema.table>`; "*" = every column.
+    # None: unknown (no SQL to read, or an artifact compiled before this was recorded).
+    columns_read: dict[str, tuple[str, ...]] | None = None
 
 
 @dataclass
@@ -55,6 +59,7 @@ class ModelCatalog:
                         **m,
                         "path": Path(m["path"]) if m.get("path") else None,
                         **{k: tuple(m.get(k, ())) for k in tuples},
+                        "columns_read": _columns_read(m.get("columns_read")),
                     }
                 )
                 for name, m in models.items()
@@ -74,3 +79,7 @@ class ModelCatalog:
         close = difflib.get_close_matches(name, list(self.models), n=3, cutoff=0.6)
         maybe = f"; did you mean {', '.join(close)}?" if close else ""
         return None, f"model '{name}' does not exist in the {self.engine} project ({self.source}){maybe}"
+
+
+def _columns_read(value: Any) -> dict[str, tuple[str, ...]] | None:
+    return None if value is None else {source: tuple(columns) for source, columns in value.items()}

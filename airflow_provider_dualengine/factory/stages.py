@@ -83,7 +83,9 @@ def render_stages(
                 for name in rendered.entry:
                     entry[(engine, name)], done[(engine, name)] = rendered.entry[name], rendered.done[name]
                     if (engine, name) in contracted:  # consumers wait for the contract, not the model
-                        check = render_contract_check(contracted[(engine, name)], engine, name, graph, ctx)
+                        check = render_contract_check(
+                            contracted[(engine, name)], engine, name, graph, ctx, done[(engine, name)]
+                        )
                         done[(engine, name)] >> check
                         done[(engine, name)] = check
             # One join point per stage: linking two stages through it costs N + M edges

@@ -2,7 +2,12 @@
 
 The task reads the delivered table (read-only, see `contracts.runtime`), returns the
 report as its XCom and fails with `ContractViolation` when a promise is broken, so
-consumers downstream do not run on bad data. On success it can also record the report on
+consumers downstream do not run on bad data.
+
+A freshness SLA is measured from the contract's `freshness_column` when it names one, else
+from when the producer last wrote the table, as its engine recorded it: SQLMesh's own
+state (`last_altered_ts` of the table the environment reads), the dbt build outcome of the
+task that built it in this run, or the producer's last Asset event. On success it can also record the report on
 an Asset event of the producer's table (through an AssetAlias, as the SQLMesh model tasks
 emit theirs): a passing check is then visible next to the data it certified.
 
@@ -49,6 +54,10 @@ class ContractCheckOperator(BaseOperator):
         conn_id: str = "dualengine_warehouse",
         asset_alias: str | None = None,
         producer_asset_uri: str | None = None,
+        sqlmesh_environment: str | None = None,
+        project_path: str | None = None,
+        gateway: str | None = None,
+        dbt_outcome_task_id: str | None = None,
         sample_size: int = 5,
         **kwargs: Any,
     ):
@@ -64,6 +73,10 @@ class ContractCheckOperator(BaseOperator):
         self.conn_id = conn_id
         self.asset_alias = asset_alias
         self.producer_asset_uri = producer_asset_uri
+        self.sqlmesh_environment = sqlmesh_environment
+        self.project_path = project_path
+        self.gateway = gateway
+        self.dbt_outcome_task_id = dbt_outcome_task_id
         self.sample_size = sample_size
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -74,7 +87,8 @@ class ContractCheckOperator(BaseOperator):
         contract = ContractModel.model_validate(self.contract)
         hook = WarehouseHook(self.conn_id)
         conn = hook.connection
-        last_update = self._last_update(context)
+        needs_date = contract.sla is not None and contract.sla.max_age is not None and not contract.sla.freshness_column
+        last_update, source = self._last_update(contract.name, context) if needs_date else (None, None)
         with hook.session() as warehouse:
             report = check_contract(
                 warehouse,
@@ -84,6 +98,7 @@ class ContractCheckOperator(BaseOperator):
                 datetime.now(UTC),
                 last_update,
                 self.sample_size,
+                last_update_source=source,
             )
         summary = report.to_dict()
         if not report.passed:
@@ -100,21 +115,48 @@ class ContractCheckOperator(BaseOperator):
             )
         return summary
 
-    def _last_update(self, context: Any) -> datetime | None:
-        """When the producer last updated its Asset: its newest event not emitted by a check
-        (ours would otherwise make the data look as fresh as the last check)."""
-        if not self.producer_asset_uri:
-            return None
+    def _last_update(self, model: str, context: Any) -> tuple[datetime | None, str]:
+        """When the producer last wrote its table, and where that was read (or why not)."""
+        if self.sqlmesh_environment:
+            return self._sqlmesh_last_write(model)
+        if self.dbt_outcome_task_id:
+            return self._dbt_build_end(model, context)
+        if self.producer_asset_uri:
+            return self._last_asset_event(context)
+        return None, "the check was given no way to date the producer's data (no SQLMesh state, dbt outcome or Asset)"
+
+    def _sqlmesh_last_write(self, model: str) -> tuple[datetime | None, str]:
+        from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
+
+        env = self.sqlmesh_environment or "prod"
+        hook = SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id)
+        found = hook.model_freshness(model, env, datetime.now(UTC))
+        if found.last_altered is None:
+            return None, f"SQLMesh state records no write of {model} in environment '{env}': {found.reason}"
+        return found.last_altered, f"SQLMesh's last write of {model} in environment '{env}'"
+
+    def _dbt_build_end(self, model: str, context: Any) -> tuple[datetime | None, str]:
+        """The build task's outcomes (`models`), or a model task's own summary."""
+        pulled = context["ti"].xcom_pull(task_ids=self.dbt_outcome_task_id) or {}
+        outcome = (pulled.get("models") or {}).get(model) if "models" in pulled else pulled
+        stamp = (outcome or {}).get("completed_at")
+        if not stamp:
+            return None, f"task {self.dbt_outcome_task_id} reported no completed build of dbt model {model}"
+        return datetime.fromisoformat(
+            stamp.replace("Z", "+00:00")
+        ), f"dbt's build of {model} in {self.dbt_outcome_task_id}"
+
+    def _last_asset_event(self, context: Any) -> tuple[datetime | None, str]:
+        """The producer's newest Asset event not emitted by a check (ours would otherwise
+        make the data look as fresh as the last check)."""
+        assert self.producer_asset_uri
         try:
             events = context["inlet_events"][Asset(self.producer_asset_uri)]
             if hasattr(events, "ascending"):  # the Task SDK accessor queries the API server lazily
                 events = events.ascending(False).limit(_EVENT_LOOKBACK)
             stamps = [e.timestamp for e in events if (e.extra or {}).get("source") != EVENT_SOURCE]
-        except Exception as exc:  # no inlet declared, API unreachable: freshness becomes a warning
-            self.log.warning(
-                "No Asset events for %s (%s); freshness without a freshness_column is not checked",
-                self.producer_asset_uri,
-                exc,
-            )
-            return None
-        return max(stamps) if stamps else None
+        except Exception as exc:  # no inlet declared, API unreachable
+            return None, f"the Asset events of {self.producer_asset_uri} could not be read: {exc}"
+        if not stamps:
+            return None, f"no Asset event of {self.producer_asset_uri} records a write by the producer"
+        return max(stamps), "the producer's last Asset event"

@@ -72,7 +72,7 @@ class DbtModelOperator(DbtOperatorBase):
             "relation": self.relation,
             "status": "built",
             "rebuilt_by_this_task": rebuilt,
-            **{k: outcome[k] for k in ("execution_s", "rows_affected", "tests_passed")},
+            **{k: outcome.get(k) for k in ("execution_s", "rows_affected", "completed_at", "tests_passed")},
             "tests_warned": [t["test"] for t in outcome["tests_warned"]],
         }
         for warning in outcome["tests_warned"]:

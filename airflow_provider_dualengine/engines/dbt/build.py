@@ -119,11 +119,17 @@ def _keep_partial_parse(written: Path, cache: Path) -> None:
     os.replace(tmp, cache)  # atomic: a concurrent stage reads the old or the new file, never half
 
 
+def _completed_at(result: Mapping[str, Any]) -> str | None:
+    """When dbt finished executing the node (ISO, UTC): what dates a dbt producer's data."""
+    stamps = [t.get("completed_at") for t in result.get("timing") or () if t.get("name") == "execute"]
+    return stamps[-1] if stamps and stamps[-1] else None
+
+
 def model_outcomes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) -> dict[str, Any]:
     """{"models": {model name: outcome}, "failed": [names], "elapsed_s": dbt's elapsed time}.
 
     An outcome: status (success / error / skipped), dbt's message, execution seconds, rows
-    affected where the adapter reports them, and the model's tests (passed count, failures
+    affected where the adapter reports them, when execution completed, and the model's tests (passed count, failures
     and warnings with dbt's message)."""
     nodes = manifest.get("nodes", {})
     results = run_results.get("results", [])
@@ -137,6 +143,7 @@ def model_outcomes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) 
             "message": result.get("message"),
             "execution_s": round(float(result.get("execution_time") or 0.0), 3),
             "rows_affected": (result.get("adapter_response") or {}).get("rows_affected"),
+            "completed_at": _completed_at(result),
             "tests_passed": 0,
             "tests_failed": [],
             "tests_warned": [],

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
+
+log = logging.getLogger(__name__)
 
 # External nodes the dbt_dualengine plugin adds for SQLMesh models (cross-engine ref()).
 SQLMESH_NODE_PREFIX = "model.sqlmesh."
@@ -33,7 +36,12 @@ def undocumented_models(manifest: dict, project_name: str) -> dict[str, str]:
     }
 
 
-def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
+def dbt_catalog_from_manifest(
+    manifest_path: Path, sqlmesh_columns: dict[str, dict[str, str]] | None = None
+) -> ModelCatalog:
+    """The project's models; with a compiled manifest also the columns each one reads from
+    each input (`sqlmesh_columns`: SQLMesh model -> column -> type, so that a `select *`
+    over a SQLMesh table expands)."""
     manifest = read_manifest(manifest_path)
     project_name = manifest.get("metadata", {}).get("project_name")
     catalog = ModelCatalog(engine="dbt", source=manifest_path)
@@ -74,5 +82,42 @@ def dbt_catalog_from_manifest(manifest_path: Path) -> ModelCatalog:
             ),
             checks=tuple(sorted(tests.get(unique_id, []))),
             relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
+            columns_read=_columns_read(manifest, node, sqlmesh_columns or {}, project_name),
         )
     return catalog
+
+
+def _columns_read(
+    manifest: dict, node: dict, sqlmesh_columns: dict[str, dict[str, str]], project_name: str | None
+) -> dict[str, tuple[str, ...]] | None:
+    """Input -> columns the model's compiled SQL reads from it (keys as in CatalogModel)."""
+    from airflow_provider_dualengine.engines.column_reads import columns_read, schema_of
+
+    sql = node.get("compiled_code")
+    if not sql:
+        return None
+    inputs: dict[str, str] = {}  # schema.table as compiled -> input key
+    # schema.table -> column types, only where complete (SQLMesh knows its models' columns;
+    # what a dbt yml declares may be a subset, and would expand a star wrongly)
+    known: dict[str, dict[str, str]] = {}
+    for dep in node.get("depends_on", {}).get("nodes", []):
+        upstream = manifest.get("nodes", {}).get(dep) or manifest.get("sources", {}).get(dep)
+        if not upstream:
+            continue
+        table = (upstream.get("alias") or upstream.get("identifier") or upstream["name"]).split(".")[-1]
+        relation = f"{upstream.get('schema')}.{table}".lower()
+        if dep.startswith(SQLMESH_NODE_PREFIX):
+            name = dep.removeprefix(SQLMESH_NODE_PREFIX)
+            inputs[relation], columns = f"sqlmesh:{name}", sqlmesh_columns.get(name, {})
+        elif dep.startswith(f"model.{project_name}."):
+            inputs[relation], columns = f"dbt:{upstream['name']}", {}
+        else:  # a source (or seed): SQLMesh tables are read this way under their prod name
+            inputs[relation], columns = f"table:{relation}", sqlmesh_columns.get(relation, {})
+        known[relation] = columns
+    dialect = manifest.get("metadata", {}).get("adapter_type") or "duckdb"
+    try:
+        reads = columns_read(sql, dialect, schema_of(known))
+    except Exception as exc:  # noqa: BLE001 - an extra of compile, never fatal
+        log.warning("no column use for dbt model %s: %s", node.get("name"), exc)
+        return None
+    return {inputs.get(relation, f"table:{relation}"): tuple(sorted(cols)) for relation, cols in sorted(reads.items())}

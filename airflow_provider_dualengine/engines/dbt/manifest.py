@@ -1,7 +1,8 @@
 """Write the dbt manifest that Cosmos renders from, so DAG parsing never runs dbt.
 
-`dbt parse` needs a profile but never connects, so it runs against a throw-away
-profile of the right adapter type: no credentials are read or written.
+`dbt compile --no-populate-cache` (and `dbt parse`) need a profile but never connect, so
+they run against a throw-away profile of the right adapter type: no credentials are read
+or written.
 """
 
 from __future__ import annotations
@@ -51,11 +52,18 @@ def _parse_env(sqlmesh_models: Path | None) -> dict[str, str]:
     return env
 
 
-def compile_manifest(project: Project, environment: str | None = None, sqlmesh_models: Path | None = None) -> Path:
-    """Run `dbt parse` for the project's dbt folder; return the manifest path.
+def compile_manifest(
+    project: Project, environment: str | None = None, sqlmesh_models: Path | None = None
+) -> tuple[Path, str | None]:
+    """Run `dbt compile` (no warehouse: a throw-away profile, no cache population) for the
+    project's dbt folder; return the manifest path and, when only compiling failed, why.
 
+    Compiled SQL is what tells which columns a dbt model reads from its inputs (contracts
+    check it). A model that needs the warehouse to compile (`run_query`, introspecting
+    macros) makes `dbt compile` fail without one: then `dbt parse` writes the manifest as
+    before, and the reason is returned, so only the column-level checks are lost.
     `sqlmesh_models` is the JSON the `dbt_dualengine` plugin reads so that dbt models can
-    `ref()` SQLMesh models; the parse is environment-neutral (prod names)."""
+    `ref()` SQLMesh models; the run is environment-neutral (prod names)."""
     env = project.environment(environment)
     settings = project.settings
     profile = {
@@ -66,33 +74,12 @@ def compile_manifest(project: Project, environment: str | None = None, sqlmesh_m
             },
         }
     }
-    target_path = project.dbt_manifest_path.parent
     with tempfile.TemporaryDirectory(prefix="dualengine-parse-") as profiles_dir:
         (Path(profiles_dir) / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
-        # Subprocess: dbt keeps adapter state in module globals we do not want in our process.
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "dbt.cli.main",
-                "parse",
-                "--project-dir",
-                str(project.dbt_path),
-                "--profiles-dir",
-                profiles_dir,
-                "--target",
-                env.dbt_target,
-                "--target-path",
-                str(target_path),
-                "--no-partial-parse",
-                "--quiet",
-            ],
-            cwd=project.dbt_path,
-            capture_output=True,
-            text=True,
-            check=False,
-            env=_parse_env(sqlmesh_models),
-        )
+        compiled = _run_dbt(project, env.dbt_target, profiles_dir, sqlmesh_models, "compile", "--no-populate-cache")
+        if compiled.returncode == 0 and project.dbt_manifest_path.is_file():
+            return project.dbt_manifest_path, None
+        result = _run_dbt(project, env.dbt_target, profiles_dir, sqlmesh_models, "parse")
     if result.returncode != 0 or not project.dbt_manifest_path.is_file():
         issues = dbt_parse_issues(
             result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models)
@@ -110,7 +97,41 @@ def compile_manifest(project: Project, environment: str | None = None, sqlmesh_m
             for i in issues
         ]
         raise DbtParseError(issues)
-    return project.dbt_manifest_path
+    [why] = dbt_parse_issues(compiled.stdout + "\n" + compiled.stderr, project.dbt_path, [])
+    where = (
+        f" ({why.file.relative_to(project.dbt_path)})" if why.file and why.file.is_relative_to(project.dbt_path) else ""
+    )
+    return project.dbt_manifest_path, f"dbt compile without a warehouse failed{where}: {why.message}"
+
+
+def _run_dbt(
+    project: Project, target: str, profiles_dir: str, sqlmesh_models: Path | None, command: str, *flags: str
+) -> subprocess.CompletedProcess[str]:
+    # Subprocess: dbt keeps adapter state in module globals we do not want in our process.
+    return subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dbt.cli.main",
+            command,
+            "--project-dir",
+            str(project.dbt_path),
+            "--profiles-dir",
+            profiles_dir,
+            "--target",
+            target,
+            "--target-path",
+            str(project.dbt_manifest_path.parent),
+            "--no-partial-parse",
+            "--quiet",
+            *flags,
+        ],
+        cwd=project.dbt_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_parse_env(sqlmesh_models),
+    )
 
 
 def _sqlmesh_names(models_file: Path | None) -> list[str]:

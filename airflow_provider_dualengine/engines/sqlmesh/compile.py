@@ -49,6 +49,7 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "dialect": model.dialect,
                 "audits": sorted(name for name, _ in model.audits),
                 "column_lineage": column_lineage(model),
+                "columns_read": model_columns_read(model, project_names),
             }
         return {
             "project_path": str(project_path),
@@ -108,6 +109,30 @@ def column_lineage(model: Model) -> dict[str, list[str]]:
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("no column lineage for %s: %s", plain_name(model.fqn), exc)
         return {}
+
+
+def model_columns_read(model: Model, project_names: set[str]) -> dict[str, list[str]] | None:
+    """Input (`sqlmesh:<model>` or `table:<schema.table>`) -> the columns the model's query
+    reads from it, filters and joins included (engines/column_reads.py). None for Python
+    and seed models (no query) and, with a warning, for a query sqlglot cannot follow."""
+    from sqlmesh.core.model import SqlModel
+
+    from airflow_provider_dualengine.engines.column_reads import columns_read
+
+    if not isinstance(model, SqlModel):
+        return None
+    try:
+        query = model.render_query()
+        if query is None:
+            return None
+        reads = columns_read(query, model.dialect)
+    except Exception as exc:  # noqa: BLE001 - an extra of compile, never fatal
+        log.warning("no column use for %s: %s", plain_name(model.fqn), exc)
+        return None
+    return {
+        (f"sqlmesh:{table}" if table in project_names else f"table:{table}"): sorted(columns)
+        for table, columns in sorted(reads.items())
+    }
 
 
 def _lineage_nodes(model: Model, query: exp.Query) -> dict[str, Node]:

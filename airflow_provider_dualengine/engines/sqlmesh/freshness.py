@@ -41,12 +41,16 @@ class ModelFreshness:
     complete_until: datetime | None
     reason: str
     snapshot: str | None = None
+    # When SQLMesh last wrote the table this environment reads (its `last_altered_ts`):
+    # what a contract's freshness SLA is measured against.
+    last_altered: datetime | None = None
 
     def as_event(self) -> dict[str, Any]:
         """JSON-safe form for trigger events and XCom."""
         data = asdict(self)
         data["target"] = self.target.isoformat()
         data["complete_until"] = self.complete_until.isoformat() if self.complete_until else None
+        data["last_altered"] = self.last_altered.isoformat() if self.last_altered else None
         return data
 
 
@@ -102,7 +106,10 @@ def _decide(
             snapshot=info.name,
         )
     snapshot = state.get_snapshots([info.snapshot_id])[info.snapshot_id]
-    intervals = snapshot.intervals if _reads_prod_intervals(state, env, snapshot) else snapshot.dev_intervals
+    prod_table = _reads_prod_intervals(state, env, snapshot)
+    intervals = snapshot.intervals if prod_table else snapshot.dev_intervals
+    altered = snapshot.last_altered_ts if prod_table else snapshot.dev_last_altered_ts
+    result = partial(result, last_altered=_dt(altered) if altered else None)
     return _coverage(f"{model} in '{environment}'", snapshot, intervals, env, target, result)
 
 

@@ -118,18 +118,77 @@ def test_example_contracts_hold(example_project: Path) -> None:
     assert findings == []
 
 
-def test_a_sqlmesh_consumer_reading_an_unpromised_column_is_reported(project_copy: Path) -> None:
-    contract = project_copy / "shared" / "schemas" / "customer_value.yml"
+def _drop_promise(contract: Path, column: str, closed: bool = False) -> None:
     text = contract.read_text()
-    start = text.index("      - name: lifetime_value")
-    contract.write_text(text[:start] + text[text.index("      - name: value_band") :])
+    start = text.index(f"      - name: {column}")
+    end = (
+        text.index("      - name: ", start + 1)
+        if "      - name: " in text[start + 1 :]
+        else text.index("    producer:")
+    )
+    text = text[:start] + text[end:]
+    contract.write_text(text.replace("    producer:", "    closed: true\n    producer:") if closed else text)
+
+
+def test_a_sqlmesh_consumer_reading_an_unpromised_column_is_a_warning(project_copy: Path) -> None:
+    _drop_promise(project_copy / "shared" / "schemas" / "customer_value.yml", "lifetime_value")
     _, findings = check_project_contracts(load_project(project_copy))
-    assert [(f.severity, f.message) for f in findings] == [
+    assert [(f.severity, f.key, f.message) for f in findings] == [
         (
-            "error",
+            "warning",
+            "models[0].columns",
             "consumer sqlmesh:reporting.value_band_summary reads column 'lifetime_value', which the contract does not promise",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("closed", "severity", "suffix"), [(False, "warning", ""), (True, "error", " (the contract is closed)")]
+)
+def test_a_dbt_mart_reading_an_unpromised_column_is_reported_by_contracts_check(
+    project_copy: Path, closed: bool, severity: str, suffix: str, capsys
+) -> None:
+    """customer_value (dbt) reads lifetime_value of the SQLMesh model through ref(): the
+    compiled SQL says so, although the dbt model declares nothing about it."""
+    from airflow_provider_dualengine.cli.main import main
+
+    _drop_promise(project_copy / "shared" / "schemas" / "customer_lifetime.yml", "lifetime_value", closed)
+    assert main(["contracts", "check", str(project_copy)]) == (1 if closed else 0)
+    out = capsys.readouterr().out
+    assert (
+        f"{severity}: customer_lifetime.yml: models[0].columns: consumer dbt:customer_value reads column 'lifetime_value', which the contract does not promise{suffix}"
+        in out
+    )
+    assert "fix: add 'lifetime_value' to the contract, or stop reading it in dbt:customer_value" in out
+
+
+def test_a_column_used_only_in_a_filter_counts_as_read(project_copy: Path) -> None:
+    """stg_completed_orders (dbt) filters on status without selecting it: dropping status
+    from the producer would break it just the same."""
+    contract = project_copy / "shared" / "schemas" / "stg_orders.yml"
+    contract.write_text(
+        "version: 1\nmodels:\n  - name: staging.stg_orders\n    producer: sqlmesh\n    consumers: [dbt]\n"
+        "    columns:\n"
+        + "".join(
+            f"      - name: {c}\n        data_type: {t}\n"
+            for c, t in [
+                ("order_id", "integer"),
+                ("customer_id", "integer"),
+                ("order_date", "date"),
+                ("amount", "decimal(10, 2)"),
+            ]
+        )
+    )
+    _, findings = check_project_contracts(load_project(project_copy))
+    messages = {(f.severity, f.message) for f in findings if f.file == contract}
+    assert (
+        "warning",
+        "consumer dbt:stg_completed_orders reads column 'status', which the contract does not promise",
+    ) in messages
+    assert (
+        "warning",
+        "consumer sqlmesh:intermediate.customer_lifetime reads column 'status', which the contract does not promise",
+    ) in messages
 
 
 @pytest.mark.slow
