@@ -495,3 +495,26 @@ def test_stage_tasks_only_for_very_large_projects(example_project: Path, airflow
     run_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")
     assert Asset(f"{base}/staging__dev/customer_enhanced").uri in {o.uri for o in run_1.outlets}
     assert dag.get_task("stage_3_dbt.contract__customer_value").upstream_task_ids == {build.task_id}
+
+
+def test_contract_checks_date_the_producers_data_where_its_engine_recorded_it(example_project: Path) -> None:
+    """A freshness SLA without freshness_column: SQLMesh's state for a SQLMesh producer, the
+    dbt task that built the model in this run (one build per stage), or its Asset events
+    when Cosmos renders it."""
+    from airflow_provider_dualengine import build_dag
+
+    stage = build_dag(example_project)
+    sqlmesh_check = stage.get_task("stage_1_sqlmesh.contract__staging__customer_enhanced")
+    assert (sqlmesh_check.sqlmesh_environment, sqlmesh_check.gateway) == ("dev", "duckdb")
+    assert sqlmesh_check.project_path == str(example_project / "sqlmesh")
+    dbt_check = stage.get_task("stage_3_dbt.contract__customer_value")
+    assert dbt_check.dbt_outcome_task_id == "stage_3_dbt.dbt.customer_value"
+    assert dbt_check.upstream_task_ids == {"stage_3_dbt.dbt.customer_value"}
+
+    per_model = build_dag(example_project, render_config=RenderConfig(dbt_execution="per_model"))
+    cosmos_check = per_model.get_task("stage_3_dbt.contract__customer_value")
+    assert cosmos_check.dbt_outcome_task_id is None
+    assert cosmos_check.producer_asset_uri.endswith("/analytics_dev/customer_value")
+    from airflow.sdk import Asset
+
+    assert cosmos_check.inlets == [Asset(cosmos_check.producer_asset_uri)]
