@@ -22,6 +22,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, AssetAlias, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
 
@@ -32,8 +33,9 @@ EVENT_SOURCE = "contract_check"  # `extra.source` of the events this task emits
 _EVENT_LOOKBACK = 20  # newest producer events read to skip the ones we emitted ourselves
 
 
-class ContractViolation(RuntimeError):
-    """The delivered table breaks its contract; `report` holds every check."""
+class ContractViolation(RuntimeError, AirflowFailException):
+    """The delivered table breaks its contract; `report` holds every check. Never retried:
+    the same data breaks it again (an AirflowFailException)."""
 
     def __init__(self, message: str, report: ContractReport | None = None):
         super().__init__(message)

@@ -6,6 +6,8 @@ each model's own task (`DbtModelOperator`) reports it, so statuses, Assets, line
 failures stay per model. A model that fails does not fail this task: dbt goes on with the
 models that do not depend on it, and the model's task fails. A dbt that cannot start
 (broken project, profile or connection) fails this task, and every model task with it.
+Without model tasks (`fail_on_model_error`), failed models fail this task: Airflow retries
+it only when every failure was a transient warehouse error (engines/transient.py).
 """
 
 from __future__ import annotations
@@ -14,12 +16,20 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.dbt import DbtHook
 
 
 class DbtModelsFailed(RuntimeError):
-    pass
+    """Models of the build failed. Raised as is (Airflow retries the build) when every
+    failure was a transient warehouse error; else as `DbtModelsFailedNoRetry`."""
+
+
+class DbtModelsFailedNoRetry(DbtModelsFailed, AirflowFailException):
+    """A model or test failed on its own: the same build would fail again, so the task
+    fails without a retry."""
 
 
 class DbtOperatorBase(BaseOperator):
@@ -96,8 +106,20 @@ class DbtBuildOperator(DbtOperatorBase):
         if missing:
             self.log.warning("dbt did not build %s (disabled, or not selected by the project)", ", ".join(missing))
         if self.fail_on_model_error and result["failed"]:
-            raise DbtModelsFailed(f"dbt models failed: {', '.join(result['failed'])}")
+            raise _models_failed(result)
         return result
+
+
+def _models_failed(result: dict[str, Any]) -> DbtModelsFailed:
+    """Retryable only when every model or test error was transient; a model dbt skipped
+    for another's failure has no cause of its own."""
+    message = f"dbt models failed: {', '.join(result['failed'])}"
+    outcomes = [result["models"][name] for name in result["failed"]]
+    causes = [o["message"] for o in outcomes if o["status"] == "error"]
+    causes += [t["message"] for o in outcomes for t in o["tests_failed"]]
+    if all_transient(causes):
+        return DbtModelsFailed(f"{message} (a transient warehouse error: Airflow retries this build)")
+    return DbtModelsFailedNoRetry(message)
 
 
 def _describe(outcome: dict[str, Any] | None) -> str:

@@ -7,6 +7,12 @@ everything downstream upstream_failed) and emits the model's Asset.
 A retry (an automatic retry or a user's Clear of this task) that finds the model not
 built runs `dbt build --select <model>` itself: the model and its tests, nothing else,
 against the same environment. A model that was built is only reported again.
+
+Airflow retries this task only when a retry can succeed unchanged: the model or a test
+hit a transient warehouse error (engines/transient.py), or dbt skipped the model because
+a model it reads failed (this task runs after that model's task succeeded, so its retry
+builds the model). A model or test that failed on its own fails the task at once
+(`DbtModelFailedNoRetry`): the same build would fail again.
 """
 
 from __future__ import annotations
@@ -14,12 +20,22 @@ from __future__ import annotations
 from typing import Any
 
 from airflow.sdk import Asset, BaseHook
+from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.operators.dbt import DbtOperatorBase
+
+RETRIED = "a transient warehouse error: Airflow retries this task, which builds the model alone"
 
 
 class DbtModelFailed(RuntimeError):
-    pass
+    """The model was not built, or its tests failed. Raised as is (Airflow retries it) when
+    a retry can succeed unchanged; else as `DbtModelFailedNoRetry`."""
+
+
+class DbtModelFailedNoRetry(DbtModelFailed, AirflowFailException):
+    """The model or its tests failed on their own: the task fails without a retry. Fix the
+    model (or the data), then Clear the task: it rebuilds the model alone."""
 
 
 class DbtModelOperator(DbtOperatorBase):
@@ -86,14 +102,17 @@ class DbtModelOperator(DbtOperatorBase):
         """The outcome of a model that was built and passed its tests; else the reason, raised."""
         where = f"dbt model {self.model} ({self.relation})"
         if outcome is None:
-            raise DbtModelFailed(f"{where} was not built by {self.build_task_id}: see that task's log")
+            raise DbtModelFailedNoRetry(f"{where} was not built by {self.build_task_id}: see that task's log")
         if outcome["status"] == "skipped":
-            raise DbtModelFailed(f"{where} was skipped by dbt because a model or test it depends on failed")
+            raise DbtModelFailed(
+                f"{where} was skipped by dbt because a model or test it depends on failed; a retry builds it alone"
+            )
         if outcome["status"] == "error":
-            raise DbtModelFailed(f"{where} failed: {outcome['message']}")
+            raise _failure(f"{where} failed: {outcome['message']}", [outcome["message"]])
         if outcome["tests_failed"]:
             failures = "; ".join(f"{t['test']}: {t['message']}" for t in outcome["tests_failed"])
-            raise DbtModelFailed(f"{where} was built but its tests failed: {failures}")
+            causes = [t["message"] for t in outcome["tests_failed"]]
+            raise _failure(f"{where} was built but its tests failed: {failures}", causes)
         return outcome
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
@@ -104,3 +123,10 @@ class DbtModelOperator(DbtOperatorBase):
         return table_lineage(
             BaseHook.get_connection(self.conn_id), self.relation, self.lineage_inputs, self.columns or None
         )
+
+
+def _failure(message: str, causes: list[str | None]) -> DbtModelFailed:
+    """Retryable only when every cause is a transient warehouse error."""
+    if all_transient(causes):
+        return DbtModelFailed(f"{message} ({RETRIED})")
+    return DbtModelFailedNoRetry(message)

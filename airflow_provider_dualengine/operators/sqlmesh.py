@@ -2,6 +2,13 @@
 
 Each returns a small JSON-serialisable result for XCom. Stage executors (plan, run)
 record every model's outcome, so per-model tasks can report them without loading SQLMesh.
+
+Retries: a stage whose failed models all failed on a transient warehouse error
+(engines/transient.py) fails retryably, even when its model tasks report failures (only
+the stage's engine run rebuilds a SQLMesh model): Airflow runs it again and SQLMesh
+computes what is missing. Failures the same task would repeat (a model's own error,
+failed unit tests, audits or lint, a refused promotion) are `...NoRetry` exceptions,
+which Airflow fails at once.
 """
 
 from __future__ import annotations
@@ -11,7 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 
 
@@ -19,11 +28,20 @@ class SQLMeshError(RuntimeError):
     """SQLMesh refused or failed to do what the task asked."""
 
 
+class SQLMeshFailedNoRetry(SQLMeshError, AirflowFailException):
+    """A failure the same task would repeat: Airflow fails it without a retry."""
+
+
 class SQLMeshModelsFailed(SQLMeshError):
-    """One or more models failed during a plan or run."""
+    """One or more models failed during a plan or run; raised as is (Airflow retries the
+    stage) when every failure was a transient warehouse error."""
 
 
-class SQLMeshPromotionWouldBackfill(SQLMeshError):
+class SQLMeshModelsFailedNoRetry(SQLMeshModelsFailed, SQLMeshFailedNoRetry):
+    """A model failed on its own (its SQL, an audit, the data): no retry."""
+
+
+class SQLMeshPromotionWouldBackfill(SQLMeshFailedNoRetry):
     """Promotion must be a view swap; this prod plan would compute data."""
 
 
@@ -79,7 +97,9 @@ class _StageExecutor(_SQLMeshOperator):
         self.select_models = select_models
         self.fail_on_model_error = fail_on_model_error
 
-    def _finish(self, result: dict[str, Any], recorder: Any, started: float, applied: bool) -> dict[str, Any]:
+    def _finish(
+        self, result: dict[str, Any], recorder: Any, started: float, applied: bool, context: Any
+    ) -> dict[str, Any]:
         result["models"] = recorder.as_dict()
         result["failed"] = recorder.failed()
         result["applied"] = applied
@@ -89,8 +109,12 @@ class _StageExecutor(_SQLMeshOperator):
             self.log.error(summary)
             for name in result["failed"]:
                 self.log.error("%s: %s", name, result["models"][name]["error"])
+            transient = all_transient(result["models"][name]["error"] for name in result["failed"])
+            # A model task cannot rebuild its SQLMesh model: while a retry is left, this task fails for it.
+            if transient and (self.fail_on_model_error or _retry_left(context)):
+                raise SQLMeshModelsFailed(f"{summary} (a transient warehouse error: Airflow retries this stage)")
             if self.fail_on_model_error:
-                raise SQLMeshModelsFailed(summary)
+                raise SQLMeshModelsFailedNoRetry(summary)
         return result
 
 
@@ -166,6 +190,7 @@ class SQLMeshPlanOperator(_StageExecutor):
                     recorder,
                     started,
                     applied=False,
+                    context=context,
                 )
             result = {"action": "plan", **summarize_plan(plan)}
             self.log.info(
@@ -182,7 +207,7 @@ class SQLMeshPlanOperator(_StageExecutor):
                 except PlanError as exc:
                     if not recorder.failed():
                         raise SQLMeshError(f"SQLMesh could not apply the plan to '{self.environment}': {exc}") from exc
-        return self._finish(result, recorder, started, applied)
+        return self._finish(result, recorder, started, applied, context)
 
 
 class SQLMeshRunOperator(_StageExecutor):
@@ -233,7 +258,7 @@ class SQLMeshRunOperator(_StageExecutor):
         if status == CompletionStatus.FAILURE and not recorder.failed():
             raise SQLMeshError(f"SQLMesh run of '{self.environment}' reported FAILURE")
         self.log.info("SQLMesh run of %s: %s", self.environment, result["status"])
-        return self._finish(result, recorder, started, applied=status != CompletionStatus.FAILURE)
+        return self._finish(result, recorder, started, applied=status != CompletionStatus.FAILURE, context=context)
 
 
 class SQLMeshPromoteOperator(_SQLMeshOperator):
@@ -268,7 +293,7 @@ class SQLMeshPromoteOperator(_SQLMeshOperator):
             except PromotionWouldBackfill as exc:
                 raise SQLMeshPromotionWouldBackfill(str(exc)) from exc
             except PromotionRefused as exc:
-                raise SQLMeshError(str(exc)) from exc
+                raise SQLMeshFailedNoRetry(str(exc)) from exc
             if plan is None:
                 return {
                     "action": "promote",
@@ -313,7 +338,7 @@ class SQLMeshTestOperator(_ModelSelectingOperator):
         failures = [str(test) for test, _ in [*result.failures, *result.errors]]
         self.log.info("SQLMesh unit tests: %d run, %d failed\n%s", result.testsRun, len(failures), stream.getvalue())
         if failures:
-            raise SQLMeshError(f"SQLMesh unit tests failed: {', '.join(failures)}")
+            raise SQLMeshFailedNoRetry(f"SQLMesh unit tests failed: {', '.join(failures)}")
         return {"action": "test", "tests_run": result.testsRun, "failed": failures}
 
 
@@ -329,7 +354,7 @@ class SQLMeshLintOperator(_ModelSelectingOperator):
             try:
                 violations = ctx.lint_models(self.select_models or None, raise_on_error=True)
             except LinterError as exc:
-                raise SQLMeshError(f"SQLMesh lint failed: {exc}") from exc
+                raise SQLMeshFailedNoRetry(f"SQLMesh lint failed: {exc}") from exc
         for violation in violations:
             self.log.warning("%s", violation)
         return {"action": "lint", "warnings": len(violations)}
@@ -354,7 +379,7 @@ class SQLMeshAuditOperator(_ModelSelectingOperator):
         with self.hook.context() as ctx:
             passed = ctx.audit(start=start, end=end, models=iter(self.select_models) if self.select_models else None)
         if not passed:
-            raise SQLMeshError(f"SQLMesh audits failed between {start} and {end}")
+            raise SQLMeshFailedNoRetry(f"SQLMesh audits failed between {start} and {end}")
         return {"action": "audit", "passed": True, "start": str(start), "end": str(end)}
 
 
@@ -365,8 +390,14 @@ class SQLMeshCleanupOperator(_SQLMeshOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         if self.environment == "prod":
-            raise SQLMeshError("refusing to invalidate the prod environment")
+            raise SQLMeshFailedNoRetry("refusing to invalidate the prod environment")
         with self.hook.context() as ctx:
             ctx.invalidate_environment(self.environment, sync=True)
             ctx.run_janitor(ignore_ttl=False)
         return {"action": "cleanup", "environment": self.environment}
+
+
+def _retry_left(context: Any) -> bool:
+    """Whether Airflow would retry this task if it failed now (a test's context may have no ti)."""
+    ti = context.get("ti") if context else None
+    return ti is not None and ti.try_number <= getattr(ti, "max_tries", 0)

@@ -6,6 +6,11 @@ Airflow marks everything downstream upstream_failed), and emits the model's Asse
 SQLMesh import, no Context: a model task costs what an XCom read costs. With the
 OpenLineage provider installed it also reports the model's input and output datasets,
 named as Cosmos names dbt's (engines/sqlmesh/openlineage.py).
+
+A failed model fails its task without a retry: a retry would read the same outcome, since
+only the stage's executor runs SQLMesh. Transient warehouse errors are retried there
+(operators/sqlmesh.py): a model task sees one only once the executor's retries are spent,
+or beside a model that failed on its own.
 """
 
 from __future__ import annotations
@@ -14,12 +19,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import Asset, AssetAlias, BaseHook, BaseOperator
+from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
+from airflow_provider_dualengine.engines.transient import is_transient
 
 
-class SQLMeshModelFailed(RuntimeError):
-    pass
+class SQLMeshModelFailed(RuntimeError, AirflowFailException):
+    """The model failed or was skipped in the stage's SQLMesh execution. Never retried: the
+    retry of a reporting task reads the same outcome (Clear the executor task instead)."""
 
 
 class SQLMeshModelOperator(BaseOperator):
@@ -66,7 +74,7 @@ class SQLMeshModelOperator(BaseOperator):
         result = context["ti"].xcom_pull(task_ids=self.executor_task_id) or {}
         outcome = (result.get("models") or {}).get(self.model)
         if outcome and outcome["status"] == "failed":
-            raise SQLMeshModelFailed(f"SQLMesh model {self.model} failed in '{self.environment}': {outcome['error']}")
+            raise SQLMeshModelFailed(self._failed(outcome["error"]))
         if outcome and outcome["status"] == "skipped":
             raise SQLMeshModelFailed(
                 f"SQLMesh skipped {self.model} in '{self.environment}' because a model it reads failed"
@@ -101,6 +109,15 @@ class SQLMeshModelOperator(BaseOperator):
                 Asset(uri), extra={"engine": "sqlmesh", **summary}
             )
         return summary
+
+    def _failed(self, error: str | None) -> str:
+        message = f"SQLMesh model {self.model} failed in '{self.environment}': {error}"
+        if is_transient(error):
+            message += (
+                f" (a transient warehouse error: {self.executor_task_id} ran out of retries, or another model"
+                f" failed on its own; Clear {self.executor_task_id} with its downstream tasks to run the stage again)"
+            )
+        return message
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         """Inputs and output named as Cosmos/openlineage-dbt name the same tables, so
