@@ -93,14 +93,16 @@ def _against_prod(project) -> list:
     if issues:
         raise DualEngineConfigError(issues)
     graph = build_graph(project)
+    targets = []
+    for (engine, model), contract in contracted_producers(contracts, graph).items():
+        relation = graph.models_graph.relation_of((engine, model))
+        targets.append((contract, model_relation(project, engine, model, relation, prod[0])))
     conn = get_connection(project.settings.warehouse.conn_id)
-    changes = []
-    with open_warehouse(conn) as warehouse:
-        for (engine, model), contract in contracted_producers(contracts, graph).items():
-            relation = graph.models_graph.relation_of((engine, model))
-            schema, table = model_relation(project, engine, model, relation, prod[0])
-            changes.extend(diff_live_schema(contract, live_columns(warehouse, schema, table), warehouse.dialect))
-    return changes
+    # Read-only and held only for the reads: a running pipeline task may need the DuckDB file.
+    with open_warehouse(conn, read_only=True) as warehouse:
+        live = [(contract, live_columns(warehouse, schema, table)) for contract, (schema, table) in targets]
+        dialect = warehouse.dialect
+    return [change for contract, columns in live for change in diff_live_schema(contract, columns, dialect)]
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -1,5 +1,10 @@
 """`dualengine deployments` and `dualengine rollback`: the deployment records and a manual
-rollback of both engines, through the project's Airflow warehouse connection."""
+rollback of both engines, through the project's Airflow warehouse connection.
+
+`deployments` only reads: it opens the warehouse read-only and closes it as soon as the
+records are read, so on DuckDB it neither fails a running pipeline task that needs the file
+nor creates the records table. `rollback` writes and waits for the file like any writer
+(hooks/warehouse.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +12,18 @@ import argparse
 import getpass
 import json
 import sys
+from typing import Any
 
 
 def list_(args: argparse.Namespace) -> int:
-    from airflow_provider_dualengine.deployments import records
     from airflow_provider_dualengine.deployments.coordinator import DeploymentSite
 
     site = DeploymentSite.of(args.project_dir, args.environment)
-    with site.warehouse() as warehouse:
-        found = [
-            r
-            for r in records.list_deployments(warehouse, args.limit)
-            if args.all_environments or r["environment"] == site.environment
-        ]
+    found = [
+        r
+        for r in _read_deployments(site.connection, args.limit)
+        if args.all_environments or r["environment"] == site.environment
+    ]
     if args.json:
         print(json.dumps(found, indent=2, default=str))
         return 0
@@ -35,6 +39,18 @@ def list_(args: argparse.Namespace) -> int:
         if record["details"].get("summary"):
             print(f"    {record['details']['summary']}")
     return 0
+
+
+def _read_deployments(connection: Any, limit: int) -> list[dict[str, Any]]:
+    """The latest records, read in a read-only session held only while reading; none when
+    no deployment has created the records table yet."""
+    from airflow_provider_dualengine.deployments import records
+    from airflow_provider_dualengine.hooks.warehouse import open_warehouse
+
+    with open_warehouse(connection, autocommit=True, read_only=True) as warehouse:
+        if not warehouse.table_exists(records.SCHEMA, records.TABLE):
+            return []
+        return records.list_deployments(warehouse, limit)
 
 
 def rollback(args: argparse.Namespace) -> int:

@@ -219,6 +219,18 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     return (DualEngineConfigError, ArtifactProblem, WarehouseConnectionError)
 
 
+# Exit code of a verb that found the DuckDB warehouse held by another process (a running
+# pipeline task) for longer than it waits: retrying later succeeds, unlike exit 1.
+EXIT_BUSY = 3
+
+
+def _exit_code(exc: BaseException) -> int:
+    """1 for a known error, EXIT_BUSY when the warehouse was busy (retry later)."""
+    from airflow_provider_dualengine.hooks.warehouse import WarehouseBusy
+
+    return EXIT_BUSY if isinstance(exc, WarehouseBusy) else 1
+
+
 class _NoTraceback(logging.Formatter):
     """Library log lines as one line each: an engine that logs an exception before raising
     it (SQLMesh does for a missing engine library) must not print the traceback wall the
@@ -272,7 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         if isinstance(exc, _known_errors()):
             print(f"error: {exc}", file=sys.stderr)
-            return 1
+            return _exit_code(exc)
         # A bug or an unforeseen failure: one line, not a wall; --debug shows where.
         first = (str(exc).strip().splitlines() or [""])[0]
         print(

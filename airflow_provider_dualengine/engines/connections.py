@@ -106,3 +106,16 @@ def table_asset_uri(conn: Any, schema: str, table: str) -> str:
     duckdb:///<file>/<db>/<schema>/<table> and postgres://<host>:<port>/<db>/<schema>/<table>.
     """
     return dataset_namespace(conn) + "/" + quote(f"{database_name(conn)}.{schema}.{table}").replace(".", "/")
+
+
+def connect_duckdb_read_only(path: str) -> Any:
+    """A read-only DuckDB connection to `path`; when this process already has the file open
+    read-write (tasks under dag.test), DuckDB refuses a second configuration: share that one."""
+    import duckdb
+
+    try:
+        return duckdb.connect(path, read_only=True)
+    except duckdb.ConnectionException as exc:
+        if "different configuration" not in str(exc):
+            raise
+        return duckdb.connect(path)

@@ -15,6 +15,8 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airflow_provider_dualengine.engines.connections import connect_duckdb_read_only
+
 if TYPE_CHECKING:
     from sqlmesh.core.config import Config
     from sqlmesh.core.config.connection import ConnectionConfig
@@ -195,24 +197,12 @@ def _state_adapter(connection: ConnectionConfig) -> EngineAdapter:
 
     if isinstance(connection, DuckDBConnectionConfig) and connection.database and connection.database != ":memory:":
         return DuckDBEngineAdapter(
-            partial(_connect_duckdb_read_only, connection.database),
+            partial(connect_duckdb_read_only, connection.database),
             default_catalog=connection.get_catalog(),
             cursor_init=connection._cursor_init,  # extensions, settings, secrets as the project configures them
             shared_connection=True,
         )
     return ConnectionConfig.create_engine_adapter(connection)
-
-
-def _connect_duckdb_read_only(path: str) -> Any:
-    import duckdb
-
-    try:
-        return duckdb.connect(path, read_only=True)
-    except duckdb.ConnectionException as exc:
-        if "different configuration" not in str(exc):
-            raise
-        # This process already has the file open read-write (tasks under dag.test): share it.
-        return duckdb.connect(path)
 
 
 def _busy_reason(exc: BaseException) -> str | None:
