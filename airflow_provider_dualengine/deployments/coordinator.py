@@ -21,12 +21,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_dualengine.deployments import dbt_slots, records, saved
+from airflow_provider_dualengine.deployments import dbt_slots, lease, records, saved
 from airflow_provider_dualengine.deployments.checksums import as_record, checksums
 from airflow_provider_dualengine.deployments.failure_points import FailurePoint
 from airflow_provider_dualengine.deployments.green_relations import green_environment
@@ -136,29 +136,49 @@ def prod_layer(ctx: Any, warehouse: Warehouse, site: DeploymentSite) -> ProdLaye
     )
 
 
-def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
-    """Record a new deployment, settle any earlier one whose process died, choose the idle
-    dbt slot and save prod as it is (layer, SQLMesh state, checksums) for rollback."""
+def start(
+    site: DeploymentSite,
+    triggered_by: str,
+    log: Any,
+    owner: str | None = None,
+    lease_ttl: timedelta = lease.DEFAULT_TTL,
+) -> dict[str, Any]:
+    """Take the environment's deployment lease, settle earlier deployments whose lease
+    expired (their process died), record a new deployment, choose the idle dbt slot and
+    save prod as it is (layer, SQLMesh state, checksums) for rollback. Raises
+    DeploymentInProgress, before changing anything, while another deployment holds the lease."""
     from airflow_provider_dualengine.engines.sqlmesh.promotion import saved_environment
 
     deployment_id = f"{site.environment}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
-    with site.warehouse() as warehouse, site.hook().context() as ctx:
-        writer = site.writer(warehouse)
-        for stale in records.running(warehouse, site.environment):
-            settle_interrupted(warehouse, site, ctx, stale, log)
-        before = prod_layer(ctx, warehouse, site)
-        slot = dbt_slots.idle_slot(warehouse, site.dbt_live_schema)
-        writer.start(deployment_id, site.environment, triggered_by, None, f"{slot}@{site.dbt_manifest_digest()}")
-        sums = as_record(checksums(warehouse, before.relations()))
-        writer.update(
-            deployment_id,
-            format=saved.FORMAT,
-            dbt_slot=slot,
-            green_environment=site.green,
-            before=before.as_dict(),
-            sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment),
-            checksums_before=sums,
-        )
+    with site.warehouse() as warehouse:
+        expired = lease.acquire(warehouse, site.environment, deployment_id, owner or triggered_by, lease_ttl)
+    if expired is not None:
+        log.warning("The lease of deployment %s expired: taken over", expired.describe())
+    try:
+        with site.warehouse() as warehouse, site.hook().context() as ctx:
+            writer = site.writer(warehouse)
+            # Only a deployment whose lease expired can still be 'running' now: it died.
+            for stale in records.running(warehouse, site.environment):
+                settle_interrupted(warehouse, site, ctx, stale, log)
+            before = prod_layer(ctx, warehouse, site)
+            slot = dbt_slots.idle_slot(warehouse, site.dbt_live_schema)
+            writer.start(deployment_id, site.environment, triggered_by, None, f"{slot}@{site.dbt_manifest_digest()}")
+            sums = as_record(checksums(warehouse, before.relations()))
+            writer.update(
+                deployment_id,
+                format=saved.FORMAT,
+                dbt_slot=slot,
+                green_environment=site.green,
+                before=before.as_dict(),
+                sqlmesh_state_before=saved_environment(ctx, site.sqlmesh_environment),
+                checksums_before=sums,
+                lease={"owner": owner or triggered_by, "ttl_s": lease_ttl.total_seconds()},
+            )
+    except BaseException:
+        with site.warehouse() as warehouse:  # nothing started: the next deployment need not wait
+            if not records.exists(warehouse, deployment_id):
+                lease.release(warehouse, site.environment, deployment_id)
+        raise
     log.info(
         "Deployment %s of %s: SQLMesh builds into '%s', dbt into slot '%s'",
         deployment_id,
@@ -167,6 +187,19 @@ def start(site: DeploymentSite, triggered_by: str, log: Any) -> dict[str, Any]:
         slot,
     )
     return {"deployment_id": deployment_id, "dbt_slot": slot}
+
+
+_CONCLUDE_TTL = timedelta(minutes=30)
+
+
+def renew_lease(site: DeploymentSite, deployment_id: str, lease_ttl: timedelta = lease.DEFAULT_TTL) -> datetime:
+    """Keep the deployment's lease alive (each deploy task calls this when it starts);
+    DeploymentBlocked when it expired and another deployment took it over."""
+    with site.warehouse() as warehouse:
+        try:
+            return lease.renew(warehouse, site.environment, deployment_id, lease_ttl)
+        except lease.LeaseLost as exc:
+            raise DeploymentBlocked(str(exc)) from None
 
 
 def settle_interrupted(warehouse: Warehouse, site: DeploymentSite, ctx: Any, record: dict[str, Any], log: Any) -> None:
@@ -321,55 +354,93 @@ def conclude(
     with site.warehouse() as warehouse:
         writer = site.writer(warehouse)
         record = records.get(warehouse, deployment_id)
-        if failure_point is None:
-            details = record["details"] if isinstance(record["details"], dict) else {}
-            summary = writer.finish(
-                deployment_id,
-                "succeeded",
-                f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s",
+        if record["status"] != "running":  # its lease expired and the next deployment settled it
+            raise DeploymentBlocked(
+                f"deployment {deployment_id} was already concluded as {record['status']} by another deployment"
+                f" (its lease had expired): {record['details'].get('summary', '')}; prod was not touched by this conclusion"
             )
-            return summary
-        plan = plan_rollback(failure_point, record, site.green)
-        with site.hook().context() as ctx:
-            try:
-                kept = saved.read(record, site, ctx, warehouse, restore=plan.restores_prod)
-            except RecordRefused as exc:
-                summary = writer.finish(deployment_id, "failed", f"blocked at {plan.failure_point}: {reason}; {exc}")
-                log.error("%s", summary)
-                raise DeploymentBlocked(site.redact(str(exc))) from None
-            writer.update(deployment_id, rollback=plan.as_dict())
-            undone = apply_rollback(plan, warehouse, site, ctx, kept)
-        intact = checksums(warehouse, kept.before.relations()) == kept.checksums
-        verdict = "prod verified identical to before (checksums)" if intact else "PROD DIFFERS FROM BEFORE: inspect now"
+        try:  # still ours, or free again: conclude under it; held by another: hands off
+            lease.acquire(warehouse, site.environment, deployment_id, f"conclusion of {deployment_id}", _CONCLUDE_TTL)
+        except lease.DeploymentInProgress as exc:
+            raise DeploymentBlocked(f"deployment {deployment_id} cannot conclude, prod not touched: {exc}") from None
+        try:
+            return _conclude(site, warehouse, writer, record, failure_point, reason, log)
+        finally:
+            lease.release(warehouse, site.environment, deployment_id)
+
+
+def _conclude(
+    site: DeploymentSite,
+    warehouse: Warehouse,
+    writer: records.RecordWriter,
+    record: dict[str, Any],
+    failure_point: FailurePoint | str | None,
+    reason: str,
+    log: Any,
+) -> str:
+    deployment_id = record["id"]
+    if failure_point is None:
+        details = record["details"] if isinstance(record["details"], dict) else {}
         summary = writer.finish(
             deployment_id,
-            "rolled_back" if intact else "failed",
-            f"blocked at {plan.failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}",
+            "succeeded",
+            f"succeeded: prod switched in {saved.number(details.get('promotion_seconds')) or 0.0:.3f} s",
         )
+        return summary
+    plan = plan_rollback(failure_point, record, site.green)
+    with site.hook().context() as ctx:
+        try:
+            kept = saved.read(record, site, ctx, warehouse, restore=plan.restores_prod)
+        except RecordRefused as exc:
+            summary = writer.finish(deployment_id, "failed", f"blocked at {plan.failure_point}: {reason}; {exc}")
+            log.error("%s", summary)
+            raise DeploymentBlocked(site.redact(str(exc))) from None
+        writer.update(deployment_id, rollback=plan.as_dict())
+        undone = apply_rollback(plan, warehouse, site, ctx, kept)
+    intact = checksums(warehouse, kept.before.relations()) == kept.checksums
+    verdict = "prod verified identical to before (checksums)" if intact else "PROD DIFFERS FROM BEFORE: inspect now"
+    summary = writer.finish(
+        deployment_id,
+        "rolled_back" if intact else "failed",
+        f"blocked at {plan.failure_point}: {reason}; {'; '.join(undone) or 'nothing to undo'}; {verdict}",
+    )
     log.error("%s", summary)
     return summary
 
 
 def rollback_last(site: DeploymentSite, triggered_by: str) -> dict[str, Any]:
     """Manual rollback: return both engines to the state before the last successful
-    deployment, verify by checksums, and mark that deployment rolled back."""
+    deployment, verify by checksums, and mark that deployment rolled back. Holds the
+    environment's deployment lease meanwhile (refused while a deployment runs)."""
+    holder = f"rollback-{site.environment}-{uuid.uuid4().hex[:6]}"
     with site.warehouse() as warehouse:
-        last = records.last_succeeded(warehouse, site.environment)
-        if last is None:
-            raise DeploymentBlocked(f"no successful deployment of '{site.environment}' to roll back")
-        with site.hook().context() as ctx:
-            with _refusal_blocks(site):
-                kept = saved.read(last, site, ctx, warehouse, restore=True)
-            if not kept.before.relations():
-                raise DeploymentBlocked(
-                    f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to"
-                )
-            window = restore_prod(warehouse, site, ctx, kept)
-        intact = checksums(warehouse, kept.before.relations()) == kept.checksums
-        summary = f"rolled back by {triggered_by} in {window:.3f} s; " + (
-            "prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now"
-        )
-        summary = site.writer(warehouse).finish(last["id"], "rolled_back", summary)
+        try:
+            lease.acquire(warehouse, site.environment, holder, triggered_by, timedelta(minutes=30))
+        except lease.DeploymentInProgress as exc:
+            raise DeploymentBlocked(str(exc).replace("this one did not start", "the rollback did not start")) from None
+        try:
+            return _rollback_last(site, warehouse, triggered_by)
+        finally:
+            lease.release(warehouse, site.environment, holder)
+
+
+def _rollback_last(site: DeploymentSite, warehouse: Warehouse, triggered_by: str) -> dict[str, Any]:
+    last = records.last_succeeded(warehouse, site.environment)
+    if last is None:
+        raise DeploymentBlocked(f"no successful deployment of '{site.environment}' to roll back")
+    with site.hook().context() as ctx:
+        with _refusal_blocks(site):
+            kept = saved.read(last, site, ctx, warehouse, restore=True)
+        if not kept.before.relations():
+            raise DeploymentBlocked(
+                f"deployment {last['id']} was the first of '{site.environment}': there is no earlier prod to return to"
+            )
+        window = restore_prod(warehouse, site, ctx, kept)
+    intact = checksums(warehouse, kept.before.relations()) == kept.checksums
+    summary = f"rolled back by {triggered_by} in {window:.3f} s; " + (
+        "prod verified identical to before it (checksums)" if intact else "PROD DIFFERS FROM BEFORE IT: inspect now"
+    )
+    summary = site.writer(warehouse).finish(last["id"], "rolled_back", summary)
     if not intact:
         raise DeploymentBlocked(summary)
     return {"deployment_id": last["id"], "rollback_seconds": round(window, 4), "summary": summary}

@@ -122,6 +122,13 @@ def get(warehouse: Warehouse, deployment_id: str) -> dict[str, Any]:
     return _record(row)
 
 
+def exists(warehouse: Warehouse, deployment_id: str) -> bool:
+    """Whether a record of `deployment_id` was written."""
+    if not warehouse.table_exists(SCHEMA, TABLE):
+        return False
+    return bool(warehouse.rows(f"SELECT 1 FROM {_table(warehouse)} WHERE id = {PARAM}", [deployment_id]))
+
+
 def running(warehouse: Warehouse, environment: str) -> list[dict[str, Any]]:
     """Deployments of `environment` still marked running (their process may have died)."""
     ensure_table(warehouse)

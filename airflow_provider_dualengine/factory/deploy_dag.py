@@ -12,6 +12,7 @@ always runs: it applies the rollback defined for the failure point and closes th
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from airflow.sdk import DAG, Asset, TaskGroup
@@ -36,12 +37,14 @@ from airflow_provider_dualengine.graph import UnifiedGraph, build_graph
 from airflow_provider_dualengine.graph.build import dbt_views_on_sqlmesh, load_catalogs
 from airflow_provider_dualengine.graph.validation import DEPLOY_VIEW_REASON
 from airflow_provider_dualengine.operators.deployment import (
+    LEASE_TTL_S,
     START_TASK_ID,
     DeploymentConcludeOperator,
     DeploymentStartOperator,
     DualEnginePromoteOperator,
     DualEngineRollbackOperator,
     IntegrationValidationOperator,
+    RenewDeploymentLease,
 )
 
 # The idle dbt slot is chosen at run time by `prepare`; tasks receive it through templating.
@@ -56,6 +59,7 @@ def build_deploy_dag(
     start_date: Any = None,
     thresholds: dict[str, float] | None = None,
     require_dbt_docs: bool = True,
+    lease_ttl: timedelta = timedelta(seconds=LEASE_TTL_S),
     **dag_kwargs: Any,
 ) -> DAG:
     """Build the blue-green deploy DAG of a project for one environment.
@@ -64,6 +68,9 @@ def build_deploy_dag(
     :param thresholds: integration-validation limits (deployments.integration.Thresholds):
         row_count_tolerance, mean_tolerance, null_share_tolerance, duration_factor, duration_grace_s.
     :param require_dbt_docs: fail validation when a dbt model has no description.
+    :param lease_ttl: how long the environment's deployment lease lives without renewal
+        (each task renews it as it starts): longer than the longest single task. One
+        deployment (or rollback) per environment at a time, whatever the DAG.
     Raises DualEngineConfigError (file, key, problem, fix) on a broken project.
     """
     reject_moved_arguments("build_deploy_dag", dag_kwargs)
@@ -110,6 +117,7 @@ def build_deploy_dag(
     with dag:
         prepare = DeploymentStartOperator(
             task_id=START_TASK_ID,
+            lease_ttl_s=lease_ttl.total_seconds(),
             **site,
             doc_md="Open the deployment record, choose the idle dbt slot, save prod (layer, SQLMesh state, checksums).",
         )
@@ -131,7 +139,22 @@ def build_deploy_dag(
             doc_md="Roll back as the failure point requires, verify prod by checksums, close the record.",
         )
         prepare >> validation >> staging >> integration >> promotion >> conclude
+    _renew_lease_on_start(dag, prepare, RenewDeploymentLease(str(loaded.root), env.name, lease_ttl.total_seconds()))
     return dag
+
+
+def _renew_lease_on_start(dag: DAG, prepare: Any, renew: Any) -> None:
+    """Every task after `prepare` renews the lease as it starts. On DuckDB only the tasks in
+    the writer pool do: another process may not open the file while a pool task holds it."""
+    pool = prepare.pool if getattr(prepare, "pool", None) not in (None, "default_pool") else None
+    for task in dag.tasks:
+        if task is prepare or (pool and task.pool != pool):
+            continue
+        task.on_execute_callback = [*_callbacks(task.on_execute_callback), renew]
+
+
+def _callbacks(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, (list, tuple)) else ([value] if value else [])
 
 
 def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require_dbt_docs: bool) -> None:

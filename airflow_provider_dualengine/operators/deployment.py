@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 from airflow.sdk import BaseOperator
 
 START_TASK_ID = "prepare"
+LEASE_TTL_S = 2 * 3600.0  # a deployment's lease outlives its longest task by far (renewed at each task start)
 
 
 class _DeploymentOperator(BaseOperator):
@@ -36,26 +37,47 @@ class _DeploymentOperator(BaseOperator):
         return context["ti"].xcom_pull(task_ids=START_TASK_ID, key="deployment_id")
 
     def blocked(self, context: Any, reason: str, cause: BaseException | None = None, site: Any = None) -> NoReturn:
-        """Log the reason (redacted) as the first line, hand it to `conclude`, and fail the task."""
+        """Log the reason (redacted) as the first line, hand it to `conclude`, and fail the task
+        without a retry: what a blocked deployment does next is for a human to decide."""
+        from airflow.sdk.exceptions import AirflowFailException
+
         from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked
+
+        class DeploymentBlockedNoRetry(DeploymentBlocked, AirflowFailException):
+            """A DeploymentBlocked to callers; to Airflow, a failure never retried."""
 
         reason = (site or self.site).redact(reason)
         self.log.error("DEPLOYMENT BLOCKED: %s", reason)
         context["ti"].xcom_push(key="blocked_reason", value=reason)
-        raise DeploymentBlocked(reason) from cause
+        raise DeploymentBlockedNoRetry(reason) from cause
 
 
 class DeploymentStartOperator(_DeploymentOperator):
-    """Open the deployment record, choose the idle dbt slot, save prod for rollback."""
+    """Take the environment's deployment lease, open the deployment record, choose the idle
+    dbt slot, save prod for rollback. Another deployment of the environment in progress
+    fails this task at once (no retry), naming it; nothing is changed."""
 
     custom_operator_name = "Deployment: prepare"
 
+    def __init__(self, *, lease_ttl_s: float = LEASE_TTL_S, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.lease_ttl_s = lease_ttl_s
+
     def execute(self, context: Any) -> dict[str, Any]:
+        from datetime import timedelta
+
         from airflow_provider_dualengine.deployments.coordinator import start
+        from airflow_provider_dualengine.deployments.lease import DeploymentInProgress
 
         dag_run = context["dag_run"]
         who = getattr(dag_run, "triggering_user_name", None) or f"{dag_run.run_type}:{dag_run.run_id}"
-        started = start(self.site, str(who), self.log)
+        site = self.site
+        try:
+            started = start(
+                site, str(who), self.log, f"{dag_run.dag_id}/{dag_run.run_id}", timedelta(seconds=self.lease_ttl_s)
+            )
+        except DeploymentInProgress as exc:
+            self.blocked(context, str(exc), exc, site)
         for key, value in started.items():
             context["ti"].xcom_push(key=key, value=value)
         return started
@@ -127,9 +149,8 @@ class DeploymentConcludeOperator(_DeploymentOperator):
         states = ti.get_task_states(dag_id=dag_run.dag_id, run_ids=[dag_run.run_id]).get(dag_run.run_id, {})
         deployment_id = self.deployment_id(context)
         if deployment_id is None:
-            raise DeploymentBlocked(
-                "the deployment never started (task 'prepare' failed): nothing was built, prod untouched"
-            )
+            why = ti.xcom_pull(task_ids=START_TASK_ID, key="blocked_reason") or "task 'prepare' failed (see its log)"
+            raise DeploymentBlocked(f"the deployment never started: {why}; nothing was built, prod untouched")
         point, task = failure_point(states)
         reason = ""
         if point:
@@ -158,3 +179,24 @@ class DualEngineRollbackOperator(_DeploymentOperator):
             raise
         self.log.info("%s", result["summary"])
         return result
+
+
+class RenewDeploymentLease:
+    """A deploy task's `on_execute_callback`: renew the deployment's lease as the task starts,
+    so a live deployment never looks abandoned; a lease lost to another deployment (it had
+    expired) stops the task before it changes anything."""
+
+    def __init__(self, project_dir: str, environment: str, lease_ttl_s: float = LEASE_TTL_S):
+        self.project_dir = project_dir
+        self.environment = environment
+        self.lease_ttl_s = lease_ttl_s
+
+    def __call__(self, context: Any) -> None:
+        from datetime import timedelta
+
+        from airflow_provider_dualengine.deployments.coordinator import DeploymentSite, renew_lease
+
+        deployment_id = context["ti"].xcom_pull(task_ids=START_TASK_ID, key="deployment_id")
+        if deployment_id:
+            site = DeploymentSite.of(self.project_dir, self.environment)
+            renew_lease(site, deployment_id, timedelta(seconds=self.lease_ttl_s))

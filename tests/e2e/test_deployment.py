@@ -23,7 +23,7 @@ PROD = SQLMESH_PROD + DBT_PROD
 
 def deploy_source(dag_id: str, project: Path, **kwargs) -> str:
     args = "".join(f", {k}={v!r}" for k, v in kwargs.items())
-    return f"from airflow_provider_dualengine import ProjectConfig, build_deploy_dag\ndag = build_deploy_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id={dag_id!r}{args})\n"
+    return f"import datetime\nfrom airflow_provider_dualengine import ProjectConfig, build_deploy_dag\ndag = build_deploy_dag(ProjectConfig({str(project)!r}, environment='production'), dag_id={dag_id!r}{args})\n"
 
 
 def rollback_source(dag_id: str, project: Path) -> str:
@@ -108,19 +108,26 @@ def inject_failure_after_commit(monkeypatch) -> None:
     monkeypatch.setattr(promotion, "record_in_state", failing)
 
 
+KILLED_LEASE_S = 20  # the killed deployment's lease: short, so the test sees it expire
+
+
 def kill_mid_promotion(shop: Path, dag_id: str, tmp_path: Path) -> None:
     """A deployment in a child process, SIGKILLed once two prod views are replaced inside
-    the open promotion transaction."""
+    the open promotion transaction. Its lease (renewed as `promote` started) outlives it."""
     import os
     import signal
     import subprocess
     import sys
     import time
+    from datetime import timedelta
 
     from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
 
     dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
-    dag_file.write_text("# airflow dag file written by a test\n" + deploy_source(dag_id, shop))
+    dag_file.write_text(
+        "# airflow dag file written by a test\n"
+        + deploy_source(dag_id, shop, lease_ttl=timedelta(seconds=KILLED_LEASE_S))
+    )
     marker = tmp_path / f"{dag_id}-inside-promotion"
     output = tmp_path / f"{dag_id}.log"
     with output.open("w") as out:
@@ -298,7 +305,8 @@ def test_a_fault_leaves_prod_exactly_as_before_and_says_so(chain: Chain, fault: 
             )
         else:
             FAULTS[fault](patch)
-            run = scenario_dag(chain.dag_id, deploy_source(chain.dag_id, chain.shop))
+            # the injected faults persist: retrying them only repeats them (retries: operations.md)
+            run = scenario_dag(chain.dag_id, deploy_source(chain.dag_id, chain.shop, default_args={"retries": 0}))
     chain.faults_run.append(fault)
     assert str(run.state) == "failed", fault
     assert states(run)["conclude"] == "failed"
@@ -326,9 +334,26 @@ def test_after_the_faults_a_killed_promotion_a_deployment_and_a_rollback(
     shop, warehouse, kind, v1 = chain.shop, chain.warehouse, chain.kind, chain.v1
     if kind == "duckdb":
         release_duckdb_file()
+    import time
+
     kill_mid_promotion(shop, f"{chain.dag_id}_killed", tmp_path)
+    killed_at = time.monotonic()
     assert prod_checksums(warehouse) == v1, "a process killed inside the promotion left prod changed"
 
+    # Its lease is still live: the next deployment is refused, changes nothing, says by whom.
+    refused = scenario_dag(f"{chain.dag_id}_early", deploy_source(f"{chain.dag_id}_early", shop))
+    early = states(refused)
+    assert time.monotonic() - killed_at < KILLED_LEASE_S, "too slow to see the lease live; raise KILLED_LEASE_S"
+    assert early["prepare"] == "failed" and early["conclude"] == "failed", early
+    assert {s for t, s in early.items() if t not in ("prepare", "conclude")} == {"upstream_failed"}
+    prepare = refused.get_task_instance("prepare")
+    reason = prepare.xcom_pull(task_ids="prepare", key="blocked_reason")
+    assert reason.startswith("another deployment of 'production' is in progress: production-"), reason
+    assert f"run by {chain.dag_id}_killed/" in reason and prepare.try_number == 1  # refused at once, no retry
+    assert prod_checksums(warehouse) == v1
+    assert [s for _, s, _ in records(warehouse)].count("running") == 1  # the killed one, not yet judged
+
+    time.sleep(max(0.0, KILLED_LEASE_S + 1 - (time.monotonic() - killed_at)))  # the lease expires
     rerun = scenario_dag(chain.dag_id, deploy_source(chain.dag_id, shop))
     assert str(rerun.state) == "success", states(rerun)
     assert_killed_deployment_recorded(warehouse)

@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import pytest
 
+from airflow_provider_dualengine.deployments import lease
 from airflow_provider_dualengine.deployments.coordinator import (
     DeploymentBlocked,
     DeploymentSite,
@@ -131,6 +132,8 @@ def deployed(
         )
         v2_id = _deploy(site, [(1, "gold", 1200.0, "high"), (2, "silver", 400.0, "medium"), (3, "bronze", 50.0, "low")])
         assert _prod(warehouse) != v1
+        with site.warehouse() as session:  # the cases act on v2's record, not on a live deployment
+            lease.release(session, site.environment, v2_id)
         yield Deployed(site, warehouse, v1, v2_id, _details(site, v2_id))
     finally:
         patch.undo()

@@ -76,6 +76,38 @@ def test_every_warehouse_task_queues_in_the_writer_pool(dag) -> None:
         assert dag.get_task(task_id).pool == "dualengine_warehouse", task_id
 
 
+def test_every_writer_task_after_prepare_renews_the_deployment_lease(dag, example_project: Path) -> None:
+    """prepare takes the lease, conclude releases it; every task in the writer pool in
+    between renews it as it starts (a live deployment never looks abandoned)."""
+    from datetime import timedelta
+
+    from airflow_provider_dualengine import ProjectConfig, build_deploy_dag
+    from airflow_provider_dualengine.operators.deployment import RenewDeploymentLease
+
+    def renewals(task) -> list:
+        callbacks = task.on_execute_callback or []
+        return [
+            c
+            for c in (callbacks if isinstance(callbacks, list) else [callbacks])
+            if isinstance(c, RenewDeploymentLease)
+        ]
+
+    prepare = dag.get_task("prepare")
+    assert prepare.lease_ttl_s == 7200 and renewals(prepare) == []
+    renewing = {t.task_id for t in dag.tasks if renewals(t)}
+    in_pool = {t.task_id for t in dag.tasks if t.pool == "dualengine_warehouse"} - {"prepare"}
+    assert (
+        renewing == in_pool
+        and {"promotion.promote", "conclude", "staging_deployment.stage_1_sqlmesh.sqlmesh.run_stage"} <= renewing
+    )
+    [renew] = renewals(dag.get_task("promotion.promote"))
+    assert (renew.environment, renew.lease_ttl_s) == ("production", 7200)
+
+    short = build_deploy_dag(ProjectConfig(example_project, environment="production"), lease_ttl=timedelta(minutes=5))
+    assert short.get_task("prepare").lease_ttl_s == 300
+    assert renewals(short.get_task("conclude"))[0].lease_ttl_s == 300
+
+
 def test_dags_file_holds_deploy_and_rollback_and_loads_no_engine(example_project: Path) -> None:
     code = (
         "import sys, runpy; ns = runpy.run_path(sys.argv[1]);"
