@@ -133,6 +133,8 @@ class ContractCheckOperator(BaseOperator):
         env = self.sqlmesh_environment or "prod"
         hook = SQLMeshHook(self.project_path, gateway=self.gateway, conn_id=self.conn_id)
         found = hook.model_freshness(model, env, datetime.now(UTC))
+        if not found.present and "locked by a writer" in found.reason:
+            raise RuntimeError(found.reason)  # transient: the task's retry reads it again
         if found.last_altered is None:
             return None, f"SQLMesh state records no write of {model} in environment '{env}': {found.reason}"
         return found.last_altered, f"SQLMesh's last write of {model} in environment '{env}'"

@@ -342,3 +342,42 @@ def test_a_blocked_deployment_step_fails_at_once_and_is_still_a_deployment_block
         task.blocked({"ti": ti}, "integration validation failed (password s3cret)", cause, site)
     assert isinstance(raised.value, AirflowFailException) and raised.value.__cause__ is cause
     assert str(raised.value) == ti.pushed["blocked_reason"] == "integration validation failed (password ***)"
+
+
+def test_sqlmesh_state_locked_while_dating_a_producer_is_retried_not_a_violation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Freshness read from SQLMesh state that a writer holds: try again, do not fail the contract."""
+    from datetime import UTC, datetime
+
+    from airflow_provider_dualengine.engines.sqlmesh.freshness import ModelFreshness
+    from airflow_provider_dualengine.hooks import sqlmesh as sqlmesh_hook
+    from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
+
+    def answer(reason: str, altered: datetime | None):
+        def model_freshness(self, model, environment, target):
+            return ModelFreshness(model, environment, target, altered is not None, False, None, reason, None, altered)
+
+        return model_freshness
+
+    check = ContractCheckOperator(
+        task_id="c", contract={}, schema="s", table="t", sqlmesh_environment="dev", project_path="/p"
+    )
+    monkeypatch.setattr(
+        sqlmesh_hook.SQLMeshHook,
+        "model_freshness",
+        answer("SQLMesh state is locked by a writer (probably a SQLMesh run in progress): Conflicting lock", None),
+    )
+    with pytest.raises(RuntimeError, match="locked by a writer") as raised:
+        check._sqlmesh_last_write("staging.customer_enhanced")
+    assert not isinstance(raised.value, AirflowFailException)
+    written = datetime(2026, 1, 1, tzinfo=UTC)
+    monkeypatch.setattr(sqlmesh_hook.SQLMeshHook, "model_freshness", answer("complete", written))
+    assert check._sqlmesh_last_write("staging.customer_enhanced") == (
+        written,
+        "SQLMesh's last write of staging.customer_enhanced in environment 'dev'",
+    )
+    monkeypatch.setattr(
+        sqlmesh_hook.SQLMeshHook, "model_freshness", answer("model 'x' is not in environment 'dev'", None)
+    )
+    assert check._sqlmesh_last_write("x")[0] is None
