@@ -81,7 +81,11 @@ class DbtHook(BaseHook):
         env: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """`dbt build --select ...`; the per-model outcomes (engines.dbt.build.model_outcomes)."""
-        with self.profile() as (profiles_dir, secrets), tempfile.TemporaryDirectory(prefix="dualengine-dbt-") as work:
+        with (
+            self._duckdb_file_held(),
+            self.profile() as (profiles_dir, secrets),
+            tempfile.TemporaryDirectory(prefix="dualengine-dbt-") as work,
+        ):
             request = DbtBuildRequest(
                 project_dir=Path(project_dir).resolve(),
                 profiles_dir=profiles_dir,
@@ -91,3 +95,17 @@ class DbtHook(BaseHook):
                 vars=dict(vars or {}),
             )
             return run_build(request, {**(env or {}), **secrets})
+
+    @contextmanager
+    def _duckdb_file_held(self) -> Iterator[None]:
+        """On DuckDB, open the file first through the warehouse hook, which waits while another
+        process (an operator's CLI read, a task of another DAG) holds it, and keep it open
+        while dbt runs: dbt-duckdb then joins this process's database instead of meeting a
+        lock. Elsewhere a no-op."""
+        if self.warehouse_type != "duckdb":
+            yield
+            return
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
+
+        with WarehouseHook(self.conn_id).session():
+            yield

@@ -21,6 +21,10 @@
 - `stop()` ends every process (also their task processes), Redis and PostgreSQL; it runs
   at exit too, should the caller never get there. `diagnostics()` gives the tail of each
   component's log and of every failed task's log, for failure messages.
+- Optional: `extra_projects` (more compiled copies of the project, each edited first, at
+  `project_path(name)`) and `extra_dags` (more DAG files), both in place before the
+  dag-processor first lists the dags folder; `trigger` / `wait_for_run` for runs that
+  overlap, `xcom` and `task_log` to read what a task left behind.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -74,6 +78,10 @@ print(json.dumps(result, default=str))
 
 class ClusterError(RuntimeError):
     """The cluster did not start, a component died, or an API call or a run failed."""
+
+
+def _run_path(dag_id: str, run_id: str) -> str:
+    return f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
 
 
 def _time(value: str | None) -> datetime | None:
@@ -150,8 +158,15 @@ class AirflowCluster:
         dags_source: Path = REPO_ROOT / "dags",
         executor: str = "CeleryExecutor",
         parallelism: int = 4,
+        extra_projects: dict[str, Callable[[Path], None] | None] | None = None,
+        extra_dags: dict[str, str] | None = None,
     ):
         self.base = base
+        # Folder name (under `base`) -> edit applied to that copy of the project before it is
+        # compiled; file name -> source of a DAG file. Both exist before the dag-processor
+        # starts, which lists the dags folder for new files only every few minutes.
+        self.extra_projects = dict(extra_projects or {})
+        self.extra_dags = dict(extra_dags or {})
         # "LocalExecutor": no Redis and no celery worker; the scheduler runs the tasks
         # itself, at most `parallelism` at once (benchmarks/run_overhead.py uses it).
         self.executor = executor
@@ -189,6 +204,7 @@ class AirflowCluster:
             folder.mkdir(parents=True, exist_ok=True)
         shutil.copytree(self._dags_source, self.dags_folder, ignore=shutil.ignore_patterns("__pycache__"))
         shutil.copytree(self._project_source, self.project, ignore=_PROJECT_IGNORE)
+        self._add_extras()
         with self.timed("postgres + redis start"):
             self.postgres.start()
             self.postgres.create_database("airflow")
@@ -199,6 +215,8 @@ class AirflowCluster:
         self.cli("airflow", "db", "migrate")
         self.cli("airflow", "pools", "set", *POOL)
         self.cli("dualengine", "compile", str(self.project))
+        for name in self.extra_projects:
+            self.cli("dualengine", "compile", str(self.project_path(name)))
         first, *others = [name for name in COMPONENTS if self.celery or name != "celery-worker"]
         with self.timed(f"{first} up"):
             self._launch(first)
@@ -208,6 +226,19 @@ class AirflowCluster:
             for name in others:
                 self._launch(name)
             self._wait_healthy(("metadatabase", "scheduler", "triggerer", "dag_processor"))
+
+    def project_path(self, name: str) -> Path:
+        """Where the extra project `name` (see `extra_projects`) lives."""
+        return self.base / name
+
+    def _add_extras(self) -> None:
+        for name, edit in self.extra_projects.items():
+            copy = self.project_path(name)
+            shutil.copytree(self._project_source, copy, ignore=_PROJECT_IGNORE)
+            if edit is not None:
+                edit(copy)
+        for file_name, source in self.extra_dags.items():
+            (self.dags_folder / file_name).write_text(source)
 
     def _launch(self, name: str) -> None:
         self.components[name] = ManagedProcess(
@@ -434,10 +465,26 @@ class AirflowCluster:
         """Unpause, trigger, wait for a final state; the run with its task instances and
         the Asset events it emitted, all read through the REST API."""
         self.wait_for_dag(dag_id)
-        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+        self.unpause(dag_id)
         began = time.monotonic()
-        run_id = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
-        run_path = f"/api/v2/dags/{dag_id}/dagRuns/{quote(run_id, safe='')}"
+        run_id = self.trigger(dag_id)
+        return self.wait_for_run(dag_id, run_id, timeout=timeout, began=began)
+
+    def unpause(self, dag_id: str) -> None:
+        self.api("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+
+    def trigger(self, dag_id: str) -> str:
+        """A new run of an unpaused DAG, not waited for (see `wait_for_run`); its run id."""
+        return self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})["dag_run_id"]
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self.api("GET", _run_path(dag_id, run_id))["state"]
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 900, began: float | None = None) -> DagRunResult:
+        """Wait for the run's final state; the run with its task instances and Asset events.
+        `began` (time.monotonic() at the trigger) makes `polled_seconds` trigger-to-end."""
+        began = time.monotonic() if began is None else began
+        run_path = _run_path(dag_id, run_id)
         while True:
             self.check_components()
             run = self.api("GET", run_path)
@@ -449,7 +496,23 @@ class AirflowCluster:
                 )
             time.sleep(2)
         polled = time.monotonic() - began
-        tasks = [
+        events = self.api(
+            "GET", "/api/v2/assets/events", params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 1000}
+        )["asset_events"]
+        return DagRunResult(
+            dag_id,
+            run_id,
+            run["state"],
+            _time(run["start_date"]),
+            _time(run["end_date"]),
+            self.task_instances(dag_id, run_id),
+            events,
+            polled,
+        )
+
+    def task_instances(self, dag_id: str, run_id: str) -> list[TaskRun]:
+        """The run's task instances as they are now (state, latest try number, pool)."""
+        return [
             TaskRun(
                 t["task_id"],
                 t["state"],
@@ -459,14 +522,32 @@ class AirflowCluster:
                 t["try_number"],
                 t.get("pool"),
             )
-            for t in self.api("GET", f"{run_path}/taskInstances", params={"limit": 1000})["task_instances"]
+            for t in self.api("GET", f"{_run_path(dag_id, run_id)}/taskInstances", params={"limit": 1000})[
+                "task_instances"
+            ]
         ]
-        events = self.api(
-            "GET", "/api/v2/assets/events", params={"source_dag_id": dag_id, "source_run_id": run_id, "limit": 1000}
-        )["asset_events"]
-        return DagRunResult(
-            dag_id, run_id, run["state"], _time(run["start_date"]), _time(run["end_date"]), tasks, events, polled
+
+    def xcom(self, dag_id: str, run_id: str, task_id: str, key: str) -> Any:
+        """The XCom value a task pushed under `key`, or None when it pushed none."""
+        path = f"{_run_path(dag_id, run_id)}/taskInstances/{quote(task_id, safe='')}/xcomEntries/{quote(key, safe='')}"
+        try:
+            return self.api("GET", path)["value"]
+        except ClusterError as exc:
+            if "HTTP 404" in str(exc):
+                return None
+            raise
+
+    def task_log(self, dag_id: str, run_id: str, task_id: str, try_number: int = 1) -> str:
+        """The task's log file of that try, as the executor wrote it on this machine."""
+        log = (
+            self.home
+            / "logs"
+            / f"dag_id={dag_id}"
+            / f"run_id={run_id}"
+            / f"task_id={task_id}"
+            / f"attempt={try_number}.log"
         )
+        return log.read_text(errors="replace") if log.is_file() else ""
 
     def _task_states(self, run_path: str) -> dict[str, str]:
         return {

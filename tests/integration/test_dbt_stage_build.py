@@ -138,3 +138,35 @@ def test_a_dbt_that_cannot_start_fails_the_stage_task(dbt_project: Path) -> None
     build = DbtBuildOperator(task_id="build_stage", models=["orders"], **_args(dbt_project))
     with pytest.raises(DbtInvocationError, match="dbt build did not run"):
         build.execute(_context(_TaskInstance({})))
+
+
+def test_a_build_waits_while_another_process_holds_the_duckdb_file(dbt_project: Path) -> None:
+    """An operator's CLI read (or another DAG's task) holds the file for a moment: the build
+    opens it through the warehouse hook, which waits, and dbt then joins that open database
+    instead of failing with DuckDB's lock error."""
+    import subprocess
+    import sys
+    import time
+
+    warehouse = dbt_project.parent / "warehouse.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, sys, time; c = duckdb.connect({str(warehouse)!r}, read_only=False); print('ready', flush=True); time.sleep(2.5)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        started = time.monotonic()
+        build = DbtBuildOperator(task_id="build_stage", models=["orders"], **_args(dbt_project))
+        result = build.execute(_context(_TaskInstance({})))
+        waited = time.monotonic() - started
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result["models"]["orders"]["status"] == "success", result
+    assert waited >= 1.5  # it waited for the holder instead of failing on its lock
+    assert _rows(dbt_project, "select count(*) from analytics_dev.orders") == [(2,)]
