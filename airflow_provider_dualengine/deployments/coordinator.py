@@ -192,6 +192,18 @@ def start(
 _CONCLUDE_TTL = timedelta(minutes=30)
 
 
+def _still_holds_lease(warehouse: Warehouse, site: DeploymentSite, record: dict[str, Any]) -> None:
+    """Before prod changes: the lease must still be this deployment's (renewed for its
+    TTL). Airflow only logs a failing task callback, so the renewal there cannot stop a
+    deployment whose lease another one took over; this does."""
+    details = record["details"] if isinstance(record["details"], dict) else {}
+    ttl_s = (details.get("lease") or {}).get("ttl_s") or lease.DEFAULT_TTL.total_seconds()
+    try:
+        lease.renew(warehouse, site.environment, record["id"], timedelta(seconds=float(ttl_s)))
+    except lease.LeaseLost as exc:
+        raise DeploymentBlocked(f"{exc}; prod not touched") from None
+
+
 def renew_lease(site: DeploymentSite, deployment_id: str, lease_ttl: timedelta = lease.DEFAULT_TTL) -> datetime:
     """Keep the deployment's lease alive (each deploy task calls this when it starts);
     DeploymentBlocked when it expired and another deployment took it over."""
@@ -282,6 +294,7 @@ def promote(site: DeploymentSite, deployment_id: str, log: Any) -> dict[str, Any
 
     with site.warehouse() as warehouse:
         record = records.get(warehouse, deployment_id)
+        _still_holds_lease(warehouse, site, record)
     with _refusal_blocks(site):
         slot = saved.dbt_slot(record["details"], site, deployment_id)
     with site.hook(dbt_schema=slot).context() as ctx:

@@ -183,8 +183,9 @@ class DualEngineRollbackOperator(_DeploymentOperator):
 
 class RenewDeploymentLease:
     """A deploy task's `on_execute_callback`: renew the deployment's lease as the task starts,
-    so a live deployment never looks abandoned; a lease lost to another deployment (it had
-    expired) stops the task before it changes anything."""
+    so a live deployment never looks abandoned. Airflow only logs a callback's failure (a
+    lease lost to another deployment after it expired): `promote` and `conclude` check the
+    lease themselves before they touch prod."""
 
     def __init__(self, project_dir: str, environment: str, lease_ttl_s: float = LEASE_TTL_S):
         self.project_dir = project_dir

@@ -82,3 +82,20 @@ def test_two_takers_at_once_one_wins(db_connect: tuple[str, Callable[[], Any]], 
     assert holder in ("x", "y") and outcome[holder] == "holds", outcome
     loser = "y" if holder == "x" else "x"
     assert outcome[loser] == holder, outcome  # refused, with the winner's name
+
+
+def test_promotion_refuses_once_another_deployment_took_the_lease(db_connect: tuple[str, Callable[[], Any]]) -> None:
+    """Airflow only logs a failing task callback, so promote checks the lease itself."""
+    from types import SimpleNamespace
+
+    from airflow_provider_dualengine.deployments.coordinator import DeploymentBlocked, _still_holds_lease
+
+    warehouse = _warehouse(db_connect)
+    site = SimpleNamespace(environment="production")
+    record = {"id": "deploy-slow", "details": {"lease": {"ttl_s": 1}}}
+    lease.acquire(warehouse, "production", "deploy-slow", "dag_a/run_1", timedelta(seconds=1))
+    _still_holds_lease(warehouse, site, record)  # still ours: renewed, no error
+    time.sleep(1.2)
+    lease.acquire(warehouse, "production", "deploy-next", "dag_b/run_1")
+    with pytest.raises(DeploymentBlocked, match="deploy-slow lost the lease of 'production'.*; prod not touched"):
+        _still_holds_lease(warehouse, site, record)
