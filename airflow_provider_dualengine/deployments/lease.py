@@ -145,6 +145,21 @@ def release(warehouse: Warehouse, environment: str, holder: str) -> None:
         )
 
 
+def live(warehouse: Warehouse, environment: str) -> Lease | None:
+    """The environment's lease while it is live (a deployment or rollback in progress)."""
+    found = current(warehouse, environment)
+    return found if found is not None and found.expires_at > _now() else None
+
+
+def held_by_deployment(conn_id: str, environment: str) -> Lease | None:
+    """Whether a deployment or rollback holds the environment now, read in a read-only
+    session of the warehouse (on DuckDB for milliseconds)."""
+    from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
+
+    with WarehouseHook(conn_id).session(read_only=True) as warehouse:
+        return live(warehouse, environment)
+
+
 def current(warehouse: Warehouse, environment: str) -> Lease | None:
     """The environment's lease as stored (live or expired), if any."""
     return _current(warehouse, environment) if warehouse.table_exists(SCHEMA, TABLE) else None

@@ -60,6 +60,7 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
                 doc_md=f"One `dbt build` (models and their tests) of {', '.join(m.name for m in branch)}.",
                 **_dbt_args(ctx),
                 **ctx.pool_args(),
+                **ctx.deployment_gate_args(),
             )
             entry.update({m.name: build for m in branch})
         if not ctx.dbt_model_tasks:

@@ -96,6 +96,7 @@ def build_deploy_dag(
         # one SQLMesh plan and one `dbt build` (tests inline) into the slot decided at run time.
         sqlmesh_model_tasks=False,
         dbt_model_tasks=False,
+        waits_for_deployments=False,  # it is the deployment
     )
     # DuckDB: every task touching the warehouse queues in the one-slot writer pool.
     site = {"project_dir": str(loaded.root), "environment": env.name, **ctx.pool_args()}

@@ -26,6 +26,9 @@ class RenderContext:
     # The warehouse connection as seen while parsing: names the models' Assets. None: the
     # DAG emits no model Assets (a deployment's green relations are nobody's input).
     warehouse: Any = None
+    # Warehouse writers wait while a deployment of this environment runs; not the deploy
+    # DAG's own (operators/deployment_gate.py).
+    waits_for_deployments: bool = True
 
     def asset_alias(self, engine: str, model: str) -> str | None:
         """Stable alias a task attaches a table's Asset to at run time (None when this DAG
@@ -80,6 +83,9 @@ class RenderContext:
     def writer_pool(self) -> str | None:
         """One-slot pool for warehouses that allow one writer (DuckDB); None otherwise."""
         return self.project.settings.warehouse.writer_pool
+
+    def deployment_gate_args(self) -> dict[str, Any]:
+        return {"deployment_environment": self.environment.name} if self.waits_for_deployments else {}
 
     def pool_args(self) -> dict[str, Any]:
         return {"pool": self.writer_pool} if self.writer_pool else {}

@@ -20,6 +20,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.dbt import DbtHook
+from airflow_provider_dualengine.operators.deployment_gate import WaitsForDeployments, wait_while_deploying
 
 
 class DbtModelsFailed(RuntimeError):
@@ -81,7 +82,7 @@ class DbtOperatorBase(BaseOperator):
         return self.hook().build(self.project_dir, models, vars=self.dbt_vars, env=self.env)
 
 
-class DbtBuildOperator(DbtOperatorBase):
+class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):
     """`dbt build` of `models` (with their tests) in one invocation.
 
     :param models: the dbt model names to build.
@@ -92,12 +93,21 @@ class DbtBuildOperator(DbtOperatorBase):
     custom_operator_name = "dbt build"
     ui_color = "#fde7d9"
 
-    def __init__(self, *, models: list[str], fail_on_model_error: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        models: list[str],
+        fail_on_model_error: bool = True,
+        deployment_environment: str | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.models = list(models)
         self.fail_on_model_error = fail_on_model_error
+        self.deployment_environment = deployment_environment
 
     def execute(self, context: Any) -> dict[str, Any]:
+        wait_while_deploying(self, context)
         result = self.dbt_build(self.models)
         for name in self.models:
             outcome = result["models"].get(name)

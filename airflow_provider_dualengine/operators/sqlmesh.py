@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
+from airflow_provider_dualengine.operators.deployment_gate import WaitsForDeployments, wait_while_deploying
 
 
 class SQLMeshError(RuntimeError):
@@ -89,13 +90,22 @@ class _SQLMeshOperator(BaseOperator):
         return None, None
 
 
-class _StageExecutor(_SQLMeshOperator):
-    """Shared by plan and run: outcome recording and the model-failure policy."""
+class _StageExecutor(WaitsForDeployments, _SQLMeshOperator):
+    """Shared by plan and run: outcome recording, the model-failure policy, and waiting
+    while a deployment of `deployment_environment` runs (operators/deployment_gate.py)."""
 
-    def __init__(self, *, select_models: list[str] | None = None, fail_on_model_error: bool = True, **kwargs: Any):
+    def __init__(
+        self,
+        *,
+        select_models: list[str] | None = None,
+        fail_on_model_error: bool = True,
+        deployment_environment: str | None = None,
+        **kwargs: Any,
+    ):
         super().__init__(**kwargs)
         self.select_models = select_models
         self.fail_on_model_error = fail_on_model_error
+        self.deployment_environment = deployment_environment
 
     def _finish(
         self, result: dict[str, Any], recorder: Any, started: float, applied: bool, context: Any
@@ -154,6 +164,7 @@ class SQLMeshPlanOperator(_StageExecutor):
         self.include_unmodified = include_unmodified
 
     def execute(self, context: Any) -> dict[str, Any]:
+        wait_while_deploying(self, context)
         from sqlmesh.utils.errors import NoChangesPlanError, PlanError
 
         from airflow_provider_dualengine.engines.sqlmesh.outcomes import OutcomeRecorder
@@ -234,6 +245,7 @@ class SQLMeshRunOperator(_StageExecutor):
         self.ignore_cron = ignore_cron
 
     def execute(self, context: Any) -> dict[str, Any]:
+        wait_while_deploying(self, context)
         from sqlmesh.core.scheduler import CompletionStatus
 
         from airflow_provider_dualengine.engines.sqlmesh.outcomes import OutcomeRecorder

@@ -33,7 +33,10 @@ def test_package_name_equals_distribution_and_entry_point_is_registered() -> Non
 
 ROLES = ("hooks", "operators", "sensors", "triggers")
 # Modules of a role's folder that serve its classes without being one (not declared).
-HELPERS = {"airflow_provider_dualengine.hooks.connections"}  # the connection lookup every hook uses
+HELPERS = {
+    "airflow_provider_dualengine.hooks.connections",  # the connection lookup every hook uses
+    "airflow_provider_dualengine.operators.deployment_gate",  # the writers' wait for a deployment
+}
 
 
 @pytest.mark.parametrize("role", ROLES)

@@ -518,3 +518,18 @@ def test_contract_checks_date_the_producers_data_where_its_engine_recorded_it(ex
     from airflow.sdk import Asset
 
     assert cosmos_check.inlets == [Asset(cosmos_check.producer_asset_uri)]
+
+
+def test_warehouse_writers_wait_for_a_deployment_of_their_environment_but_the_deployment_does_not(
+    example_project: Path,
+) -> None:
+    from airflow_provider_dualengine import ProjectConfig, build_dag, build_deploy_dag
+    from airflow_provider_dualengine.operators.deployment_gate import WaitsForDeployments
+
+    regular = build_dag(example_project)
+    writers = {t.task_id: t.deployment_environment for t in regular.tasks if isinstance(t, WaitsForDeployments)}
+    assert writers and set(writers.values()) == {"development"}
+    assert {"stage_1_sqlmesh.sqlmesh.run_stage", "stage_3_dbt.dbt.build_stage"} <= set(writers)
+    deploy = build_deploy_dag(ProjectConfig(example_project, environment="production"))
+    gated = [t.task_id for t in deploy.tasks if getattr(t, "deployment_environment", None)]
+    assert gated == []  # the deployment never waits for itself
