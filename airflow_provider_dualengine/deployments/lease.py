@@ -154,9 +154,15 @@ def live(warehouse: Warehouse, environment: str) -> Lease | None:
 def held_by_deployment(conn_id: str, environment: str) -> Lease | None:
     """Whether a deployment or rollback holds the environment now, read in a read-only
     session of the warehouse (on DuckDB for milliseconds)."""
+    from pathlib import Path
+
+    from airflow_provider_dualengine.engines.connections import duckdb_path
     from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
 
-    with WarehouseHook(conn_id).session(read_only=True) as warehouse:
+    hook = WarehouseHook(conn_id)
+    if hook.dialect_name == "duckdb" and not Path(duckdb_path(hook.connection)).exists():
+        return None  # a warehouse nothing has written yet: no deployment either
+    with hook.session(read_only=True) as warehouse:
         return live(warehouse, environment)
 
 

@@ -99,3 +99,20 @@ def test_promotion_refuses_once_another_deployment_took_the_lease(db_connect: tu
     lease.acquire(warehouse, "production", "deploy-next", "dag_b/run_1")
     with pytest.raises(DeploymentBlocked, match="deploy-slow lost the lease of 'production'.*; prod not touched"):
         _still_holds_lease(warehouse, site, record)
+
+
+def test_a_fresh_duckdb_warehouse_has_no_deployment_and_is_not_created(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first writer of a new warehouse asks before the file exists: no lease, no file."""
+    import json
+
+    path = tmp_path / "new" / "shop.duckdb"
+    path.parent.mkdir()
+    monkeypatch.setenv("AIRFLOW_CONN_FRESH_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+    assert lease.held_by_deployment("fresh_warehouse", "development") is None
+    assert not path.exists()
+    import duckdb
+
+    duckdb.connect(str(path)).close()  # now it exists, without our tables: still nobody deploying
+    assert lease.held_by_deployment("fresh_warehouse", "development") is None
