@@ -110,7 +110,7 @@ class SQLMeshHook(BaseHook):
             set_console(console)
         try:
             freeze_heap_at_exit()
-            with temporary_environ(self.env):
+            with temporary_environ(self.env), self._duckdb_file_held(config, gateway):
                 ctx = Context(paths=[project], config=config, gateway=gateway)
                 try:
                     yield ctx
@@ -120,6 +120,29 @@ class SQLMeshHook(BaseHook):
                         adapter.close()
         finally:
             set_console(previous)
+
+    @contextmanager
+    def _duckdb_file_held(self, config: Any, gateway: str | None) -> Iterator[None]:
+        """On a DuckDB file, open it first through the warehouse hook, which waits while
+        another process (an operator's CLI read, another DAG's task) holds it, and keep it
+        open while SQLMesh works: SQLMesh then joins this process's database. Without this,
+        SQLMesh reads a lock error while checking its state as "no state yet" and starts
+        migrating. Not with a `connector_config` (DuckDB would refuse a second configuration)."""
+        from sqlmesh.core.config.connection import DuckDBConnectionConfig
+
+        connection = config.get_connection(gateway)
+        plain_file = (
+            isinstance(connection, DuckDBConnectionConfig)
+            and connection.database not in (None, ":memory:")
+            and not connection.connector_config
+        )
+        if not plain_file or not self.conn_id:
+            yield
+            return
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
+
+        with WarehouseHook(self.conn_id).session():
+            yield
 
     def model_freshness(self, model: str, environment: str, target: Any) -> ModelFreshness:
         """Whether `model` is complete up to `target` in `environment`, read from the
