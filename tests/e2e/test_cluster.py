@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
+from tests.cluster.report import terminal_writer as _reporter
 from tests.example_models import EXAMPLE_DBT_MODELS, EXAMPLE_SQLMESH_MODELS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
@@ -79,22 +80,6 @@ def _number(value):
         except InvalidOperation:
             return value
     return value
-
-
-def _reporter(request: pytest.FixtureRequest):
-    """Write to the terminal even while pytest captures output (timings and, on failure,
-    the components' logs belong in CI output)."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def write(text: str) -> None:
-        if terminal is None or capture is None:
-            print(text)
-            return
-        with capture.global_and_fixture_disabled():
-            terminal.write_line(text)
-
-    return write
 
 
 def assert_run_succeeded(cluster: AirflowCluster, run: DagRunResult) -> None:

@@ -33,6 +33,7 @@ from typing import Any
 import pytest
 
 from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
+from tests.cluster.report import terminal_writer as _reporter
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
@@ -123,21 +124,6 @@ def extra_dags(base: Path) -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------- reporting
-
-
-def _reporter(request: pytest.FixtureRequest) -> Callable[[str], None]:
-    """Write to the terminal even while pytest captures output."""
-    terminal = request.config.pluginmanager.get_plugin("terminalreporter")
-    capture = request.config.pluginmanager.get_plugin("capturemanager")
-
-    def write(text: str) -> None:
-        if terminal is None or capture is None:
-            print(text)
-            return
-        with capture.global_and_fixture_disabled():
-            terminal.write_line(text)
-
-    return write
 
 
 def not_ok(run: DagRunResult) -> dict[str, str | None]:
