@@ -50,6 +50,7 @@ class SQLMeshModelEntry(_Section):
     audits: tuple[str, ...] = ()
     column_lineage: dict[str, tuple[str, ...]] = {}  # column -> upstream `schema.table.column`s
     columns_read: dict[str, tuple[str, ...]] | None = None  # input -> columns read (CatalogModel)
+    reads_files: tuple[str, ...] = ()  # files loaded (seed CSVs), relative to the SQLMesh project
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod
@@ -69,6 +70,7 @@ class SQLMeshModelEntry(_Section):
             reads_tables=self.external_depends_on,
             checks=self.audits,
             columns_read=dict(self.columns_read) if self.columns_read is not None else None,
+            reads_files=self.reads_files,
         )
 
 

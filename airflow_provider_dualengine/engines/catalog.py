@@ -33,6 +33,11 @@ class CatalogModel:
     # `sqlmesh:<model>`, `dbt:<model>` or `table:<schema.table>`; "*" = every column.
     # None: unknown (no SQL to read, or an artifact compiled before this was recorded).
     columns_read: dict[str, tuple[str, ...]] | None = None
+    # Files the model loads (SQLMesh seed CSVs), relative to the engine's project folder.
+    reads_files: tuple[str, ...] = ()
+    # Output column types where the engine's project does not declare them, inferred from
+    # the compiled SQL and the input tables' types (dbt models; engines/column_types.py).
+    inferred_types: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -49,7 +54,7 @@ class ModelCatalog:
 
     @classmethod
     def from_json(cls, engine: str, source: Path, models: dict[str, dict[str, Any]]) -> ModelCatalog:
-        tuples = ("depends_on", "reads_tables", "engine_refs", "checks")
+        tuples = ("depends_on", "reads_tables", "engine_refs", "checks", "reads_files")
         return cls(
             engine,
             source,

@@ -42,7 +42,7 @@ def columns_read(query: Any, dialect: str, schema: Schema | None = None) -> dict
     tree = qualify(
         tree,
         dialect=dialect,
-        schema=_lower_schema(schema) if schema else None,  # type: ignore[arg-type]
+        schema=lower_schema(schema) if schema else None,  # type: ignore[arg-type]
         validate_qualify_columns=False,
         infer_schema=True,
         quote_identifiers=False,
@@ -78,7 +78,7 @@ def _star_table(projection: Any, scope: Any) -> Any:
     return None
 
 
-def _lower_schema(schema: Schema) -> dict[str, dict[str, dict[str, str]]]:
+def lower_schema(schema: Schema) -> dict[str, dict[str, dict[str, str]]]:
     return {
         db.lower(): {t.lower(): {c.lower(): (ty or "unknown") for c, ty in cols.items()} for t, cols in tables.items()}
         for db, tables in schema.items()

@@ -108,6 +108,12 @@ def table_asset_uri(conn: Any, schema: str, table: str) -> str:
     return dataset_namespace(conn) + "/" + quote(f"{database_name(conn)}.{schema}.{table}").replace(".", "/")
 
 
+def file_asset_uri(path: str) -> str:
+    """`file:///<absolute path>`: Airflow's file Asset, which its OpenLineage integration
+    names (namespace `file`, name `<absolute path>`) like `engines.openlineage.file_dataset`."""
+    return f"file://{quote(os.path.abspath(path))}"
+
+
 def connect_duckdb_read_only(path: str) -> Any:
     """A read-only DuckDB connection to `path`; when this process already has the file open
     read-write (tasks under dag.test), DuckDB refuses a second configuration: share that one."""

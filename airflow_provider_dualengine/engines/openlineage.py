@@ -49,11 +49,31 @@ def table_dataset(conn: Any, table: str, schema_suffix: str = "", columns: Mappi
     return Dataset(namespace=dataset_namespace(conn), name=dataset_name(conn, table, schema_suffix), facets=facets)
 
 
-def table_lineage(conn: Any, output: str, inputs: Iterable[str], columns: Mapping[str, str] | None = None) -> Any:
+def file_dataset(path: str) -> Any:
+    """A local file as OpenLineage's naming spec and Airflow's file Assets name it:
+    namespace `file`, name the absolute path (a seed CSV a SQLMesh model loads)."""
+    import os
+
+    from airflow.providers.common.compat.openlineage.facet import Dataset
+
+    return Dataset(namespace="file", name=os.path.abspath(path))
+
+
+def unique_datasets(datasets: Iterable[Any]) -> list[Any]:
+    """First of each (namespace, name), in order."""
+    return list({(d.namespace, d.name): d for d in datasets}.values())
+
+
+def table_lineage(
+    conn: Any,
+    output: str,
+    inputs: Iterable[str],
+    columns: Mapping[str, str] | None = None,
+    files: Iterable[str] = (),
+) -> Any:
     """OperatorLineage of a task that writes `output` from `inputs` (environment-resolved
-    `schema.table` names), with the output's columns as a schema facet."""
+    `schema.table` names) and `files`, with the output's columns as a schema facet."""
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    datasets = [table_dataset(conn, t) for t in inputs]
-    unique = list({(d.namespace, d.name): d for d in datasets}.values())
-    return OperatorLineage(inputs=unique, outputs=[table_dataset(conn, output, columns=columns)])
+    datasets = [*(table_dataset(conn, t) for t in inputs), *(file_dataset(f) for f in files)]
+    return OperatorLineage(inputs=unique_datasets(datasets), outputs=[table_dataset(conn, output, columns=columns)])

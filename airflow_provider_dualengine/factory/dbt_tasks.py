@@ -76,6 +76,7 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
                 relation=f"{schema}.{table}",
                 asset_uri=ctx.asset_uri("dbt", model.name, model.relation),
                 lineage_inputs=ctx.lineage_inputs(Engine.DBT, model.name),
+                inlets=ctx.model_inlets(model),
                 columns={c: t for c, t in model.columns if t} or None,
                 doc_md=f"dbt model `{model.name}`: outcome of `{entry[model.name].task_id}`; a retry rebuilds it alone.",
                 **_dbt_args(ctx),
@@ -157,21 +158,23 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
     for model in models:
         if model.name in per_model:
-            _declare_output(per_model[model.name], ctx.asset_uri("dbt", model.name, model.relation))
+            _declare_assets(
+                per_model[model.name], ctx.asset_uri("dbt", model.name, model.relation), ctx.model_inlets(model)
+            )
     return RenderedModels(group, per_model, per_model)
 
 
-def _declare_output(node: Any, uri: str | None) -> None:
+def _declare_assets(node: Any, uri: str | None, inlets: list[Any]) -> None:
     """Declare the model's table as an outlet of the task that builds it (its run or build
-    task), so Airflow's Asset page lists that task as its producer."""
-    if uri is None:
-        return
+    task), so Airflow's Asset page lists that task as its producer, and what it reads as
+    that task's inlets."""
     children = getattr(node, "children", None)
     builders = (
         [t for t in children.values() if t.task_id.rsplit(".", 1)[-1] in ("run", "build")] if children else [node]
     )
     for task in builders:
-        task.outlets = [*task.outlets, Asset(uri)]
+        task.outlets = [*task.outlets, *([Asset(uri)] if uri else [])]
+        task.inlets = [*task.inlets, *inlets]
 
 
 def _operator_args(ctx: RenderContext) -> dict:

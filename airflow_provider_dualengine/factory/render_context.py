@@ -65,15 +65,44 @@ class RenderContext:
             upstream.setdefault(edge.downstream, []).append(edge.upstream)
         return upstream
 
+    def input_files(self, model: Any) -> list[str]:
+        """Absolute paths of the files a model (graph.ModelNode) loads: a SQLMesh seed's CSV."""
+        from pathlib import Path
+
+        from airflow_provider_dualengine.graph import Engine
+
+        base = self.project.sqlmesh_path if model.engine is Engine.SQLMESH else self.project.dbt_path
+        return [str((Path(base) / f).resolve()) for f in model.reads_files]
+
+    def model_inlets(self, model: Any) -> list[Any]:
+        """The Assets a model's task reads: its upstream models' tables in this environment
+        (the URIs their producing tasks declare as outlets, in either engine) and its files,
+        so Airflow's Asset graph links producer and consumer tasks across engines."""
+        from airflow.sdk import Asset
+
+        from airflow_provider_dualengine.engines.connections import file_asset_uri, table_asset_uri
+
+        if self.warehouse is None:
+            return []
+        tables = [
+            table_asset_uri(self.warehouse, *r.split(".", 1)) for r in self.lineage_inputs(model.engine, model.name)
+        ]
+        files = [file_asset_uri(f) for f in self.input_files(model)]
+        return [Asset(uri) for uri in dict.fromkeys([*tables, *files])]
+
     def declare_model_outlets(self, engine: Any, models: Any, builders: dict[str, Any]) -> None:
         """Without per-model tasks, the task that builds each model declares its Asset (Airflow
-        emits it when that task succeeds)."""
+        emits it when that task succeeds) and what the model reads (inlets)."""
         from airflow.sdk import Asset
 
         for model in models:
             uri = self.asset_uri(engine.value, model.name, model.relation)
+            builder = builders[model.name]
             if uri:
-                builders[model.name].outlets = [*builders[model.name].outlets, Asset(uri)]
+                builder.outlets = [*builder.outlets, Asset(uri)]
+            builder.inlets = [*builder.inlets, *self.model_inlets(model)]
+        for builder in {id(b): b for b in builders.values()}.values():  # a model it builds is no input
+            builder.inlets = [a for a in dict.fromkeys(builder.inlets) if a not in builder.outlets]
 
     @property
     def conn_id(self) -> str:

@@ -105,6 +105,8 @@ def _model_task(model: ModelNode, executor, ctx: RenderContext) -> SQLMeshModelO
         asset_alias=ctx.asset_alias("sqlmesh", model.name),
         lineage_inputs=list(model.depends_on),
         lineage_external_inputs=[_in_environment(table, ctx) for table in model.reads_tables],
+        lineage_files=ctx.input_files(model),
+        inlets=ctx.model_inlets(model),
         columns=dict(model.columns),
         doc_md=f"SQLMesh model `{model.name}` ({model.kind}); outcome of `{executor.task_id}`.",
     )

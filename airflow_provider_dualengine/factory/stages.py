@@ -17,6 +17,7 @@ from airflow.sdk import Asset, TaskGroup
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.contracts.producers import contracted_producers
+from airflow_provider_dualengine.engines.connections import file_asset_uri
 from airflow_provider_dualengine.factory.contract_tasks import render_contract_check, render_static_validation
 from airflow_provider_dualengine.factory.dbt_tasks import render_dbt_models
 from airflow_provider_dualengine.factory.render_context import RenderContext
@@ -62,7 +63,7 @@ def render_stages(
     inputs = {}
     for name in {n for s in graph.stages.values() for n in s.external_inputs} if wait_for_inputs else ():
         spec = graph.external_inputs[name]
-        inputs[name] = ExternalInputSensor(
+        sensor = inputs[name] = ExternalInputSensor(
             task_id=name,
             paths=spec.paths,
             base_dir=str(ctx.project.root),
@@ -71,6 +72,8 @@ def render_stages(
             inlets=[Asset(spec.asset)] if spec.asset else [],
             doc_md=spec.description or None,
         )
+        # the landed files, as Assets: the same URIs the seed models that load them declare
+        sensor.inlets += [Asset(file_asset_uri(path)) for path in sensor.literal_files()]
     groups: dict[str, TaskGroup] = {}
     finished: dict[str, EmptyOperator] = {}
     entry: dict[tuple[Engine, str], Any] = {}

@@ -11,7 +11,7 @@ from graphlib import CycleError, TopologicalSorter
 from airflow_provider_dualengine.compiled.artifact import ArtifactProblem, read_artifact
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.project import Project
-from airflow_provider_dualengine.engines.catalog import ModelCatalog
+from airflow_provider_dualengine.engines.catalog import CatalogModel, ModelCatalog
 from airflow_provider_dualengine.graph.lineage import ModelGraph, build_model_graph, node_id
 from airflow_provider_dualengine.graph.model import Engine, ModelNode, StageNode, UnifiedGraph
 
@@ -101,8 +101,9 @@ def build_graph(project: Project, catalogs: dict[Engine, ModelCatalog] | None = 
                         kind=found.kind,
                         depends_on=found.depends_on,
                         reads_tables=found.reads_tables,
-                        columns=tuple(found.columns.items()),
+                        columns=output_columns(found),
                         relation=found.relation,
+                        reads_files=found.reads_files,
                     )
                 )
             if resolved:
@@ -244,3 +245,12 @@ def dbt_views_on_sqlmesh(catalogs: dict[Engine, ModelCatalog], file, why: str, d
                 )
             )
     return issues
+
+
+def output_columns(model: CatalogModel) -> tuple[tuple[str, str], ...]:
+    """The model's columns for lineage and Assets: declared ones with their declared type
+    (else the inferred one), then columns only inference knows."""
+    inferred = {c.lower(): t for c, t in model.inferred_types.items()}
+    declared = [(c, t or inferred.pop(c.lower(), "")) for c, t in model.columns.items()]
+    known = {c.lower() for c, _ in declared}
+    return (*declared, *((c, t) for c, t in inferred.items() if c not in known))

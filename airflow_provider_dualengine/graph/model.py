@@ -19,8 +19,10 @@ class ModelNode:
     kind: str | None = None
     depends_on: tuple[str, ...] = ()  # same-engine upstream models (any stage)
     reads_tables: tuple[str, ...] = ()  # tables read outside the engine's models (prod names)
-    columns: tuple[tuple[str, str], ...] = ()  # (name, type) where the engine knows them
+    # (name, type): declared types, else inferred from the compiled SQL ("" unknown)
+    columns: tuple[tuple[str, str], ...] = ()
     relation: str | None = None  # where the engine writes it, when not derived from the name (dbt alias)
+    reads_files: tuple[str, ...] = ()  # files it loads (seed CSVs), relative to its engine's project
 
 
 @dataclass(frozen=True, slots=True)

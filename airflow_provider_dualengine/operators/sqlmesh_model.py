@@ -47,6 +47,7 @@ class SQLMeshModelOperator(BaseOperator):
         asset_alias: str | None = None,
         lineage_inputs: list[str] | None = None,
         lineage_external_inputs: list[str] | None = None,
+        lineage_files: list[str] | None = None,
         columns: dict[str, str] | None = None,
         **kwargs: Any,
     ):
@@ -65,9 +66,11 @@ class SQLMeshModelOperator(BaseOperator):
         self.asset_uri = asset_uri
         self.asset_alias = asset_alias
         # OpenLineage only: upstream SQLMesh models (read through this environment's views),
-        # external or dbt tables (read as named), and the model's columns {name: type}.
+        # external or dbt tables (read as named), files it loads (absolute paths: a seed's
+        # CSV), and the model's columns {name: type}.
         self.lineage_inputs = list(lineage_inputs or ())
         self.lineage_external_inputs = list(lineage_external_inputs or ())
+        self.lineage_files = list(lineage_files or ())
         self.columns = dict(columns or {})
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -135,5 +138,6 @@ class SQLMeshModelOperator(BaseOperator):
             view_schema_suffix=self.view_schema_suffix,
             sqlmesh_inputs=self.lineage_inputs,
             external_inputs=self.lineage_external_inputs,
+            files=self.lineage_files,
             columns=self.columns,
         )

@@ -16,13 +16,15 @@ from airflow_provider_dualengine.engines.dbt.sqlmesh_refs import MODELS_FILE_ENV
 
 
 def test_every_sqlmesh_model_becomes_a_public_refable_node() -> None:
-    nodes = sqlmesh_model_nodes({"staging.customer_enhanced": {}, "intermediate.customer_lifetime": {}}, "__dev")
+    nodes = sqlmesh_model_nodes(
+        {"staging.customer_enhanced": {}, "intermediate.customer_lifetime": {}}, "__dev", database="shop"
+    )
     node = nodes.models["model.sqlmesh.intermediate.customer_lifetime"]
     assert (node.name, node.schema, node.identifier, node.database, node.access) == (
         "intermediate.customer_lifetime",
         "intermediate__dev",
         "customer_lifetime",
-        None,
+        "shop",
         "public",
     )
     assert len(nodes.models) == 2
@@ -81,8 +83,13 @@ def _compile_customer_value(project_dir: Path, tmp_path: Path, cli_vars: dict | 
 def test_ref_to_a_sqlmesh_model_compiles_to_the_view_of_the_environment(example_project: Path, tmp_path: Path) -> None:
     dev = _compile_customer_value(example_project, tmp_path / "dev", {"sqlmesh_schema_suffix": "__dev"})
     prod = _compile_customer_value(example_project, tmp_path / "prod", None)
-    assert '"intermediate__dev"."customer_lifetime"' in dev
-    assert '"intermediate"."customer_lifetime"' in prod and "__dev" not in prod
+    # in the database dbt itself uses (dbt-duckdb: the file's stem), like its own models, so
+    # Cosmos and openlineage-dbt name the SQLMesh view as our SQLMesh tasks do
+    assert '"w"."intermediate__dev"."customer_lifetime"' in dev
+    assert '"w"."intermediate"."customer_lifetime"' in prod and "__dev" not in prod
+    manifest = json.loads((tmp_path / "dev" / "target" / "manifest.json").read_text())
+    node = manifest["nodes"]["model.sqlmesh.intermediate.customer_lifetime"]
+    assert (node["database"], node["schema"]) == ("w", "intermediate__dev")
 
 
 @pytest.mark.slow
@@ -90,4 +97,4 @@ def test_dbt_run_by_hand_finds_the_sqlmesh_models_from_the_project(example_proje
     """Without the variable (dbt run by hand), the plugin reads the compiled artifact of
     the dual-engine project above the dbt project."""
     sql = _compile_customer_value(example_project, tmp_path, {"sqlmesh_schema_suffix": "__dev"}, env_models=False)
-    assert '"intermediate__dev"."customer_lifetime"' in sql
+    assert '"w"."intermediate__dev"."customer_lifetime"' in sql

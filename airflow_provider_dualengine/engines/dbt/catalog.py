@@ -84,7 +84,45 @@ def dbt_catalog_from_manifest(
             relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
             columns_read=_columns_read(manifest, node, sqlmesh_columns or {}, project_name),
         )
+    _infer_types(catalog, manifest, sqlmesh_columns or {})
     return catalog
+
+
+def _infer_types(catalog: ModelCatalog, manifest: dict, sqlmesh_columns: dict[str, dict[str, str]]) -> None:
+    """Each model's output types from its compiled SQL (engines/column_types.py), upstream
+    dbt models first so that their types flow on; a model sqlglot cannot type keeps none."""
+    from dataclasses import replace
+    from graphlib import TopologicalSorter
+
+    from airflow_provider_dualengine.engines.column_reads import schema_of
+    from airflow_provider_dualengine.engines.column_types import output_types
+
+    dialect = manifest.get("metadata", {}).get("adapter_type") or "duckdb"
+    models = catalog.models
+    order = TopologicalSorter({n: [d for d in m.depends_on if d in models] for n, m in models.items()}).static_order()
+    for name in order:
+        model = models[name]
+        node = manifest["nodes"].get(model.unique_id or "", {})
+        if not node.get("compiled_code"):
+            continue
+        inputs: dict[str, dict[str, str]] = {}
+        for dep in node.get("depends_on", {}).get("nodes", []):
+            upstream = manifest.get("nodes", {}).get(dep) or manifest.get("sources", {}).get(dep) or {}
+            table = (upstream.get("alias") or upstream.get("identifier") or upstream.get("name") or "").split(".")[-1]
+            relation = f"{upstream.get('schema')}.{table}".lower()
+            if dep.startswith(SQLMESH_NODE_PREFIX):
+                inputs[relation] = sqlmesh_columns.get(dep.removeprefix(SQLMESH_NODE_PREFIX), {})
+            elif upstream.get("name") in models and dep == models[upstream["name"]].unique_id:
+                known = models[upstream["name"]]
+                inputs[relation] = {**known.inferred_types, **{c: t for c, t in known.columns.items() if t}}
+            else:
+                inputs[relation] = sqlmesh_columns.get(relation, {})
+        try:
+            inferred = output_types(node["compiled_code"], dialect, schema_of(inputs))
+        except Exception as exc:  # noqa: BLE001 - an extra of compile, never fatal
+            log.warning("no inferred column types for dbt model %s: %s", name, exc)
+            continue
+        models[name] = replace(model, inferred_types=inferred)
 
 
 def _columns_read(

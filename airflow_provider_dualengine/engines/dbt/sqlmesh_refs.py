@@ -5,8 +5,11 @@ the SQLMesh environment suffix from the dbt var `sqlmesh_schema_suffix` (or the 
 dualengine.yml gives it as `dbt.sqlmesh_suffix_var`, recorded in the compiled artifact; the
 factory passes "__dev" in development and "" in production, as it does for dbt sources), so the
 same dbt code reads `staging__dev.customer_enhanced` in dev and `staging.customer_enhanced`
-in prod. The database is left out: the relation is resolved in the warehouse dbt
-connects to, which is the one SQLMesh writes (DuckDB file or PostgreSQL database).
+in prod. The database is the one dbt itself uses for its own models (its adapter's
+credentials: dbt-duckdb's catalog name derived from the file, PostgreSQL's dbname), because
+SQLMesh writes into the same warehouse: every tool that names the relation from dbt's
+manifest (Cosmos, openlineage-dbt) then names it `<database>.<schema>.<table>` exactly as
+our SQLMesh tasks name their output, and lineage joins across the cross-engine `ref()`.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ class SQLMeshRefError(ValueError):
     pass
 
 
-def sqlmesh_model_nodes(models: dict[str, Any], schema_suffix: str, suffix_var: str = SUFFIX_VAR) -> PluginNodes:
-    """One public external model per SQLMesh model, named `schema.table` like in SQLMesh."""
+def sqlmesh_model_nodes(
+    models: dict[str, Any], schema_suffix: str, suffix_var: str = SUFFIX_VAR, database: str | None = None
+) -> PluginNodes:
+    """One public external model per SQLMesh model, named `schema.table` like in SQLMesh,
+    in `database` (None: dbt renders the relation without one)."""
     if schema_suffix and not re.match(IDENTIFIER, f"x{schema_suffix}"):
         raise SQLMeshRefError(
             f"dbt var {suffix_var}={schema_suffix!r} is not a valid schema suffix (letters, digits, underscores)"
@@ -43,7 +49,12 @@ def sqlmesh_model_nodes(models: dict[str, Any], schema_suffix: str, suffix_var: 
         schema, table = name.rsplit(".", 1)
         nodes.add_model(
             ModelNodeArgs(
-                name=name, package_name=PACKAGE, identifier=table, schema=f"{schema}{schema_suffix}", access="public"
+                name=name,
+                package_name=PACKAGE,
+                identifier=table,
+                schema=f"{schema}{schema_suffix}",
+                database=database,
+                access="public",
             )
         )
     return nodes
@@ -75,6 +86,17 @@ def _current_suffix(var: str = SUFFIX_VAR) -> str:
     return str(cli_vars.get(var, "") or "")
 
 
+def _current_database() -> str | None:
+    """The database of the adapter this dbt invocation registered (dbt registers exactly
+    one per invocation, before it parses); None outside an invocation."""
+    from dbt.adapters.factory import FACTORY
+
+    adapters = list(FACTORY.adapters.values())
+    if len(adapters) != 1:
+        return None
+    return getattr(adapters[0].config.credentials, "database", None) or None
+
+
 def sqlmesh_plugin_nodes() -> PluginNodes:
     from dbt.flags import get_flags
 
@@ -97,4 +119,4 @@ def sqlmesh_plugin_nodes() -> PluginNodes:
             f"SQLMesh model list {path} has no sqlmesh.models: run `dualengine compile` in the dual-engine project"
         )
     var = suffix_var(document)
-    return sqlmesh_model_nodes(document["sqlmesh"]["models"], _current_suffix(var), var)
+    return sqlmesh_model_nodes(document["sqlmesh"]["models"], _current_suffix(var), var, _current_database())

@@ -9,6 +9,7 @@ compile must not need credentials.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
     Raises DualEngineConfigError naming the model or config file (and line) when SQLMesh
     cannot load the project, and UnknownGateway for a gateway the config does not have."""
     from sqlmesh.core.config.connection import DuckDBConnectionConfig
-    from sqlmesh.core.model import PythonModel
+    from sqlmesh.core.model import PythonModel, SeedModel
 
     project_path = project_path.resolve()
     ctx, gateways = _load_context(project_path, gateway, DuckDBConnectionConfig(database=":memory:"))
@@ -50,6 +51,10 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "audits": sorted(name for name, _ in model.audits),
                 "column_lineage": column_lineage(model),
                 "columns_read": model_columns_read(model, project_names),
+                # the CSV a seed model loads, relative to the SQLMesh project (lineage input)
+                "reads_files": [os.path.relpath(model.seed_path.resolve(), project_path)]
+                if isinstance(model, SeedModel)
+                else [],
             }
         return {
             "project_path": str(project_path),

@@ -15,7 +15,13 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from airflow_provider_dualengine.engines.connections import dataset_namespace
-from airflow_provider_dualengine.engines.openlineage import dataset_name, split_table, table_dataset
+from airflow_provider_dualengine.engines.openlineage import (
+    dataset_name,
+    file_dataset,
+    split_table,
+    table_dataset,
+    unique_datasets,
+)
 
 __all__ = ["dataset_name", "dataset_namespace", "model_lineage", "split_table", "table_dataset"]
 
@@ -27,18 +33,20 @@ def model_lineage(
     view_schema_suffix: str = "",
     sqlmesh_inputs: Iterable[str] = (),
     external_inputs: Iterable[str] = (),
+    files: Iterable[str] = (),
     columns: Mapping[str, str] | None = None,
 ) -> Any:
     """OperatorLineage of one SQLMesh model task.
 
     Output: the model's environment view (`<schema><suffix>.<table>`), which is what dbt and
     other readers query. Inputs: upstream SQLMesh models read through the same environment's
-    views (suffix applied) and external or dbt tables as named (no suffix).
+    views (suffix applied), external or dbt tables as named (no suffix), and the files it
+    loads (a seed's CSV).
     """
     from airflow.providers.openlineage.extractors import OperatorLineage
 
     inputs = [table_dataset(conn, t, view_schema_suffix) for t in sqlmesh_inputs]
     inputs += [table_dataset(conn, t) for t in external_inputs]
-    unique = list({(d.namespace, d.name): d for d in inputs}.values())
+    inputs += [file_dataset(f) for f in files]
     output = table_dataset(conn, model, view_schema_suffix, columns)
-    return OperatorLineage(inputs=unique, outputs=[output])
+    return OperatorLineage(inputs=unique_datasets(inputs), outputs=[output])

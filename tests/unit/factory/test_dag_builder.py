@@ -533,3 +533,38 @@ def test_warehouse_writers_wait_for_a_deployment_of_their_environment_but_the_de
     deploy = build_deploy_dag(ProjectConfig(example_project, environment="production"))
     gated = [t.task_id for t in deploy.tasks if getattr(t, "deployment_environment", None)]
     assert gated == []  # the deployment never waits for itself
+
+
+def _uris(assets) -> set[str]:
+    return {a.uri for a in assets}
+
+
+def test_each_model_task_declares_what_it_reads_as_inlets(dag, example_project: Path) -> None:
+    """A consumer's inlets are exactly its producers' outlets, in either engine, so Airflow's
+    Asset graph links the tasks across the cross-engine ref()."""
+    value = dag.get_task("stage_3_dbt.dbt.customer_value")
+    producers = ["stage_2_mixed.sqlmesh.intermediate__customer_lifetime", "stage_2_mixed.dbt.stg_customers"]
+    assert _uris(value.inlets) == set().union(*(_uris(dag.get_task(t).outlets) for t in producers))
+    reporting = dag.get_task("stage_4_sqlmesh_reporting.sqlmesh.reporting__value_band_summary")
+    assert _uris(reporting.inlets) == _uris(value.outlets)  # SQLMesh reading the dbt mart
+    # a seed model reads its CSV: the same file Asset the external-input sensor declares
+    csv = (example_project / "sqlmesh" / "seeds" / "customers.csv").resolve()
+    seed = dag.get_task("stage_1_sqlmesh.sqlmesh.raw__raw_customers")
+    assert _uris(seed.inlets) == {f"file://{csv}"} and seed.lineage_files == [str(csv)]
+    assert f"file://{csv}" in _uris(dag.get_task("source_data").inlets)
+
+
+def test_stage_builders_declare_only_inputs_from_outside_themselves(example_project: Path) -> None:
+    from airflow_provider_dualengine import build_dag
+
+    dag = build_dag(example_project, render_config=RenderConfig(sqlmesh_model_tasks=False, dbt_model_tasks=False))
+    stage_1 = dag.get_task("stage_1_sqlmesh.sqlmesh.run_stage")
+    seeds = example_project.resolve() / "sqlmesh" / "seeds"
+    assert _uris(stage_1.inlets) == {f"file://{seeds / 'customers.csv'}", f"file://{seeds / 'orders.csv'}"}
+    assert len(stage_1.outlets) == 4
+    build = dag.get_task("stage_3_dbt.dbt.build_stage")
+    assert {u.rsplit("/", 2)[-2] + "." + u.rsplit("/", 1)[-1] for u in _uris(build.inlets)} == {
+        "analytics_dev.stg_customers",
+        "analytics_dev.stg_completed_orders",
+        "intermediate__dev.customer_lifetime",
+    }

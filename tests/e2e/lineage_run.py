@@ -1,0 +1,46 @@
+"""Run a DAG with dag.test() in a process of its own, so that Airflow's OpenLineage
+listener starts with the transport the test set (the provider decides at import time
+whether lineage is on), then write what Airflow saw as JSON: the run's state, each
+task's inlet and outlet Asset URIs, and the Asset events the run emitted.
+
+Usage: python -m tests.e2e.lineage_run DAG_FILE DAG_ID OUT_JSON
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def main(dag_file: str, dag_id: str, out: str) -> None:
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    dag = DagBag(dag_folder=dag_file).dags[dag_id]
+    run = dag.test()
+    with create_session() as session:
+        events = session.execute(
+            select(AssetModel.uri, AssetEvent.source_task_id)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.source_dag_id == dag_id, AssetEvent.source_run_id == run.run_id)
+        ).all()
+    report = {
+        "state": str(run.state),
+        "task_states": {ti.task_id: str(ti.state) for ti in run.get_task_instances()},
+        "tasks": {
+            task.task_id: {
+                "inlets": sorted(a.uri for a in task.inlets if hasattr(a, "uri")),
+                "outlets": sorted(a.uri for a in task.outlets if hasattr(a, "uri")),
+            }
+            for task in dag.tasks
+        },
+        "asset_events": sorted([uri, task_id] for uri, task_id in events),
+    }
+    Path(out).write_text(json.dumps(report, indent=1))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:4])
