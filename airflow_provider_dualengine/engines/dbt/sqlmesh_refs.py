@@ -94,7 +94,8 @@ def _current_database() -> str | None:
     adapters = list(FACTORY.adapters.values())
     if len(adapters) != 1:
         return None
-    return getattr(adapters[0].config.credentials, "database", None) or None
+    credentials = getattr(getattr(adapters[0], "config", None), "credentials", None)
+    return getattr(credentials, "database", None) or None
 
 
 def sqlmesh_plugin_nodes() -> PluginNodes:
