@@ -76,6 +76,9 @@ class RenderConfig:
         reporting task per model (a retry of a model's task rebuilds that model alone);
         `DbtExecution.PER_MODEL`: Cosmos' DbtTaskGroup, dbt run and test tasks per model
         (dbt starts and parses in every task: seconds per model).
+    :param run_history: the engine tasks append what each engine reported per model, and the
+        contract checks their results, to the warehouse's `dualengine.run_history` (cost,
+        metrics and the report read it; docs/monitoring.md). Not with `DbtExecution.PER_MODEL`.
     """
 
     sqlmesh_model_tasks: bool = True
@@ -83,6 +86,7 @@ class RenderConfig:
     model_level_dependencies: bool = False
     schedule_on_inputs: bool = False
     dbt_execution: DbtExecution = DbtExecution.STAGE
+    run_history: bool = True
 
     def __post_init__(self) -> None:
         _coerce_enum(self, "dbt_execution", DbtExecution)

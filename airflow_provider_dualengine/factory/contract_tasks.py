@@ -35,6 +35,7 @@ def render_contract_check(
         asset_alias=ctx.asset_alias("contract", model),
         # DuckDB: even a reading process needs the file lock, so checks queue with the writers
         **ctx.pool_args(),
+        history={"environment": ctx.environment.name, "engine": engine.value} if ctx.run_history else None,
         doc_md=f"Data contract `{contract.file.name}` (version {contract.version}) for {engine.value} model `{model}`, checked in `{schema}.{table}`.",
     )
 

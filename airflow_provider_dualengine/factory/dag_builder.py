@@ -73,6 +73,7 @@ def build_dag(
         dbt_execution=rendering.dbt_execution,
         models_graph=graph.models_graph,
         warehouse=warehouse,
+        run_history=rendering.run_history,
     )
     if rendering.schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]

@@ -61,6 +61,7 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
                 **_dbt_args(ctx),
                 **ctx.pool_args(),
                 **ctx.deployment_gate_args(),
+                **ctx.history_args(Engine.DBT, branch),
             )
             entry.update({m.name: build for m in branch})
         if not ctx.dbt_model_tasks:
@@ -80,6 +81,7 @@ def _render_stage_build(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
                 columns={c: t for c, t in model.columns if t} or None,
                 doc_md=f"dbt model `{model.name}`: outcome of `{entry[model.name].task_id}`; a retry rebuilds it alone.",
                 **_dbt_args(ctx),
+                **ctx.history_args(Engine.DBT, [model]),
             )
         for model in models:
             upstream = [tasks[d] for d in model.depends_on if d in tasks]

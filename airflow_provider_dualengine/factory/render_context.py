@@ -29,6 +29,7 @@ class RenderContext:
     # Warehouse writers wait while a deployment of this environment runs; not the deploy
     # DAG's own (operators/deployment_gate.py).
     waits_for_deployments: bool = True
+    run_history: bool = False  # engine and contract tasks append to dualengine.run_history
 
     def asset_alias(self, engine: str, model: str) -> str | None:
         """Stable alias a task attaches a table's Asset to at run time (None when this DAG
@@ -115,6 +116,19 @@ class RenderContext:
 
     def deployment_gate_args(self) -> dict[str, Any]:
         return {"deployment_environment": self.environment.name} if self.waits_for_deployments else {}
+
+    def history_args(self, engine: Any, models: Any = (), **extra: Any) -> dict[str, Any]:
+        """`history=` for a task that runs `models` (graph.ModelNode) of `engine`: this
+        environment's name and where each model lands here, for the row counts the engine
+        does not report; {} when this DAG records no history."""
+        from airflow_provider_dualengine.graph.relations import model_relation
+
+        if not self.run_history:
+            return {}
+        relations = {
+            m.name: ".".join(model_relation(self.project, engine, m.name, m.relation, self.environment)) for m in models
+        }
+        return {"history": {"environment": self.environment.name, "relations": relations, **extra}}
 
     def pool_args(self) -> dict[str, Any]:
         return {"pool": self.writer_pool} if self.writer_pool else {}

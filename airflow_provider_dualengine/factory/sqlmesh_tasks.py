@@ -87,7 +87,12 @@ def _executor(task_id: str, models: tuple[ModelNode, ...], ctx: RenderContext):
         # with model tasks, each model's task reports its own failure
         fail_on_model_error=not ctx.sqlmesh_model_tasks,
         doc_md=f"One SQLMesh {ctx.sqlmesh_action.value} of {len(models)} models into `{env.sqlmesh_environment}`: {', '.join(m.name for m in models)}.",
-        **{**ctx.pool_args(), **ctx.deployment_gate_args(), **ctx.sqlmesh_operator_args},
+        **{
+            **ctx.pool_args(),
+            **ctx.deployment_gate_args(),
+            **ctx.history_args(Engine.SQLMESH, models),
+            **ctx.sqlmesh_operator_args,
+        },
     )
 
 

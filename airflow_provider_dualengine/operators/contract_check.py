@@ -61,6 +61,7 @@ class ContractCheckOperator(BaseOperator):
         gateway: str | None = None,
         dbt_outcome_task_id: str | None = None,
         sample_size: int = 5,
+        history: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         if asset_alias:
@@ -80,6 +81,8 @@ class ContractCheckOperator(BaseOperator):
         self.gateway = gateway
         self.dbt_outcome_task_id = dbt_outcome_task_id
         self.sample_size = sample_size
+        # Run history (monitoring/history.py): {"environment": name, "engine": producer's engine}
+        self.history = history
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_provider_dualengine.config.contracts import ContractModel
@@ -91,6 +94,7 @@ class ContractCheckOperator(BaseOperator):
         conn = hook.connection
         needs_date = contract.sla is not None and contract.sla.max_age is not None and not contract.sla.freshness_column
         last_update, source = self._last_update(contract.name, context) if needs_date else (None, None)
+        started = datetime.now(UTC)
         with hook.session() as warehouse:
             report = check_contract(
                 warehouse,
@@ -103,6 +107,7 @@ class ContractCheckOperator(BaseOperator):
                 last_update_source=source,
             )
         summary = report.to_dict()
+        self._record_history(context, contract.name, summary, started)
         if not report.passed:
             self.log.error("%s", report.summary())
             if context.get("ti") is not None:  # kept for inspection: a failed task has no return value
@@ -116,6 +121,32 @@ class ContractCheckOperator(BaseOperator):
                 Asset(uri), extra={"source": EVENT_SOURCE, **summary}
             )
         return summary
+
+    def _record_history(self, context: Any, model: str, summary: dict[str, Any], started: datetime) -> None:
+        """One run history row for this check: checks passed and failed, the SLA met or not."""
+        if not self.history or context.get("ti") is None:
+            return
+        from airflow_provider_dualengine.monitoring.engine_records import TaskRun, record_task_history
+
+        results = [r for r in summary.get("results", []) if not r.get("warning") and not r.get("not_run")]
+        failed = [r for r in results if not r["passed"]]
+        freshness = [r["passed"] for r in results if r.get("check") == "freshness"]
+        ended = datetime.now(UTC)
+        record = TaskRun.from_context(context, self.history["environment"]).record(
+            kind="contract_check",
+            engine=self.history.get("engine") or "sqlmesh",
+            model=model,
+            status="success" if summary.get("passed") else "failed",
+            started_at=started,
+            ended_at=ended,
+            duration_s=round((ended - started).total_seconds(), 3),
+            tests_passed=len(results) - len(failed),
+            tests_failed=len(failed),
+            sla_met=all(freshness) if freshness else None,
+            message="; ".join(f"{r['check']} {r.get('column') or ''}: {r.get('message')}".strip() for r in failed)
+            or None,
+        )
+        record_task_history(self.conn_id, [record], logger=self.log)
 
     def _last_update(self, model: str, context: Any) -> tuple[datetime | None, str]:
         """When the producer last wrote its table, and where that was read (or why not)."""

@@ -42,6 +42,8 @@ class DbtOperatorBase(BaseOperator):
     :param schema: the schema dbt builds into (templated: a deployment decides it at run time).
     :param dbt_vars: dbt `--vars` (templated), e.g. the SQLMesh view suffix of the environment.
     :param env: environment variables while dbt runs (templated), e.g. for the dbt plugin.
+    :param history: record what dbt reports in the run history: `{"environment": name,
+        "relations": {model: schema.table}}` (the factory sets it; None records nothing).
     """
 
     template_fields: Sequence[str] = ("schema", "dbt_vars", "env")
@@ -57,6 +59,7 @@ class DbtOperatorBase(BaseOperator):
         schema: str,
         dbt_vars: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
+        history: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -68,6 +71,7 @@ class DbtOperatorBase(BaseOperator):
         self.schema = schema
         self.dbt_vars = dict(dbt_vars or {})
         self.env = dict(env or {})
+        self.history = history
 
     def hook(self) -> DbtHook:
         return DbtHook(
@@ -80,6 +84,15 @@ class DbtOperatorBase(BaseOperator):
 
     def dbt_build(self, models: list[str]) -> dict[str, Any]:
         return self.hook().build(self.project_dir, models, vars=self.dbt_vars, env=self.env)
+
+    def record_history(self, context: Any, outcomes: dict[str, Any]) -> None:
+        """Append what dbt reported to the run history (monitoring/history.py), when asked to."""
+        if not self.history or context.get("ti") is None:
+            return
+        from airflow_provider_dualengine.monitoring.engine_records import TaskRun, dbt_records, record_task_history
+
+        task = TaskRun.from_context(context, self.history["environment"])
+        record_task_history(self.conn_id, dbt_records(task, outcomes), self.history.get("relations"), self.log)
 
 
 class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):
@@ -109,6 +122,7 @@ class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):
     def execute(self, context: Any) -> dict[str, Any]:
         wait_while_deploying(self, context)
         result = self.dbt_build(self.models)
+        self.record_history(context, result["models"])
         for name in self.models:
             outcome = result["models"].get(name)
             self.log.info("dbt %s: %s", name, _describe(outcome))

@@ -80,7 +80,9 @@ class DbtModelOperator(DbtOperatorBase):
         rebuilt = False
         if ti.try_number > 1 and (outcome is None or outcome["status"] != "success"):
             self.log.info("retry %s: building %s and its tests on its own", ti.try_number, self.model)
-            outcome = self.dbt_build([self.model])["models"].get(self.model)
+            built = self.dbt_build([self.model])["models"]
+            self.record_history(context, built)
+            outcome = built.get(self.model)
             rebuilt = True
         outcome = self._built(outcome)
         summary = {

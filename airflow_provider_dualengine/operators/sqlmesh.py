@@ -100,12 +100,15 @@ class _StageExecutor(WaitsForDeployments, _SQLMeshOperator):
         select_models: list[str] | None = None,
         fail_on_model_error: bool = True,
         deployment_environment: str | None = None,
+        history: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
         self.select_models = select_models
         self.fail_on_model_error = fail_on_model_error
         self.deployment_environment = deployment_environment
+        # Run history (monitoring/history.py): {"environment": name, "relations": {model: schema.table}}
+        self.history = history
 
     def _finish(
         self, result: dict[str, Any], recorder: Any, started: float, applied: bool, context: Any
@@ -114,6 +117,17 @@ class _StageExecutor(WaitsForDeployments, _SQLMeshOperator):
         result["failed"] = recorder.failed()
         result["applied"] = applied
         result["duration_s"] = round(time.monotonic() - started, 3)
+        if self.history and self.conn_id and context.get("ti") is not None:
+            from airflow_provider_dualengine.monitoring.engine_records import (
+                TaskRun,
+                record_task_history,
+                sqlmesh_records,
+            )
+
+            task = TaskRun.from_context(context, self.history["environment"])
+            record_task_history(
+                self.conn_id, sqlmesh_records(task, result["models"]), self.history.get("relations"), self.log
+            )
         if result["failed"]:
             summary = f"SQLMesh models failed in '{self.environment}': {', '.join(result['failed'])}; the environment was not updated"
             self.log.error(summary)

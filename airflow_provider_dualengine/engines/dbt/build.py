@@ -121,7 +121,11 @@ def _keep_partial_parse(written: Path, cache: Path) -> None:
 
 def _completed_at(result: Mapping[str, Any]) -> str | None:
     """When dbt finished executing the node (ISO, UTC): what dates a dbt producer's data."""
-    stamps = [t.get("completed_at") for t in result.get("timing") or () if t.get("name") == "execute"]
+    return _execute_timing(result, "completed_at")
+
+
+def _execute_timing(result: Mapping[str, Any], key: str) -> str | None:
+    stamps = [t.get(key) for t in result.get("timing") or () if t.get("name") == "execute"]
     return stamps[-1] if stamps and stamps[-1] else None
 
 
@@ -144,6 +148,8 @@ def model_outcomes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) 
             "execution_s": round(float(result.get("execution_time") or 0.0), 3),
             "rows_affected": (result.get("adapter_response") or {}).get("rows_affected"),
             "completed_at": _completed_at(result),
+            "started_at": _execute_timing(result, "started_at"),
+            "relation": result.get("relation_name") or None,
             "tests_passed": 0,
             "tests_failed": [],
             "tests_warned": [],

@@ -30,6 +30,8 @@ class ModelOutcome:
     error: str | None = None
     started_at: float | None = None
     finished_at: float | None = None
+    rows: int | None = None  # rows processed, where SQLMesh's engine adapter reports them
+    bytes: int | None = None  # bytes processed, likewise
 
 
 @dataclass
@@ -65,6 +67,13 @@ class OutcomeRecorder(NoopConsole):
         outcome.audits_passed += num_audits_passed
         outcome.audits_failed += num_audits_failed
         outcome.finished_at = time.time()
+        stats = kwargs.get("execution_stats") or (args[1] if len(args) > 1 else None)
+        for field_name, reported in (
+            ("rows", getattr(stats, "total_rows_processed", None)),
+            ("bytes", getattr(stats, "total_bytes_processed", None)),
+        ):
+            if reported is not None:
+                setattr(outcome, field_name, (getattr(outcome, field_name) or 0) + int(reported))
 
     def log_failed_models(self, errors: list[t.Any]) -> None:
         for error in errors:

@@ -1,0 +1,1 @@
+"""Observability across both engines: run history in the warehouse, cost, metrics, report."""
