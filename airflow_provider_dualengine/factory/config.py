@@ -78,7 +78,9 @@ class RenderConfig:
         (dbt starts and parses in every task: seconds per model).
     :param run_history: the engine tasks append what each engine reported per model, and the
         contract checks their results, to the warehouse's `dualengine.run_history` (cost,
-        metrics and the report read it; docs/monitoring.md). Not with `DbtExecution.PER_MODEL`.
+        metrics and the report read it; docs/monitoring.md). With `DbtExecution.PER_MODEL`,
+        Cosmos' run tasks record their model after a successful dbt run (Cosmos calls no
+        callback on failure).
     """
 
     sqlmesh_model_tasks: bool = True

@@ -154,7 +154,7 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
         ),
         # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
         # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.
-        operator_args=_operator_args(ctx),
+        operator_args=_operator_args(ctx, models),
     )
     # Cosmos keys each model's task (or run+test group) by dbt unique_id.
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
@@ -179,5 +179,12 @@ def _declare_assets(node: Any, uri: str | None, inlets: list[Any]) -> None:
         task.inlets = [*task.inlets, *inlets]
 
 
-def _operator_args(ctx: RenderContext) -> dict:
-    return {**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}}
+def _operator_args(ctx: RenderContext, models: tuple[ModelNode, ...]) -> dict:
+    args = {**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}}
+    history = ctx.history_args(Engine.DBT, models)
+    if history:  # each run task records its model from the run_results.json it leaves
+        from airflow_provider_dualengine.monitoring.engine_records import record_cosmos_results
+
+        args["callback"] = record_cosmos_results
+        args["callback_args"] = {"conn_id": ctx.conn_id, **history}
+    return args

@@ -151,6 +151,27 @@ def record_task_history(
         return False
 
 
+def record_cosmos_results(project_dir: str, *, context: Any, conn_id: str, history: dict[str, Any]) -> None:
+    """Cosmos callback (DbtTaskGroup operator_args `callback`): record what the dbt run of
+    a Cosmos task reported, from the `run_results.json` and `manifest.json` it left in its
+    temporary project. Cosmos calls it after a successful dbt command only."""
+    import json
+    from pathlib import Path
+
+    from airflow_provider_dualengine.engines.dbt.build import model_outcomes
+
+    try:
+        target = Path(project_dir) / "target"
+        run_results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))
+        manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
+        outcomes = model_outcomes(run_results, manifest)["models"]
+        records = dbt_records(TaskRun.from_context(context, history["environment"]), outcomes)
+    except Exception as exc:  # noqa: BLE001 - history never fails a task
+        log.warning("run history not recorded for the Cosmos task: %s: %s", type(exc).__name__, exc)
+        return
+    record_task_history(conn_id, records, history.get("relations"))
+
+
 def _epoch(value: Any) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC) if value else None
 

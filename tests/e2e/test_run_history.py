@@ -46,3 +46,29 @@ def test_a_run_records_every_model_and_contract_check(shop: Path, warehouse: War
     for r in checks.values():
         assert (r[3], r[12], r[13]) == ("success", 0, True) and r[11] > 0, r
     assert checks["customer_value"][1] == "dbt" and checks["staging.customer_enhanced"][1] == "sqlmesh"
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
+def test_cosmos_run_tasks_record_their_models(shop: Path, warehouse: Warehouse, scenario_dag) -> None:
+    from airflow_provider_dualengine.compiled import compile_project
+    from airflow_provider_dualengine.config import load_project
+
+    compile_project(load_project(shop))
+    dag_id = "history_cosmos"
+    source = (
+        "from airflow_provider_dualengine import DbtExecution, RenderConfig, build_dag\n"
+        f"dag = build_dag({str(shop)!r}, dag_id={dag_id!r}, render_config=RenderConfig(dbt_execution=DbtExecution.PER_MODEL))\n"
+    )
+    run = scenario_dag(dag_id, source)
+    assert str(run.state) == "success"
+    rows = warehouse.query(
+        "SELECT model, task_id, status, rows, duration_s FROM dualengine.run_history WHERE engine = 'dbt' AND kind = 'model'"
+    )
+    assert sorted((r[0], r[1], r[2]) for r in rows) == [
+        ("customer_order_summary", "stage_3_dbt.dbt.customer_order_summary.run", "success"),
+        ("customer_value", "stage_3_dbt.dbt.customer_value.run", "success"),
+        ("stg_completed_orders", "stage_2_mixed.dbt.stg_completed_orders.run", "success"),
+        ("stg_customers", "stage_2_mixed.dbt.stg_customers.run", "success"),
+    ]
+    assert all(r[3] and r[3] > 0 and r[4] is not None for r in rows), rows
