@@ -110,4 +110,5 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_dualengine.triggers.sqlmesh_freshness"],
             }
         ],
+        "notifications": ["airflow_provider_dualengine.notifications.webhook.WebhookNotifier"],
     }

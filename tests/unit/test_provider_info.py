@@ -77,3 +77,15 @@ def test_airflow_providers_list_shows_it(metadata_db: Path) -> None:
     )
     listed = {p["package_name"]: p for p in json.loads(result.stdout[result.stdout.index("[") :])}
     assert listed["airflow-provider-dualengine"]["version"] == get_provider_info()["versions"][0]
+
+
+def test_notifiers_are_declared_and_are_notifiers() -> None:
+    from airflow.sdk import BaseNotifier
+
+    package = importlib.import_module("airflow_provider_dualengine.notifications")
+    on_disk = {p.stem for p in Path(package.__file__).parent.glob("*.py") if p.stem != "__init__"}
+    declared = get_provider_info()["notifications"]
+    assert {name.split(".")[-2] for name in declared} == on_disk
+    for name in declared:
+        module, _, cls = name.rpartition(".")
+        assert issubclass(getattr(importlib.import_module(module), cls), BaseNotifier)

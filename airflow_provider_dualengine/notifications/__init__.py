@@ -1,0 +1,1 @@
+"""Airflow notifiers shipped with the provider (alerts reach people through any BaseNotifier)."""
