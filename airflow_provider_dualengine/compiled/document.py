@@ -51,6 +51,7 @@ class SQLMeshModelEntry(_Section):
     column_lineage: dict[str, tuple[str, ...]] = {}  # column -> upstream `schema.table.column`s
     columns_read: dict[str, tuple[str, ...]] | None = None  # input -> columns read (CatalogModel)
     reads_files: tuple[str, ...] = ()  # files loaded (seed CSVs), relative to the SQLMesh project
+    owner: str | None = None
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod
@@ -71,6 +72,7 @@ class SQLMeshModelEntry(_Section):
             checks=self.audits,
             columns_read=dict(self.columns_read) if self.columns_read is not None else None,
             reads_files=self.reads_files,
+            owner=self.owner,
         )
 
 

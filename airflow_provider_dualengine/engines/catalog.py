@@ -38,6 +38,7 @@ class CatalogModel:
     # Output column types where the engine's project does not declare them, inferred from
     # the compiled SQL and the input tables' types (dbt models; engines/column_types.py).
     inferred_types: dict[str, str] = field(default_factory=dict)
+    owner: str | None = None  # SQLMesh's `owner`; dbt's meta owner, else its group's owner
 
 
 @dataclass

@@ -55,7 +55,8 @@ class WebhookNotifier(BaseNotifier):
             from airflow.sdk import BaseHook
 
             conn = BaseHook.get_connection(self.conn_id)
-            url = conn.host if "://" in (conn.host or "") else f"{conn.schema or 'https'}://{conn.host}"
+            host = conn.host or ""
+            url = host if "://" in host else f"{conn.schema or 'https'}://{host}"
             if conn.port:
                 scheme, _, rest = url.partition("://")
                 host, slash, path = rest.partition("/")

@@ -83,9 +83,20 @@ def dbt_catalog_from_manifest(
             checks=tuple(sorted(tests.get(unique_id, []))),
             relation=f"{node.get('schema')}.{node.get('alias') or node['name']}",
             columns_read=_columns_read(manifest, node, sqlmesh_columns or {}, project_name),
+            owner=_owner(manifest, node),
         )
     _infer_types(catalog, manifest, sqlmesh_columns or {})
     return catalog
+
+
+def _owner(manifest: dict, node: dict) -> str | None:
+    """`meta.owner` of the model (config or yml), else the owner of its dbt group."""
+    meta = {**(node.get("meta") or {}), **((node.get("config") or {}).get("meta") or {})}
+    if meta.get("owner"):
+        return str(meta["owner"])
+    group = (manifest.get("groups") or {}).get(f"group.{node.get('package_name')}.{node.get('group')}") or {}
+    owner = group.get("owner") or {}
+    return owner.get("email") or owner.get("name") or None
 
 
 def _infer_types(catalog: ModelCatalog, manifest: dict, sqlmesh_columns: dict[str, dict[str, str]]) -> None:

@@ -49,6 +49,7 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "path": str(Path(model._path).resolve().relative_to(project_path)) if model._path else None,
                 "dialect": model.dialect,
                 "audits": sorted(name for name, _ in model.audits),
+                "owner": model.owner or None,
                 "column_lineage": column_lineage(model),
                 "columns_read": model_columns_read(model, project_names),
                 # the CSV a seed model loads, relative to the SQLMesh project (lineage input)

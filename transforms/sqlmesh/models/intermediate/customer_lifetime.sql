@@ -1,5 +1,6 @@
 MODEL (
   name intermediate.customer_lifetime,
+  owner 'data-platform',
   kind FULL,
   grain customer_id,
   columns (

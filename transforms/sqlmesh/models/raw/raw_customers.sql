@@ -1,5 +1,6 @@
 MODEL (
   name raw.raw_customers,
+  owner 'data-platform',
   kind SEED (
     path '../../seeds/customers.csv'
   ),

@@ -1,5 +1,6 @@
 MODEL (
   name raw.raw_orders,
+  owner 'data-platform',
   kind SEED (
     path '../../seeds/orders.csv'
   ),

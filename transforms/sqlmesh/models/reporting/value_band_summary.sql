@@ -1,5 +1,6 @@
 MODEL (
   name reporting.value_band_summary,
+  owner 'data-platform',
   kind FULL,
   grain value_band,
   columns (

@@ -57,6 +57,7 @@ def score_customer(tier: str, completed_orders: int, completed_value: float,
 @model(
     "staging.customer_enhanced",
     kind="FULL",
+    owner="data-platform",
     cron="@daily",
     grain="customer_id",
     # The SQL below is built at run time, so SQLMesh cannot infer lineage: declare it.

@@ -1,5 +1,6 @@
 MODEL (
   name staging.stg_orders,
+  owner 'data-platform',
   kind INCREMENTAL_BY_TIME_RANGE (
     time_column order_date
   ),
