@@ -23,4 +23,6 @@ if ! command -v redis-server >/dev/null 2>&1; then
     exit 1
   fi
 fi
+# The HTML report is checked in headless Chromium (tests/integration/test_report_browser.py).
+bash scripts/install_chromium.sh
 exec .venv/bin/python -m pytest "$@"
