@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, demo."""
 
 from __future__ import annotations
 
@@ -201,6 +201,9 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_provider_dualengine.cli import deployments
 
     deployments.add_parsers(sub)
+    from airflow_provider_dualengine.cli import monitoring
+
+    monitoring.add_parsers(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

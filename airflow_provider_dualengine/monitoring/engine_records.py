@@ -125,11 +125,14 @@ def count_missing_rows(warehouse: Any, records: list[RunRecord], relations: Mapp
 def record_task_history(
     conn_id: str, records: list[RunRecord], relations: Mapping[str, str] | None = None, logger: Any = log
 ) -> bool:
-    """Count what the engine did not, then write the task's records (history.record). A
-    failure is logged, never raised: the pipeline's outcome does not depend on its history.
-    True when written."""
+    """Send the records' metrics (monitoring/stats.py), count what the engine did not, then
+    write the task's records (history.record). A failure is logged, never raised: the
+    pipeline's outcome does not depend on its history. True when written."""
     if not records:
         return True
+    from airflow_provider_dualengine.monitoring.stats import emit_records
+
+    emit_records(records)  # Airflow's StatsD/OpenTelemetry, as the cluster configures it; never raises
     try:
         from airflow_provider_dualengine.engines.redact import connection_secrets
         from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
