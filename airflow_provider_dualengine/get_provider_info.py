@@ -43,6 +43,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dualengine.operators.contract_validation",
                     "airflow_provider_dualengine.operators.deployment",
                     "airflow_provider_dualengine.operators.project_checks",
+                    "airflow_provider_dualengine.operators.alerts",
                 ],
             }
         ],

@@ -23,6 +23,7 @@ from airflow_provider_dualengine.factory.config import (
 )
 from airflow_provider_dualengine.factory.dag_defaults import new_dag, readable_import_errors
 from airflow_provider_dualengine.factory.model_assets import warehouse_at_parse
+from airflow_provider_dualengine.factory.monitoring_tasks import has_alert_rules, render_run_alerts
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.factory.stages import only_stages, render_stages
 from airflow_provider_dualengine.graph import UnifiedGraph, build_graph
@@ -62,6 +63,7 @@ def build_dag(
         if source.stages is not None:
             graph = only_stages(graph, list(source.stages), loaded.files["dependency_graph"])
         warehouse = warehouse_at_parse(loaded)
+        alerting = rendering.run_history and has_alert_rules(loaded)
     ctx = RenderContext(
         project=loaded,
         environment=env,
@@ -87,7 +89,10 @@ def build_dag(
         **dag_kwargs,
     )
     with dag:
-        render_stages(graph, ctx, rendering.model_level_dependencies, contracts)
+        groups = render_stages(graph, ctx, rendering.model_level_dependencies, contracts)
+        if alerting:
+            groups_done = list(groups.values())
+            render_run_alerts(loaded, env.name, ctx.pool_args()) << groups_done
     return dag
 
 

@@ -60,10 +60,12 @@ def evaluate(
     run_id: str | None = None,
     owners: Mapping[str, str] | None = None,
     base_url: str | None = None,
+    min_execution_s: float = 0.0,
 ) -> list[Firing]:
-    """What breaks a rule, in `run_id`'s executions when given, else in the whole window."""
+    """What breaks a rule, in `run_id`'s executions when given, else in the whole window.
+    Executions shorter than `min_execution_s` are no performance degradation."""
     found: list[Firing] = []
-    context = _Context(document, rows, run_id, owners or {}, base_url)
+    context = _Context(document, rows, run_id, owners or {}, base_url, min_execution_s)
     for rule in rules:
         condition = rule.condition
         checks = _EVENTS.get(condition.event or "") if condition.event else _METRICS.get(condition.metric or "")
@@ -81,6 +83,7 @@ class _Context:
     run_id: str | None
     owners: Mapping[str, str]
     base_url: str | None
+    min_execution_s: float = 0.0
 
     def in_scope(self, run_id: str | None) -> bool:
         return self.run_id is None or run_id == self.run_id
@@ -133,7 +136,7 @@ def _slow_models(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
         if point.get("status") != "success" or not ctx.in_scope(point.get("run_id")):
             continue
         value, baseline = point.get("execution_s"), point.get("baseline_s")
-        if value is None or not rule.condition.holds(value, baseline):
+        if value is None or value < ctx.min_execution_s or not rule.condition.holds(value, baseline):
             continue
         node = f"{point['engine']}:{point['model']}"
         limit = (rule.condition.baseline_factor or 0) * baseline if baseline is not None else rule.condition.threshold
@@ -251,7 +254,7 @@ def _deployments(status: str) -> Any:
                 yield ctx.firing(
                     rule,
                     f"deployment:{deployment['id']}",
-                    f"deployment:{deployment['environment']}",
+                    f"deployment:{deployment['id']}",  # each deployment is its own event
                     f"deployment {deployment['id']} of '{deployment['environment']}' {status.replace('_', ' ')}",
                     [],
                     None,

@@ -1,0 +1,109 @@
+"""Evaluate the project's alert rules and deliver what fires (monitoring/alerts.py).
+
+`build_dag` places one at the end of every pipeline run (trigger rule all_done: a failed
+run is exactly when alerts matter), scoped to that run's executions; `build_monitor_dag`
+runs one on a schedule over the whole window (deployments, lags and costs that no single
+pipeline run sees). Both share `dualengine.alerts`, so they never repeat each other.
+The task fails only when the rules cannot be read; a notifier that fails is logged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+
+class AlertEvaluationOperator(BaseOperator):
+    """:param project_dir: the dual-engine project.
+    :param environment: the environment whose history is evaluated (None: all).
+    :param run_scoped: evaluate only this DAG run's executions (end of a pipeline run).
+    :param days: the metrics window (baselines and daily costs look this far back)."""
+
+    custom_operator_name = "Dual-engine alerts"
+    template_fields: Sequence[str] = ("environment",)
+    ui_color = "#fee2e2"
+
+    def __init__(
+        self,
+        *,
+        project_dir: str,
+        environment: str | None = None,
+        run_scoped: bool = True,
+        days: int = 30,
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self.project_dir = project_dir
+        self.environment = environment
+        self.run_scoped = run_scoped
+        self.days = days
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_provider_dualengine.compiled.artifact import read_artifact
+        from airflow_provider_dualengine.config.monitoring import load_monitoring, monitoring_file
+        from airflow_provider_dualengine.config.project import load_project
+        from airflow_provider_dualengine.graph import build_graph
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
+        from airflow_provider_dualengine.monitoring import alerts
+        from airflow_provider_dualengine.monitoring.alert_rules import load_rules
+        from airflow_provider_dualengine.monitoring.metrics import last_days, metrics_document, read_history
+
+        project = load_project(self.project_dir)
+        config = load_monitoring(project)
+        rules = load_rules(config.alerts, set(config.notifiers), monitoring_file(project))
+        if not rules:
+            self.log.info("no alert rules in %s", monitoring_file(project))
+            return {"rules": 0, "fired": 0, "delivered": 0}
+        since, until = last_days(self.days)
+        rows, deployments = read_history(project.settings.warehouse.conn_id, since, self.environment)
+        edges = build_graph(project).models_graph.cross_engine_edges()
+        document = metrics_document(
+            rows, deployments, edges, config, since=since, until=until, environment=self.environment
+        )
+        run_id = context["dag_run"].run_id if self.run_scoped and context.get("dag_run") else None
+        owners = {
+            f"{engine.value}:{name}": model.owner
+            for engine, catalog in read_artifact(project, check_fresh=False)
+            .catalogs(project.root, project.sqlmesh_path)
+            .items()
+            for name, model in catalog.models.items()
+            if model.owner
+        }
+        firings = alerts.evaluate(
+            rules,
+            document,
+            rows,
+            run_id=run_id,
+            owners=owners,
+            base_url=_base_url(),
+            min_execution_s=config.alerting.min_execution_s,
+        )
+        cooldown = timedelta(seconds=config.alerting.cooldown_s)
+        with WarehouseHook(project.settings.warehouse.conn_id).session(autocommit=True) as warehouse:
+            delivered = alerts.process(warehouse, firings, notifiers(config.notifiers), cooldown, context=dict(context))
+        summary = {"rules": len(rules), "fired": len(firings), "delivered": [f.payload() for f in delivered]}
+        self.log.info("alerts: %d rules, %d firing, %d delivered", len(rules), len(firings), len(delivered))
+        return summary
+
+
+def notifiers(specs: dict[str, Any]) -> dict[str, Any]:
+    """Notifier instances by action name (config/monitoring.py NotifierSpec)."""
+    from airflow.sdk import BaseNotifier
+    from airflow.utils.module_loading import import_string
+
+    built = {}
+    for name, spec in specs.items():
+        cls = import_string(spec.class_)
+        if not (isinstance(cls, type) and issubclass(cls, BaseNotifier)):
+            raise TypeError(f"notifier '{name}': {spec.class_} is not an Airflow BaseNotifier")
+        built[name] = cls(**spec.args)
+    return built
+
+
+def _base_url() -> str | None:
+    from airflow.configuration import conf
+
+    return conf.get("api", "base_url", fallback=None) or None
