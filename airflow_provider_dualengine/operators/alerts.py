@@ -91,19 +91,22 @@ class AlertEvaluationOperator(BaseOperator):
 
 def notifiers(specs: dict[str, Any]) -> dict[str, Any]:
     """Notifier instances by action name (config/monitoring.py NotifierSpec)."""
+    from importlib import import_module
+
     from airflow.sdk import BaseNotifier
-    from airflow.utils.module_loading import import_string
 
     built = {}
     for name, spec in specs.items():
-        cls = import_string(spec.class_)
+        module, _, attribute = spec.class_.rpartition(".")
+        cls = getattr(import_module(module), attribute)
         if not (isinstance(cls, type) and issubclass(cls, BaseNotifier)):
             raise TypeError(f"notifier '{name}': {spec.class_} is not an Airflow BaseNotifier")
         built[name] = cls(**spec.args)
     return built
 
 
-def _base_url() -> str | None:
+def _base_url() -> str:
+    """Where the Airflow UI is, as Airflow itself builds task links ([api] base_url)."""
     from airflow.configuration import conf
 
-    return conf.get("api", "base_url", fallback=None) or None
+    return conf.get("api", "base_url", fallback="http://localhost:8080/") or "http://localhost:8080/"

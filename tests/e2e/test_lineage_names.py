@@ -66,7 +66,7 @@ def _run_with_lineage(project: Path, dag_id: str, rendering: str, url: str, tmp_
     }
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.lineage_run", str(dag_file), dag_id, str(out)],
+            [sys.executable, "-m", "tests.e2e.dag_test_child", str(dag_file), dag_id, str(out)],
             cwd=REPO_ROOT,
             env=env,
             capture_output=True,

@@ -1,9 +1,9 @@
-"""Run a DAG with dag.test() in a process of its own, so that Airflow's OpenLineage
-listener starts with the transport the test set (the provider decides at import time
-whether lineage is on), then write what Airflow saw as JSON: the run's state, each
-task's inlet and outlet Asset URIs, and the Asset events the run emitted.
+"""Run a DAG with dag.test() in a process of its own, so that what Airflow configures once
+at import (the OpenLineage listener and its transport, the StatsD client) follows the
+environment the test set, then write what Airflow saw as JSON: the run's state, each
+task's inlet and outlet Asset URIs, the Asset events the run emitted, and XComs of tasks.
 
-Usage: python -m tests.e2e.lineage_run DAG_FILE DAG_ID OUT_JSON
+Usage: python -m tests.e2e.dag_test_child DAG_FILE DAG_ID OUT_JSON
 """
 
 from __future__ import annotations
@@ -38,8 +38,18 @@ def main(dag_file: str, dag_id: str, out: str) -> None:
             for task in dag.tasks
         },
         "asset_events": sorted([uri, task_id] for uri, task_id in events),
+        "run_id": run.run_id,
+        "returns": {ti.task_id: _json(ti.xcom_pull(task_ids=ti.task_id)) for ti in run.get_task_instances()},
     }
     Path(out).write_text(json.dumps(report, indent=1))
+
+
+def _json(value: object) -> object:
+    try:
+        json.dumps(value)
+        return value
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 if __name__ == "__main__":

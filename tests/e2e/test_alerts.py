@@ -1,0 +1,200 @@
+"""Alerts and metrics from real runs, on DuckDB and PostgreSQL.
+
+A baseline run of the example, then a run where the SQLMesh Python model takes over 10x
+its baseline and a SQLMesh model's dbt consumer starts long after it finished (a missed
+dependency window). Runs go through dag.test() in a child process whose Airflow sends its
+metrics to a StatsD (UDP) listener here; alerts go to a webhook receiver here. Then the
+monitor DAG evaluates the window and must not repeat anything.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+from tests.warehouses import Warehouse
+
+BASELINE_SLEEP_S, SLOW_SLEEP_S, LAG_LIMIT_S = 1.5, 20, 15
+
+MONITORING = """
+alerts:
+  - name: performance_degradation
+    condition: "avg_execution_time > 2 * baseline"
+    severity: medium
+    actions: [notify_team]
+  - name: cross_engine_dependency_failure
+    condition: "dependency_lag > {lag} seconds"
+    severity: high
+    actions: [notify_on_call]
+notifiers:
+  notify_team:
+    class: airflow_provider_dualengine.notifications.webhook.WebhookNotifier
+    args: {{url: "{url}/team"}}
+  notify_on_call:
+    class: airflow_provider_dualengine.notifications.webhook.WebhookNotifier
+    args: {{url: "{url}/on_call"}}
+"""
+
+
+@pytest.fixture
+def webhook() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
+    got: list[tuple[str, dict[str, Any]]] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            got.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", got
+    server.shutdown()
+
+
+@pytest.fixture
+def statsd() -> Iterator[tuple[int, list[str]]]:
+    """A StatsD server: every metric line received over UDP on 127.0.0.1."""
+    lines: list[str] = []
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                lines.extend(sock.recv(65536).decode().splitlines())
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield sock.getsockname()[1], lines
+    stop.set()
+    thread.join()
+    sock.close()
+
+
+def _run(source: str, dag_id: str, statsd_port: int, tmp_path: Path) -> dict[str, Any]:
+    dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
+    dag_file.write_text(source)
+    out = tmp_path / f"{dag_id}.json"
+    env = {
+        **os.environ,
+        "AIRFLOW__METRICS__STATSD_ON": "True",
+        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
+        "AIRFLOW__METRICS__STATSD_PORT": str(statsd_port),
+        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+    }
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.e2e.dag_test_child", str(dag_file), dag_id, str(out)],
+            cwd=REPO_ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        dag_file.unlink(missing_ok=True)
+    assert done.returncode == 0 and out.is_file(), done.stderr[-4000:]
+    return json.loads(out.read_text())
+
+
+def _sleep_in_python_model(shop: Path, seconds: float) -> None:
+    model = shop / "sqlmesh" / "models" / "shared" / "customer_enhanced.py"
+    source = model.read_text()
+    marker = "    df = context.fetchdf(query)\n"
+    head, _, tail = source.partition(marker)
+    lines = [line for line in head.splitlines(keepends=True) if "time.sleep" not in line]
+    model.write_text("".join(lines) + f"    __import__('time').sleep({seconds})\n" + marker + tail)
+
+
+@pytest.mark.e2e
+def test_a_slow_model_and_a_missed_window_alert_once_and_metrics_reach_statsd(
+    shop: Path, warehouse: Warehouse, webhook, statsd, tmp_path: Path
+) -> None:
+    from airflow_provider_dualengine.compiled import compile_project
+    from airflow_provider_dualengine.config import load_project
+
+    url, alerts = webhook
+    port, lines = statsd
+    monitoring = shop / "config" / "monitoring.yml"
+    monitoring.write_text(
+        monitoring.read_text().replace("alerts: []\n", "") + MONITORING.format(lag=LAG_LIMIT_S, url=url)
+    )
+    kind = warehouse.kind
+    pipeline = (
+        f"from airflow_provider_dualengine import build_dag\ndag = build_dag({str(shop)!r}, dag_id='alerts_{kind}')\n"
+    )
+
+    _sleep_in_python_model(shop, BASELINE_SLEEP_S)
+    compile_project(load_project(shop))
+    baseline = _run(pipeline, f"alerts_{kind}", port, tmp_path)
+    assert baseline["state"] == "success", baseline["task_states"]
+    assert baseline["task_states"]["alerts"] == "success" and alerts == []  # nothing to compare with yet
+
+    # Run 2: the Python model sleeps 20 s; stg_orders changes too, so SQLMesh runs it again
+    # and its dbt consumer (stage 2) starts only after the slow model's stage ends.
+    _sleep_in_python_model(shop, SLOW_SLEEP_S)
+    orders = shop / "sqlmesh" / "models" / "staging" / "stg_orders.sql"
+    orders.write_text(
+        orders.read_text().replace("amount::DECIMAL(10, 2) AS amount", "ROUND(amount, 2)::DECIMAL(10, 2) AS amount")
+    )
+    compile_project(load_project(shop))
+    slow = _run(pipeline, f"alerts_{kind}", port, tmp_path)
+    assert slow["state"] == "success", slow["task_states"]
+
+    by_channel: dict[str, list[dict[str, Any]]] = {}
+    for path, body in alerts:
+        by_channel.setdefault(path, []).append(body)
+    [perf] = by_channel["/team"]  # exactly once, for the one model that slowed down
+    assert (perf["rule"], perf["models"], perf["engines"], perf["owners"]) == (
+        "performance_degradation",
+        ["sqlmesh:staging.customer_enhanced"],
+        ["sqlmesh"],
+        ["data-platform"],
+    )
+    assert perf["value"] > 2 * BASELINE_SLEEP_S and perf["run_id"] == slow["run_id"]
+    assert perf["task_id"] == "stage_1_sqlmesh.sqlmesh.run_stage" and perf["dag_id"] == f"alerts_{kind}"
+    assert perf["link"].endswith(f"/dags/alerts_{kind}/runs/{slow['run_id']}/tasks/stage_1_sqlmesh.sqlmesh.run_stage")
+    [lag] = by_channel["/on_call"]
+    assert (lag["rule"], lag["models"], lag["severity"]) == (
+        "cross_engine_dependency_failure",
+        ["sqlmesh:staging.stg_orders", "dbt:stg_completed_orders"],
+        "high",
+    )
+    assert lag["value"] > LAG_LIMIT_S and lag["owners"] == ["data-platform", "analytics"]
+    assert slow["returns"]["alerts"]["fired"] == 2
+
+    # The monitor DAG sees the same window: nothing is said twice.
+    monitor = f"from airflow_provider_dualengine import build_monitor_dag\ndag = build_monitor_dag({str(shop)!r}, dag_id='monitor_{kind}')\n"
+    watched = _run(monitor, f"monitor_{kind}", port, tmp_path)
+    assert watched["state"] == "success" and watched["returns"]["alerts"]["delivered"] == []
+    assert len(alerts) == 2
+
+    # Metrics arrived at StatsD under the documented names (plain StatsD: tags in the name).
+    names = {line.split(":", 1)[0] for line in lines}
+    assert "airflow.dualengine.model.duration.sqlmesh.development.staging__customer_enhanced" in names
+    assert "airflow.dualengine.model.succeeded.dbt.development.customer_value" in names
+    durations = [
+        float(line.split(":", 1)[1].split("|")[0])
+        for line in lines
+        if line.startswith("airflow.dualengine.model.duration.sqlmesh.development.staging__customer_enhanced:")
+    ]
+    assert len(durations) == 2 and max(durations) > SLOW_SLEEP_S * 1000  # milliseconds, the slow run's
