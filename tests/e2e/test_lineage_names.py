@@ -1,7 +1,8 @@
 """One lineage graph across both engines: every edge of the compiled model graph joins in
 OpenLineage (producer's output and consumer's input have the same namespace and name) and
 in Airflow's Assets (producer's outlet URI is the consumer's inlet URI), on DuckDB and
-PostgreSQL, with dbt run by our stage build and by Cosmos.
+PostgreSQL, with dbt run by our stage build and by Cosmos. The same runs are checked to
+have filled the run history (tests/e2e/history_checks.py).
 
 The example runs under dag.test() in a child process whose OpenLineage HTTP transport
 points at a receiver in this process (127.0.0.1); the child also reports the DAG's
@@ -23,6 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+from tests.e2e.history_checks import assert_run_recorded
 from tests.warehouses import Warehouse
 
 RENDERINGS = {
@@ -120,6 +122,8 @@ def test_every_edge_joins_in_openlineage_and_in_assets(
     airflow = _run_with_lineage(shop, dag_id, rendering, url, tmp_path)
     assert airflow["state"] == "success", airflow["task_states"]
     lineage = _lineage_by_task(events, dag_id)
+    # the same run filled the run history of both engines
+    assert_run_recorded(warehouse, graph, dag_id, airflow["run_id"], cosmos=rendering == "cosmos")
 
     if warehouse.kind == "duckdb":
         namespace, database = f"duckdb://{warehouse.connection['host']}", "shop"
