@@ -16,7 +16,6 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -45,25 +44,6 @@ notifiers:
     class: airflow_provider_dualengine.notifications.webhook.WebhookNotifier
     args: {{url: "{url}/on_call"}}
 """
-
-
-@pytest.fixture
-def webhook() -> Iterator[tuple[str, list[tuple[str, dict[str, Any]]]]]:
-    got: list[tuple[str, dict[str, Any]]] = []
-
-    class Receiver(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            got.append((self.path, json.loads(self.rfile.read(int(self.headers["Content-Length"])))))
-            self.send_response(204)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", got
-    server.shutdown()
 
 
 @pytest.fixture

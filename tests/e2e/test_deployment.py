@@ -327,10 +327,11 @@ def test_a_fault_leaves_prod_exactly_as_before_and_says_so(chain: Chain, fault: 
 @pytest.mark.e2e
 @pytest.mark.parametrize("kind", sorted(FAULTS_BY_KIND))
 def test_after_the_faults_a_killed_promotion_a_deployment_and_a_rollback(
-    chain: Chain, scenario_dag, tmp_path: Path, capsys
+    chain: Chain, scenario_dag, tmp_path: Path, capsys, webhook
 ) -> None:
     """A deployment process SIGKILLed inside the promotion transaction leaves prod v1; then
-    v2 deploys and changes both engines at once; a rollback restores v1 exactly."""
+    v2 deploys and changes both engines at once; a rollback restores v1 exactly, and the
+    monitor DAG alerts on every rolled-back deployment once."""
     shop, warehouse, kind, v1 = chain.shop, chain.warehouse, chain.kind, chain.v1
     if kind == "duckdb":
         release_duckdb_file()
@@ -389,3 +390,23 @@ def test_after_the_faults_a_killed_promotion_a_deployment_and_a_rollback(
     assert main(["rollback", str(shop), "-e", "production"]) == 1
     assert "there is no earlier prod to return to" in capsys.readouterr().err
     assert prod_checksums(warehouse) == v1
+
+    # The monitor DAG alerts on each rolled-back deployment, once.
+    url, alerts = webhook
+    monitoring = shop / "config" / "monitoring.yml"
+    monitoring.write_text(
+        monitoring.read_text().replace("alerts: []\n", "")
+        + "alerts:\n  - {name: rolled_back, condition: deployment_rolled_back, severity: high, actions: [on_call]}\n"
+        + "notifiers:\n  on_call:\n    class: airflow_provider_dualengine.notifications.webhook.WebhookNotifier\n"
+        + f"    args: {{url: '{url}/on_call'}}\n"
+    )
+    monitor = f"from airflow_provider_dualengine import ProjectConfig, build_monitor_dag\ndag = build_monitor_dag(ProjectConfig({str(shop)!r}, environment='production'), dag_id='monitor_{kind}')\n"
+    rolled_back = [d for d, status, _ in records(warehouse) if status == "rolled_back"]
+    assert str(scenario_dag(f"monitor_{kind}", monitor).state) == "success"
+    assert sorted(body["subject"] for _, body in alerts) == sorted(f"deployment:{d}" for d in rolled_back)
+    assert {(path, body["rule"], body["severity"]) for path, body in alerts} == {("/on_call", "rolled_back", "high")}
+    assert (
+        str(scenario_dag(f"monitor_{kind}_again", monitor.replace(f"monitor_{kind}", f"monitor_{kind}_again")).state)
+        == "success"
+    )
+    assert len(alerts) == len(rolled_back)  # said once
