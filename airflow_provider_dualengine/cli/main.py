@@ -35,6 +35,7 @@ def _validate(args: argparse.Namespace) -> int:
     issues = validate_project(project, read_artifact(project), catalogs, env, require_dbt_docs=not args.no_dbt_docs)
     contracts, findings = check_project_contracts(project, graph)
     issues += [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
+    issues += _monitoring_issues(project)
     if issues:
         raise DualEngineConfigError(issues)
     print(
@@ -50,6 +51,17 @@ def _validate(args: argparse.Namespace) -> int:
     for finding in findings:
         print(f"  {finding}".replace("\n", "\n  "))
     return 0
+
+
+def _monitoring_issues(project: Any) -> list[Any]:
+    """monitoring.yml as the DAGs read it: prices, budgets, alert rules and their notifiers."""
+    from airflow_provider_dualengine.factory.monitoring_tasks import has_alert_rules
+
+    try:
+        has_alert_rules(project)
+    except DualEngineConfigError as exc:
+        return list(exc.issues)
+    return []
 
 
 def _compile(args: argparse.Namespace) -> int:

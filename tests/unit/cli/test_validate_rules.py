@@ -41,6 +41,21 @@ def _append(rel: str, text: str) -> Callable[[Path], None]:
 
 # name -> (mutation, argv, expected fragments, also a DAG import error?)
 CASES: dict[str, tuple[Callable[[Path], None], tuple[str, ...], tuple[str, ...], bool]] = {
+    # --- monitoring.yml: an alert that could never fire ---------------------------------------
+    "alert rule with a misspelt metric": (
+        _edit(
+            "config/monitoring.yml",
+            "alerts: []",
+            "alerts:\n  - {name: lag, condition: 'dependancy_lag > 1 hour', severity: high, actions: [page]}\n"
+            "notifiers:\n  page: {class: airflow_provider_dualengine.notifications.webhook.WebhookNotifier, args: {url: 'http://127.0.0.1:9'}}",
+        ),
+        ("validate", "{P}"),
+        (
+            "{P}/config/monitoring.yml: alerts[0].condition: unknown metric 'dependancy_lag' in 'dependancy_lag > 1 hour'",
+            "fix: see docs/monitoring.md, 'Alert conditions'",
+        ),
+        True,
+    ),
     # --- contracts (validate did not load them before) -----------------------------------
     "contract column the producer lacks": (
         _edit(

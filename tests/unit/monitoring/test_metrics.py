@@ -480,14 +480,28 @@ def test_metrics_verb_prints_a_summary_and_json(
 def test_report_verb_writes_the_report(
     example_project: Path, recorded_warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    pytest.importorskip("airflow_provider_dualengine.monitoring.report", reason="monitoring/report.py not written yet")
+    """The report shows the figures `dualengine metrics --json` prints for the same window."""
+    import html
+
+    from airflow_provider_dualengine.monitoring.report import count, money, pct, seconds
+
     parser = argparse.ArgumentParser(prog="dualengine")
     cli.add_parsers(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["metrics", str(example_project), "--days", "3", "--json"])
+    assert args.func(args) == 0
+    doc = json.loads(capsys.readouterr().out)
     target = tmp_path / "report.html"
-    args = parser.parse_args(["report", str(example_project), "-o", str(target)])
+    args = parser.parse_args(["report", str(example_project), "--days", "3", "-o", str(target)])
     assert args.func(args) == 0
     assert capsys.readouterr().out.strip().endswith(str(target))
-    assert target.is_file() and target.stat().st_size > 0
+    page = html.unescape(target.read_text())
+    assert money(doc["cost"]["total"], doc["currency"]) in page
+    for engine in ("sqlmesh", "dbt"):
+        figures = doc["engines"][engine]
+        assert pct(figures["error_rate_pct"]) in page and count(figures["executions"]) in page
+    assert seconds(doc["dependency_lag"]["max_s"]) in page
+    for model in doc["models"]:
+        assert model["model"] in page and seconds(model["last_execution_s"]) in page
 
 
 def test_a_warehouse_held_by_another_process_is_busy(recorded_warehouse: Path, monkeypatch: pytest.MonkeyPatch) -> None:
