@@ -36,3 +36,31 @@ def assert_run_recorded(warehouse: Warehouse, graph: Any, dag_id: str, run_id: s
     for r in checks.values():
         assert (r[3], r[12], r[13]) == ("success", 0, True) and r[11] > 0, r
     assert checks["customer_value"][1] == "dbt" and checks["staging.customer_enhanced"][1] == "sqlmesh"
+
+
+def assert_cost_is_the_hand_calculation(project: Any, warehouse: Warehouse, run_id: str) -> None:
+    """The cost of a recorded run, as `dualengine metrics` computes it, is what the example's
+    monitoring.yml gives by hand: development prices SQLMesh 'small' at 2.0 and dbt 'x-small'
+    at 1.0 per compute-hour; the shared staging_warehouse (50.0 a month) costs a day's share,
+    split between the engines in proportion to their execution seconds."""
+    import calendar
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from airflow_provider_dualengine.monitoring.metrics import load_metrics
+
+    seconds = dict.fromkeys(("sqlmesh", "dbt"), 0.0)
+    for engine, duration in warehouse.query(
+        f"SELECT engine, duration_s FROM dualengine.run_history WHERE kind = 'model' AND status = 'success' AND run_id = '{run_id}'"
+    ):
+        seconds[engine] += duration
+    today = datetime.now(UTC)
+    shared = 50.0 / calendar.monthrange(today.year, today.month)[1]
+    own = {"sqlmesh": seconds["sqlmesh"] / 3600 * 2.0, "dbt": seconds["dbt"] / 3600 * 1.0}
+    total_s = seconds["sqlmesh"] + seconds["dbt"]
+    document = load_metrics(project, "development", days=1)
+    assert document["cost"]["total"] == pytest.approx(own["sqlmesh"] + own["dbt"] + shared, abs=1e-5)
+    for engine in ("sqlmesh", "dbt"):
+        expected = own[engine] + shared * seconds[engine] / total_s
+        assert document["cost"]["by_engine"][engine] == pytest.approx(expected, abs=1e-5), (engine, document["cost"])

@@ -24,7 +24,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
-from tests.e2e.history_checks import assert_run_recorded
+from tests.e2e.history_checks import assert_cost_is_the_hand_calculation, assert_run_recorded
 from tests.warehouses import Warehouse
 
 RENDERINGS = {
@@ -124,6 +124,7 @@ def test_every_edge_joins_in_openlineage_and_in_assets(
     lineage = _lineage_by_task(events, dag_id)
     # the same run filled the run history of both engines
     assert_run_recorded(warehouse, graph, dag_id, airflow["run_id"], cosmos=rendering == "cosmos")
+    assert_cost_is_the_hand_calculation(shop, warehouse, airflow["run_id"])
 
     if warehouse.kind == "duckdb":
         namespace, database = f"duckdb://{warehouse.connection['host']}", "shop"
