@@ -97,6 +97,7 @@ def dbt_records(task: TaskRun, models: Mapping[str, Mapping[str, Any]]) -> list[
                 duration_s=outcome.get("execution_s"),
                 rows=rows,
                 rows_source="engine" if rows is not None else None,
+                bytes=outcome.get("bytes_processed") if isinstance(outcome.get("bytes_processed"), int) else None,
                 tests_passed=int(outcome.get("tests_passed") or 0),
                 tests_failed=len(failed_tests),
                 message=message,

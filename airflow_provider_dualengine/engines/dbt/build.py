@@ -147,6 +147,7 @@ def model_outcomes(run_results: Mapping[str, Any], manifest: Mapping[str, Any]) 
             "message": result.get("message"),
             "execution_s": round(float(result.get("execution_time") or 0.0), 3),
             "rows_affected": (result.get("adapter_response") or {}).get("rows_affected"),
+            "bytes_processed": (result.get("adapter_response") or {}).get("bytes_processed"),
             "completed_at": _completed_at(result),
             "started_at": _execute_timing(result, "started_at"),
             "relation": result.get("relation_name") or None,

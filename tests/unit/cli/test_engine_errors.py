@@ -26,7 +26,7 @@ SQLMESH_CASES = {
             "FROM raw.raw_orders\nWHERE WHERE",
         ),
         (
-            "{P}/sqlmesh/models/staging/stg_orders.sql: line 28: SQLMesh cannot load this model: Required keyword: 'this' missing for Where. Line 28, Col: 11.",
+            "{P}/sqlmesh/models/staging/stg_orders.sql: line 29: SQLMesh cannot load this model: Required keyword: 'this' missing for Where. Line 29, Col: 11.",
         ),
     ),
     "Python model does not import": (
@@ -107,7 +107,7 @@ def test_compile_during_dag_parsing_reports_the_model(project_copy: Path, tmp_pa
     bag = DagBag(dag_folder=str(dags))
     [message] = bag.import_errors.values()
     assert_readable_import_error(
-        message, f"{project_copy}/sqlmesh/models/staging/stg_orders.sql: line 28: SQLMesh cannot load this model"
+        message, f"{project_copy}/sqlmesh/models/staging/stg_orders.sql: line 29: SQLMesh cannot load this model"
     )
 
 

@@ -52,6 +52,7 @@ def test_dbt_outcomes_keep_dbt_timing_rows_and_failed_tests() -> None:
             "message": "SUCCESS 33",
             "execution_s": 0.42,
             "rows_affected": 33,
+            "bytes_processed": 4096,  # e.g. BigQuery's adapter reports it
             "started_at": "2026-12-07T10:00:00.000001Z",
             "completed_at": "2026-12-07T10:00:00.420000Z",
             "tests_passed": 4,
@@ -62,7 +63,7 @@ def test_dbt_outcomes_keep_dbt_timing_rows_and_failed_tests() -> None:
     }
     by_model = {r.model: r for r in dbt_records(TASK, models)}
     value = by_model["customer_value"]
-    assert (value.status, value.rows, value.tests_passed, value.tests_failed) == ("failed", 33, 4, 1)
+    assert (value.status, value.rows, value.bytes, value.tests_passed, value.tests_failed) == ("failed", 33, 4096, 4, 1)
     assert value.message == "unique_customer_value_customer_id: Got 2 results"
     assert value.ended_at == datetime(2026, 12, 7, 10, 0, 0, 420000, tzinfo=UTC)
     assert (by_model["stg"].rows, by_model["stg"].rows_source) == (None, None)  # -1: the adapter did not say
