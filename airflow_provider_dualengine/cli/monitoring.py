@@ -72,6 +72,10 @@ def summary(document: dict[str, Any]) -> str:
     q, s = document["data_quality"], document["sla"]
     lines.append(f"data quality: {q['passed']} checks passed, {q['failed']} failed: {_pct(q['score_pct'])}")
     lines.append(f"SLA compliance: {s['met']} of {s['checks']} freshness checks met: {_pct(s['compliance_pct'])}")
+    fresh = document.get("freshness_lag") or {}
+    if fresh.get("max_s") is not None:
+        oldest = max(fresh["models"], key=lambda m: m["age_s"] or 0)
+        lines.append(f"data freshness lag: max {fresh['max_s']:.1f} s ({oldest['engine']}:{oldest['model']})")
     lag = document["dependency_lag"]
     if lag["max_s"] is None:
         lines.append("cross-engine dependency lag: none measured")

@@ -50,6 +50,7 @@ class RunRecord:
     tests_passed: int = 0  # dbt tests, SQLMesh audits or contract checks
     tests_failed: int = 0
     sla_met: bool | None = None  # a contract check's freshness SLA: met or not; None without one
+    data_age_s: float | None = None  # a contract check: seconds since the producer last wrote the data
     query_tag: str | None = None  # the tag the engine's queries carried, where the warehouse has one
     message: str | None = None  # the failure, as the engine reported it (secrets redacted)
 
@@ -59,7 +60,7 @@ _DDL = (
     "kind TEXT NOT NULL, engine TEXT NOT NULL, environment TEXT NOT NULL, model TEXT NOT NULL, "
     "status TEXT NOT NULL, dag_id TEXT NOT NULL, run_id TEXT NOT NULL, task_id TEXT NOT NULL, "
     "try_number INTEGER NOT NULL, started_at TIMESTAMP, ended_at TIMESTAMP, duration_s DOUBLE PRECISION, "
-    "rows BIGINT, rows_source TEXT, bytes BIGINT, tests_passed INTEGER NOT NULL, tests_failed INTEGER NOT NULL, sla_met BOOLEAN, "
+    "rows BIGINT, rows_source TEXT, bytes BIGINT, tests_passed INTEGER NOT NULL, tests_failed INTEGER NOT NULL, sla_met BOOLEAN, data_age_s DOUBLE PRECISION, "
     "query_tag TEXT, message TEXT, recorded_at TIMESTAMP NOT NULL"
 )
 

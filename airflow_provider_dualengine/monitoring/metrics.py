@@ -108,6 +108,7 @@ def metrics_document(
         "dependency_lag": _dependency_lag(executions, edges),
         "data_quality": _data_quality(in_window),
         "sla": _sla(in_window),
+        "freshness_lag": _freshness_lag(in_window),
         "deployments": _deployments(deployments, since, until, environment),
         "failing_checks": _failing_checks(in_window),
     }
@@ -246,6 +247,25 @@ def _sla(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     checks = [r for r in rows if r["kind"] == "contract_check" and r.get("sla_met") is not None]
     met = sum(1 for r in checks if r["sla_met"])
     return {"checks": len(checks), "met": met, "compliance_pct": _pct(met / len(checks) * 100 if checks else None)}
+
+
+def _freshness_lag(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Per contracted model, the age of its data at its latest check (producer's last write
+    -> the check), and the largest of these."""
+    latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+    for r in rows:
+        if r["kind"] == "contract_check" and r.get("data_age_s") is not None:
+            latest[(r["engine"], r["model"])] = r  # rows come oldest first
+    models = [
+        {
+            "engine": e,
+            "model": m,
+            "age_s": _seconds(r["data_age_s"]),
+            "checked_at": _iso(r["ended_at"] or r["started_at"]),
+        }
+        for (e, m), r in sorted(latest.items())
+    ]
+    return {"max_s": _seconds(max((r["data_age_s"] for r in latest.values()), default=None)), "models": models}
 
 
 def _deployments(

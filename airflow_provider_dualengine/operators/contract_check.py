@@ -143,6 +143,7 @@ class ContractCheckOperator(BaseOperator):
             tests_passed=len(results) - len(failed),
             tests_failed=len(failed),
             sla_met=all(freshness) if freshness else None,
+            data_age_s=_age_s(summary),
             message="; ".join(f"{r['check']} {r.get('column') or ''}: {r.get('message')}".strip() for r in failed)
             or None,
         )
@@ -195,3 +196,15 @@ class ContractCheckOperator(BaseOperator):
         if not stamps:
             return None, f"no Asset event of {self.producer_asset_uri} records a write by the producer"
         return max(stamps), "the producer's last Asset event"
+
+
+def _age_s(summary: dict[str, Any]) -> float | None:
+    """Seconds between the producer's last write and the check (the data's freshness lag)."""
+    if not summary.get("last_update") or not summary.get("checked_at"):
+        return None
+    checked, written = datetime.fromisoformat(summary["checked_at"]), datetime.fromisoformat(summary["last_update"])
+    if written.tzinfo is None:
+        written = written.replace(tzinfo=UTC)
+    if checked.tzinfo is None:
+        checked = checked.replace(tzinfo=UTC)
+    return round(max((checked - written).total_seconds(), 0.0), 3)

@@ -35,6 +35,7 @@ def assert_run_recorded(warehouse: Warehouse, graph: Any, dag_id: str, run_id: s
     assert set(checks) == {"staging.customer_enhanced", "intermediate.customer_lifetime", "customer_value"}
     for r in checks.values():
         assert (r[3], r[12], r[13]) == ("success", 0, True) and r[11] > 0, r
+        assert r[16] is not None and 0 <= r[16] < 600, r  # the data's age when checked: written this run
     assert checks["customer_value"][1] == "dbt" and checks["staging.customer_enhanced"][1] == "sqlmesh"
 
 

@@ -526,3 +526,32 @@ def test_a_warehouse_held_by_another_process_is_busy(recorded_warehouse: Path, m
         holder.wait()
     rows, deployments = read_history("dualengine_warehouse", datetime.now(UTC) - timedelta(days=1), None)
     assert (len(rows), len(deployments)) == (2, 1)  # free again: read, and nothing was written by waiting
+
+
+def test_freshness_lag_is_the_data_age_at_each_models_latest_check() -> None:
+    from airflow_provider_dualengine.monitoring.metrics import _freshness_lag
+
+    def check(model: str, age: float | None, at: datetime) -> dict[str, Any]:
+        return {
+            "kind": "contract_check",
+            "engine": "sqlmesh",
+            "model": model,
+            "data_age_s": age,
+            "started_at": at,
+            "ended_at": at,
+        }
+
+    t0 = datetime(2026, 12, 7, 8, tzinfo=UTC)
+    rows = [
+        check("a", 7200.0, t0),
+        check("a", 60.0, t0 + timedelta(hours=1)),
+        check("b", 300.0, t0),
+        check("c", None, t0),
+    ]
+    assert _freshness_lag(rows) == {
+        "max_s": 300.0,
+        "models": [
+            {"engine": "sqlmesh", "model": "a", "age_s": 60.0, "checked_at": "2026-12-07T09:00:00+00:00"},
+            {"engine": "sqlmesh", "model": "b", "age_s": 300.0, "checked_at": "2026-12-07T08:00:00+00:00"},
+        ],
+    }
