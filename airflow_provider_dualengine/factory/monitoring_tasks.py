@@ -29,20 +29,19 @@ def has_alert_rules(project: Project) -> bool:
 
 def render_run_alerts(project: Project, environment: str, pool_args: dict[str, Any]) -> Any:
     """The end-of-run evaluation: after every other task, whatever their outcome."""
-    from airflow.sdk import TriggerRule
-
     from airflow_provider_dualengine.operators.alerts import AlertEvaluationOperator
 
+    # A teardown: it runs once everything else is done, whatever the outcome, and Airflow
+    # leaves it out when it decides the run's state (a failed model still fails the run).
     return AlertEvaluationOperator(
         task_id=ALERTS_TASK_ID,
         project_dir=str(project.root),
         environment=environment,
         run_scoped=True,
-        trigger_rule=TriggerRule.ALL_DONE,
         retries=0,
         doc_md="Alert rules of monitoring.yml on this run's executions (docs/monitoring.md).",
         **pool_args,
-    )
+    ).as_teardown()
 
 
 def build_monitor_dag(

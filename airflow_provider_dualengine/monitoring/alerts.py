@@ -13,6 +13,7 @@ repeat each other, and a model that stays slow alerts once per cooldown, not onc
 
 from __future__ import annotations
 
+import copy
 import logging
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
@@ -58,14 +59,16 @@ def evaluate(
     rows: Sequence[Mapping[str, Any]],
     *,
     run_id: str | None = None,
+    dag_id: str | None = None,
     owners: Mapping[str, str] | None = None,
     base_url: str | None = None,
     min_execution_s: float = 0.0,
 ) -> list[Firing]:
-    """What breaks a rule, in `run_id`'s executions when given, else in the whole window.
-    Executions shorter than `min_execution_s` are no performance degradation."""
+    """What breaks a rule, in the executions of the run `(dag_id, run_id)` when given, else in
+    the whole window; newest first, so that when a rule's scope allows one alert, it is
+    about the latest. Executions shorter than `min_execution_s` are no performance degradation."""
     found: list[Firing] = []
-    context = _Context(document, rows, run_id, owners or {}, base_url, min_execution_s)
+    context = _Context(document, rows, (dag_id, run_id) if run_id else None, owners or {}, base_url, min_execution_s)
     for rule in rules:
         condition = rule.condition
         checks = _EVENTS.get(condition.event or "") if condition.event else _METRICS.get(condition.metric or "")
@@ -80,20 +83,28 @@ def evaluate(
 class _Context:
     document: Mapping[str, Any]
     rows: Sequence[Mapping[str, Any]]
-    run_id: str | None
+    run: tuple[str | None, str] | None  # (dag_id, run_id) evaluated; None: the whole window
     owners: Mapping[str, str]
     base_url: str | None
     min_execution_s: float = 0.0
 
-    def in_scope(self, run_id: str | None) -> bool:
-        return self.run_id is None or run_id == self.run_id
+    def in_scope(self, item: Mapping[str, Any]) -> bool:
+        """A run is (dag_id, run_id): scheduled run ids repeat across DAGs of one project."""
+        if self.run is None:
+            return True
+        dag_id, run_id = self.run
+        return item.get("run_id") == run_id and (dag_id is None or item.get("dag_id") == dag_id)
 
-    def task_of(self, node: str, run_id: str | None) -> Mapping[str, Any] | None:
+    def task_of(self, node: str, item: Mapping[str, Any]) -> Mapping[str, Any] | None:
         engine, _, model = node.partition(":")
         matches = [
             r
             for r in self.rows
-            if r["engine"] == engine and r["model"] == model and r["run_id"] == run_id and r["kind"] == "model"
+            if r["engine"] == engine
+            and r["model"] == model
+            and r["kind"] == "model"
+            and r["run_id"] == item.get("run_id")
+            and r["dag_id"] == item.get("dag_id", r["dag_id"])
         ]
         return matches[-1] if matches else None
 
@@ -104,14 +115,19 @@ class _Context:
         scope: str,
         message: str,
         nodes: Iterable[str],
-        run_id: str | None,
+        item: Mapping[str, Any] | None,
         **extra: Any,
     ) -> Firing:
+        from urllib.parse import quote
+
         nodes = tuple(dict.fromkeys(nodes))
-        row = self.task_of(nodes[0], run_id) if nodes and run_id else None
+        row = self.task_of(nodes[0], item) if nodes and item and item.get("run_id") else None
+        run_id = item.get("run_id") if item else None
         link = None
         if row is not None and self.base_url:
-            link = f"{self.base_url.rstrip('/')}/dags/{row['dag_id']}/runs/{row['run_id']}/tasks/{row['task_id']}"
+            path = "/".join(quote(str(row[k]), safe="") for k in ("dag_id", "run_id", "task_id"))
+            dag, run, task = path.split("/")
+            link = f"{self.base_url.rstrip('/')}/dags/{dag}/runs/{run}/tasks/{task}"
         return Firing(
             rule=rule.name,
             severity=rule.severity,
@@ -132,8 +148,8 @@ class _Context:
 
 
 def _slow_models(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
-    for point in ctx.document.get("trend", []):
-        if point.get("status") != "success" or not ctx.in_scope(point.get("run_id")):
+    for point in reversed(ctx.document.get("trend", [])):  # newest first
+        if point.get("status") != "success" or not ctx.in_scope(point):
             continue
         value, baseline = point.get("execution_s"), point.get("baseline_s")
         if value is None or value < ctx.min_execution_s or not rule.condition.holds(value, baseline):
@@ -142,30 +158,30 @@ def _slow_models(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
         limit = (rule.condition.baseline_factor or 0) * baseline if baseline is not None else rule.condition.threshold
         yield ctx.firing(
             rule,
-            f"{node}@{point.get('run_id')}",
+            f"{node}@{point.get('dag_id')}/{point.get('run_id')}",
             node,
-            f"{node} ran {value:.1f} s, {rule.condition.text.split(' ', 1)[1]} (baseline {baseline:.1f} s)"
-            if baseline is not None
+            f"{node} ran {value:.1f} s, over {rule.condition.baseline_factor:g} x its baseline of {baseline:.1f} s"
+            if baseline is not None and rule.condition.baseline_factor is not None
             else f"{node} ran {value:.1f} s ({rule.condition.text})",
             [node],
-            point.get("run_id"),
+            point,
             value=value,
             limit=limit,
         )
 
 
 def _lagging_edges(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
-    for edge in ctx.document.get("dependency_lag", {}).get("edges", []):
-        if not ctx.in_scope(edge.get("run_id")) or not rule.condition.holds(edge["lag_s"]):
+    for edge in reversed(ctx.document.get("dependency_lag", {}).get("edges", [])):  # newest first
+        if not ctx.in_scope(edge) or not rule.condition.holds(edge["lag_s"]):
             continue
         pair = f"{edge['producer']}->{edge['consumer']}"
         yield ctx.firing(
             rule,
-            f"{pair}@{edge['run_id']}",
+            f"{pair}@{edge.get('dag_id')}/{edge['run_id']}",
             pair,
             f"{edge['consumer']} started {edge['lag_s']:.1f} s after {edge['producer']} finished ({rule.condition.text})",
             [edge["producer"], edge["consumer"]],
-            edge["run_id"],
+            edge,
             value=edge["lag_s"],
             limit=rule.condition.threshold,
         )
@@ -231,17 +247,17 @@ def _error_rate(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
 
 def _failed_rows(kind: str, predicate: Any, what: str) -> Any:
     def check(rule: AlertRule, ctx: _Context) -> Iterable[Firing]:
-        for row in ctx.rows:
-            if row["kind"] != kind or not predicate(row) or not ctx.in_scope(row["run_id"]):
+        for row in reversed(ctx.rows):  # newest first
+            if row["kind"] != kind or not predicate(row) or not ctx.in_scope(row):
                 continue
             node = f"{row['engine']}:{row['model']}"
             yield ctx.firing(
                 rule,
-                f"{node}@{row['run_id']}",
+                f"{node}@{row['dag_id']}/{row['run_id']}",
                 node,
                 f"{what} {node}: {row.get('message') or row['status']}",
                 [node],
-                row["run_id"],
+                row,
             )
 
     return check
@@ -362,7 +378,10 @@ def deliver(firing: Firing, notifiers: Mapping[str, Any], context: Mapping[str, 
             log.warning("alert %s: no notifier %r", firing.rule, action)
             continue
         try:
-            notifier.notify({**(context or {}), ALERT_KEY: firing.payload()})
+            # Through __call__, which renders the notifier's templated fields (a Slack text of
+            # "{{ dualengine_alert.message }}") with the alert in the context; on a copy, as
+            # rendering replaces the fields (with new values) in place.
+            copy.copy(notifier)({**(context or {}), ALERT_KEY: firing.payload()})
             took.append(action)
         except Exception as exc:  # noqa: BLE001 - one broken channel must not silence the others
             log.warning("alert %s not delivered through %s: %s: %s", firing.rule, action, type(exc).__name__, exc)

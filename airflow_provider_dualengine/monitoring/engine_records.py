@@ -11,7 +11,7 @@ execution carries its size.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -124,11 +124,21 @@ def count_missing_rows(warehouse: Any, records: list[RunRecord], relations: Mapp
 
 
 def record_task_history(
-    conn_id: str, records: list[RunRecord], relations: Mapping[str, str] | None = None, logger: Any = log
+    conn_id: str,
+    records: Sequence[RunRecord] | Callable[[], Sequence[RunRecord]],
+    relations: Mapping[str, str] | None = None,
+    logger: Any = log,
 ) -> bool:
     """Send the records' metrics (monitoring/stats.py), count what the engine did not, then
-    write the task's records (history.record). A failure is logged, never raised: the
+    write the task's records (history.record); `records` may be a function building them. A failure is logged, never raised: the
     pipeline's outcome does not depend on its history. True when written."""
+    if callable(records):  # built here, so that a surprising engine value is logged too
+        try:
+            records = records()
+        except Exception as exc:  # noqa: BLE001 - see docstring
+            logger.warning("run history not recorded: %s: %s", type(exc).__name__, exc)
+            return False
+    records = list(records)
     if not records:
         return True
     from airflow_provider_dualengine.monitoring.stats import emit_records

@@ -7,7 +7,7 @@ its failure message) under the Airflow run that caused it. Cost, metrics, alerts
 report are all computed from these rows (and from `dualengine.deployments`).
 
 A task writes its rows once, in one transaction that first deletes what an earlier try of
-the same task wrote: a retry replaces its rows instead of adding to them. Recording never
+the same task wrote for the same models: a retry replaces those rows, never adds to them. Recording never
 fails a pipeline (`engine_records.record_task_history` logs why a write failed).
 """
 
@@ -81,10 +81,13 @@ def record(warehouse: Warehouse, records: Sequence[RunRecord], secrets: Iterable
     now = _naive(datetime.now(UTC))
     secrets = list(secrets)
     with warehouse.transaction():
-        for dag_id, run_id, task_id in dict.fromkeys((r.dag_id, r.run_id, r.task_id) for r in records):
+        # Per model: a SQLMesh retry evaluates only what is still missing, so the rows of the
+        # models an earlier try completed stay.
+        for key in dict.fromkeys((r.dag_id, r.run_id, r.task_id, r.kind, r.model) for r in records):
             warehouse.execute(
-                f"DELETE FROM {table} WHERE dag_id = {PARAM} AND run_id = {PARAM} AND task_id = {PARAM}",
-                [dag_id, run_id, task_id],
+                f"DELETE FROM {table} WHERE dag_id = {PARAM} AND run_id = {PARAM} AND task_id = {PARAM}"
+                f" AND kind = {PARAM} AND model = {PARAM}",
+                list(key),
             )
         for r in records:
             row = asdict(r)
@@ -100,14 +103,14 @@ def read(warehouse: Warehouse, since: datetime | None = None, environment: str |
         return []
     where: list[str] = []
     params: list[Any] = []
-    if since is not None:
-        where.append(f"started_at >= {PARAM}")
+    if since is not None:  # a model that failed before it ran has only its recording time
+        where.append(f"COALESCE(started_at, recorded_at) >= {PARAM}")
         params.append(_naive(since))
     if environment is not None:
         where.append(f"environment = {PARAM}")
         params.append(environment)
     sql = f"SELECT {', '.join(COLUMNS)}, recorded_at FROM {warehouse.quote(SCHEMA, TABLE)}"
-    sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY started_at, model"
+    sql += (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY COALESCE(started_at, recorded_at), model"
     rows = []
     for values in warehouse.rows(sql, params):
         row = dict(zip((*COLUMNS, "recorded_at"), values, strict=True))

@@ -46,6 +46,9 @@ def metrics_document(
     generated_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The document for the rows that started in [since, until) (of `environment`, or all)."""
+    # A model that failed before it ran (dbt compile error) has no start of its own: it
+    # counts at the time its task recorded it.
+    rows = [r if r.get("started_at") is not None else {**r, "started_at": r.get("recorded_at")} for r in rows]
     in_window = sorted(
         (
             r
@@ -74,6 +77,7 @@ def metrics_document(
                 "execution_s": _seconds(r.get("duration_s")),
                 "baseline_s": _seconds(baselines[i]),
                 "status": r["status"],
+                "dag_id": r["dag_id"],
                 "run_id": r["run_id"],
             }
             for i, r in enumerate(executions)
@@ -133,10 +137,10 @@ def last_days(days: int, now: datetime | None = None) -> tuple[datetime, datetim
 def _baselines(executions: Sequence[Mapping[str, Any]]) -> list[float | None]:
     """Per execution (oldest first): the median seconds of the same model's last
     BASELINE_RUNS successful executions that started before it (None before any)."""
-    earlier: dict[tuple[str, str], list[float]] = {}
+    earlier: dict[tuple[str, str, str], list[float]] = {}  # (environment, engine, model)
     found: list[float | None] = []
     for row in executions:
-        done = earlier.setdefault((row["engine"], row["model"]), [])
+        done = earlier.setdefault((row["environment"], row["engine"], row["model"]), [])
         found.append(statistics.median(done[-BASELINE_RUNS:]) if len(done) >= BASELINE_MIN_RUNS else None)
         if row["status"] == "success" and row.get("duration_s") is not None:
             done.append(row["duration_s"])
@@ -199,11 +203,12 @@ def _dependency_lag(executions: Sequence[Mapping[str, Any]], edges: Iterable[Edg
     """Per cross-engine edge and Airflow run holding both ends: when the consumer started
     after the producer's successful execution ended. Pairs where the consumer started
     first (not waiting on this producer in that run) are left out."""
-    ended: dict[tuple[str, str], datetime] = {}  # (node, run_id) -> latest successful end
-    started: dict[tuple[str, str], datetime] = {}  # (node, run_id) -> earliest start
+    # A run is (dag_id, run_id): scheduled run ids repeat across DAGs of one project.
+    ended: dict[tuple[str, tuple[str, str]], datetime] = {}  # (node, run) -> latest successful end
+    started: dict[tuple[str, tuple[str, str]], datetime] = {}  # (node, run) -> earliest start
     for r in executions:
         node = f"{r['engine']}:{r['model']}"
-        key = (node, r["run_id"])
+        key = (node, (r["dag_id"], r["run_id"]))
         started[key] = min(started.get(key, r["started_at"]), r["started_at"])
         if r["status"] == "success" and r.get("ended_at") is not None:
             ended[key] = max(ended.get(key, r["ended_at"]), r["ended_at"])
@@ -223,7 +228,8 @@ def _dependency_lag(executions: Sequence[Mapping[str, Any]], edges: Iterable[Edg
                 {
                     "producer": producer,
                     "consumer": consumer,
-                    "run_id": run,
+                    "dag_id": run[0],
+                    "run_id": run[1],
                     "producer_ended_at": _iso(end),
                     "consumer_started_at": _iso(start),
                     "lag_s": _seconds((start - end).total_seconds()),

@@ -1,10 +1,12 @@
 """Evaluate the project's alert rules and deliver what fires (monitoring/alerts.py).
 
-`build_dag` places one at the end of every pipeline run (trigger rule all_done: a failed
-run is exactly when alerts matter), scoped to that run's executions; `build_monitor_dag`
+`build_dag` places one at the end of every pipeline run (a teardown: it runs after every
+other task whatever their outcome - a failed run is exactly when alerts matter - and never
+decides the run's state), scoped to that run's executions; `build_monitor_dag`
 runs one on a schedule over the whole window (deployments, lags and costs that no single
 pipeline run sees). Both share `dualengine.alerts`, so they never repeat each other.
-The task fails only when the rules cannot be read; a notifier that fails is logged.
+The task fails only when the rules cannot be read; anything else (a warehouse busy past the
+wait, a notifier that cannot be built or fails) is logged, and the summary says so.
 """
 
 from __future__ import annotations
@@ -42,14 +44,9 @@ class AlertEvaluationOperator(BaseOperator):
         self.days = days
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_provider_dualengine.compiled.artifact import read_artifact
         from airflow_provider_dualengine.config.monitoring import load_monitoring, monitoring_file
         from airflow_provider_dualengine.config.project import load_project
-        from airflow_provider_dualengine.graph import build_graph
-        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
-        from airflow_provider_dualengine.monitoring import alerts
         from airflow_provider_dualengine.monitoring.alert_rules import load_rules
-        from airflow_provider_dualengine.monitoring.metrics import last_days, metrics_document, read_history
 
         project = load_project(self.project_dir)
         config = load_monitoring(project)
@@ -57,13 +54,30 @@ class AlertEvaluationOperator(BaseOperator):
         if not rules:
             self.log.info("no alert rules in %s", monitoring_file(project))
             return {"rules": 0, "fired": 0, "delivered": 0}
+        try:
+            delivered, fired = self._evaluate(project, config, rules, context)
+        except Exception as exc:  # noqa: BLE001 - see the module doc: alerts never fail a run
+            self.log.error("alerts not evaluated: %s: %s", type(exc).__name__, exc)
+            return {"rules": len(rules), "fired": None, "delivered": [], "error": f"{type(exc).__name__}: {exc}"}
+        summary = {"rules": len(rules), "fired": fired, "delivered": [f.payload() for f in delivered]}
+        self.log.info("alerts: %d rules, %d firing, %d delivered", len(rules), fired, len(delivered))
+        return summary
+
+    def _evaluate(self, project: Any, config: Any, rules: Any, context: Any) -> tuple[list[Any], int]:
+        """(delivered firings, how many fired) for this run, or the window."""
+        from airflow_provider_dualengine.compiled.artifact import read_artifact
+        from airflow_provider_dualengine.graph import build_graph
+        from airflow_provider_dualengine.hooks.warehouse import WarehouseHook
+        from airflow_provider_dualengine.monitoring import alerts
+        from airflow_provider_dualengine.monitoring.metrics import last_days, metrics_document, read_history
+
         since, until = last_days(self.days)
         rows, deployments = read_history(project.settings.warehouse.conn_id, since, self.environment)
         edges = build_graph(project).models_graph.cross_engine_edges()
         document = metrics_document(
             rows, deployments, edges, config, since=since, until=until, environment=self.environment
         )
-        run_id = context["dag_run"].run_id if self.run_scoped and context.get("dag_run") else None
+        dag_run = context.get("dag_run") if self.run_scoped else None
         owners = {
             f"{engine.value}:{name}": model.owner
             for engine, catalog in read_artifact(project, check_fresh=False)
@@ -76,17 +90,18 @@ class AlertEvaluationOperator(BaseOperator):
             rules,
             document,
             rows,
-            run_id=run_id,
+            run_id=dag_run.run_id if dag_run is not None else None,
+            dag_id=dag_run.dag_id if dag_run is not None else None,
             owners=owners,
             base_url=_base_url(),
             min_execution_s=config.alerting.min_execution_s,
         )
+        if not firings:
+            return [], 0
         cooldown = timedelta(seconds=config.alerting.cooldown_s)
         with WarehouseHook(project.settings.warehouse.conn_id).session(autocommit=True) as warehouse:
             delivered = alerts.process(warehouse, firings, notifiers(config.notifiers), cooldown, context=dict(context))
-        summary = {"rules": len(rules), "fired": len(firings), "delivered": [f.payload() for f in delivered]}
-        self.log.info("alerts: %d rules, %d firing, %d delivered", len(rules), len(firings), len(delivered))
-        return summary
+        return delivered, len(firings)
 
 
 def notifiers(specs: dict[str, Any]) -> dict[str, Any]:

@@ -128,26 +128,31 @@ class ContractCheckOperator(BaseOperator):
             return
         from airflow_provider_dualengine.monitoring.engine_records import TaskRun, record_task_history
 
-        results = [r for r in summary.get("results", []) if not r.get("warning") and not r.get("not_run")]
-        failed = [r for r in results if not r["passed"]]
-        freshness = [r["passed"] for r in results if r.get("check") == "freshness"]
         ended = datetime.now(UTC)
-        record = TaskRun.from_context(context, self.history["environment"]).record(
-            kind="contract_check",
-            engine=self.history.get("engine") or "sqlmesh",
-            model=model,
-            status="success" if summary.get("passed") else "failed",
-            started_at=started,
-            ended_at=ended,
-            duration_s=round((ended - started).total_seconds(), 3),
-            tests_passed=len(results) - len(failed),
-            tests_failed=len(failed),
-            sla_met=all(freshness) if freshness else None,
-            data_age_s=_age_s(summary),
-            message="; ".join(f"{r['check']} {r.get('column') or ''}: {r.get('message')}".strip() for r in failed)
-            or None,
-        )
-        record_task_history(self.conn_id, [record], logger=self.log)
+        history = self.history
+
+        def build() -> list[Any]:
+            results = [r for r in summary.get("results", []) if not r.get("warning") and not r.get("not_run")]
+            failed = [r for r in results if not r["passed"]]
+            freshness = [r["passed"] for r in results if r.get("check") == "freshness"]
+            record = TaskRun.from_context(context, history["environment"]).record(
+                kind="contract_check",
+                engine=history.get("engine") or "sqlmesh",
+                model=model,
+                status="success" if summary.get("passed") else "failed",
+                started_at=started,
+                ended_at=ended,
+                duration_s=round((ended - started).total_seconds(), 3),
+                tests_passed=len(results) - len(failed),
+                tests_failed=len(failed),
+                sla_met=all(freshness) if freshness else None,
+                data_age_s=_age_s(summary),
+                message="; ".join(f"{r['check']} {r.get('column') or ''}: {r.get('message')}".strip() for r in failed)
+                or None,
+            )
+            return [record]
+
+        record_task_history(self.conn_id, build, logger=self.log)
 
     def _last_update(self, model: str, context: Any) -> tuple[datetime | None, str]:
         """When the producer last wrote its table, and where that was read (or why not)."""

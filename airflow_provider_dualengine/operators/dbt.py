@@ -91,8 +91,13 @@ class DbtOperatorBase(BaseOperator):
             return
         from airflow_provider_dualengine.monitoring.engine_records import TaskRun, dbt_records, record_task_history
 
-        task = TaskRun.from_context(context, self.history["environment"])
-        record_task_history(self.conn_id, dbt_records(task, outcomes), self.history.get("relations"), self.log)
+        history = self.history
+        record_task_history(
+            self.conn_id,
+            lambda: dbt_records(TaskRun.from_context(context, history["environment"]), outcomes),
+            history.get("relations"),
+            self.log,
+        )
 
 
 class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):

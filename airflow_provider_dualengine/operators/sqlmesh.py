@@ -124,9 +124,12 @@ class _StageExecutor(WaitsForDeployments, _SQLMeshOperator):
                 sqlmesh_records,
             )
 
-            task = TaskRun.from_context(context, self.history["environment"])
+            history, models = self.history, result["models"]
             record_task_history(
-                self.conn_id, sqlmesh_records(task, result["models"]), self.history.get("relations"), self.log
+                self.conn_id,
+                lambda: sqlmesh_records(TaskRun.from_context(context, history["environment"]), models),
+                history.get("relations"),
+                self.log,
             )
         if result["failed"]:
             summary = f"SQLMesh models failed in '{self.environment}': {', '.join(result['failed'])}; the environment was not updated"

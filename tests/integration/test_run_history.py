@@ -31,16 +31,23 @@ def _model(task: TaskRun, model: str, status: str = "success", **fields: Any) ->
     )
 
 
-def test_a_retry_replaces_the_rows_of_its_task(db_connect: tuple[str, Callable[[], Any]]) -> None:
+def test_a_retry_replaces_the_rows_of_the_models_it_ran_again(db_connect: tuple[str, Callable[[], Any]]) -> None:
     dialect, connect = db_connect
     db = connect()
     warehouse = Warehouse(db.cursor(), dialect)
     first = TaskRun("shop", "run_1", "stage_1.sqlmesh.run_stage", 1, "development")
     other = TaskRun("shop", "run_1", "stage_2.sqlmesh.run_stage", 1, "development")
     history.record(
-        warehouse, [_model(first, "raw.a", "failed", message="boom password=hunter2"), _model(first, "raw.b")]
+        warehouse,
+        [
+            _model(first, "raw.a", "failed", message="boom password=hunter2"),
+            _model(first, "raw.b"),
+            _model(first, "raw.c"),
+        ],
     )
     history.record(warehouse, [_model(other, "staging.c", rows=7, rows_source="engine", tests_passed=2)])
+    # try 2 evaluates what is still missing (SQLMesh) or everything again (dbt): its models' rows
+    # are replaced, the rows of models only try 1 ran (raw.c) stay
     retry = TaskRun("shop", "run_1", "stage_1.sqlmesh.run_stage", 2, "development")
     history.record(warehouse, [_model(retry, "raw.a"), _model(retry, "raw.b")])
     db.close()
@@ -53,6 +60,7 @@ def test_a_retry_replaces_the_rows_of_its_task(db_connect: tuple[str, Callable[[
     assert sorted((r["task_id"], r["model"], r["status"], r["try_number"]) for r in rows) == [
         ("stage_1.sqlmesh.run_stage", "raw.a", "success", 2),
         ("stage_1.sqlmesh.run_stage", "raw.b", "success", 2),
+        ("stage_1.sqlmesh.run_stage", "raw.c", "success", 1),
         ("stage_2.sqlmesh.run_stage", "staging.c", "success", 1),
     ]
     c = next(r for r in rows if r["model"] == "staging.c")

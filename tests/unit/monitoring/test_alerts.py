@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from airflow.sdk import BaseNotifier
 
 from airflow_provider_dualengine.hooks.warehouse import Warehouse
 from airflow_provider_dualengine.monitoring import alerts
@@ -74,8 +75,20 @@ DOCUMENT = {
     ],
     "dependency_lag": {
         "edges": [
-            {"producer": "sqlmesh:staging.enh", "consumer": "dbt:mart", "run_id": "r2", "lag_s": 4000.0},
-            {"producer": "sqlmesh:staging.enh", "consumer": "dbt:mart", "run_id": "r1", "lag_s": 20.0},
+            {
+                "producer": "sqlmesh:staging.enh",
+                "consumer": "dbt:mart",
+                "dag_id": "shop",
+                "run_id": "r2",
+                "lag_s": 4000.0,
+            },
+            {
+                "producer": "sqlmesh:staging.enh",
+                "consumer": "dbt:mart",
+                "dag_id": "shop",
+                "run_id": "r1",
+                "lag_s": 20.0,
+            },
         ]
     },
     "deployments": {
@@ -90,6 +103,8 @@ DOCUMENT = {
         {"date": "2026-12-07", "cost": {"total": 3.5}},
     ],
 }
+for _point in DOCUMENT["trend"]:  # the metrics document names each execution's run by DAG and run id
+    _point["dag_id"] = "shop"
 ROWS = [
     _row("staging.enh", "sqlmesh", "r2"),
     _row("mart", "dbt", "r2"),
@@ -103,6 +118,7 @@ def test_each_rule_fires_on_what_breaks_it_and_names_models_owners_and_task() ->
         DOCUMENT,
         ROWS,
         run_id="r2",
+        dag_id="shop",
         owners={"sqlmesh:staging.enh": "data-platform", "dbt:mart": "analytics"},
         base_url="http://airflow:8080",
     )
@@ -132,17 +148,22 @@ def test_nothing_fires_on_the_baseline_run() -> None:
     assert [f.rule for f in alerts.evaluate(RULES[:2], DOCUMENT, ROWS, run_id="r1")] == []
 
 
-class Collecting:
-    """A notifier that keeps what it was given (or fails, to test that others still get it)."""
+class Collecting(BaseNotifier):
+    """A notifier that keeps what it was given (or fails, to test that others still get it);
+    `text` is templated like a chat notifier's message."""
+
+    template_fields = ("text",)
 
     def __init__(self, fail: bool = False) -> None:
+        super().__init__()
         self.got: list[dict] = []
         self.fail = fail
+        self.text = "{{ dualengine_alert.severity }}: {{ dualengine_alert.message }}"
 
     def notify(self, context: dict) -> None:
         if self.fail:
             raise ConnectionError("channel down")
-        self.got.append(context["dualengine_alert"])
+        self.got.append({**context["dualengine_alert"], "text": self.text})
 
 
 @pytest.fixture
@@ -161,11 +182,16 @@ def test_a_firing_is_delivered_once_and_its_scope_stays_quiet_for_the_cooldown(w
     # oncall's channel is down: rules that only notify oncall are not delivered (retried next time)
     assert sorted(f.rule for f in delivered) == ["contract", "cost", "slow"]
     assert sorted(a["rule"] for a in team.got) == ["contract", "cost", "slow"]
+    # the notifier's template was rendered with the alert, and the notifier itself kept its template
+    assert {a["text"] for a in team.got if a["rule"] == "slow"} == {
+        "medium: sqlmesh:staging.enh ran 7.0 s, over 2 x its baseline of 3.0 s"
+    }
+    assert team.text.startswith("{{")
     # the same evaluation again (the monitor DAG after the run): nothing new
     assert alerts.process(warehouse, fired, notifiers, timedelta(hours=1), now=now + timedelta(minutes=5)) == []
     # the same model slow in the next run, within the cooldown: quiet; after it: alerts again
     later = [
-        alerts.Firing(**{**f.__dict__, "subject": "sqlmesh:staging.enh@r3", "run_id": "r3"})
+        alerts.Firing(**{**f.__dict__, "subject": "sqlmesh:staging.enh@shop/r3", "run_id": "r3"})
         for f in fired
         if f.rule == "slow"
     ]

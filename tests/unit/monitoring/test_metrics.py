@@ -250,7 +250,7 @@ def test_models_and_trend(rows: list[dict[str, Any]]) -> None:
         (LIFETIME, 1800.0, 1800.0),
         (VALUE, 360.0, 720.0),
     ]
-    assert all(isinstance(t.pop("run_id"), str) for t in trend)
+    assert all(isinstance(t.pop("run_id"), str) and t.pop("dag_id") == "shop" for t in trend)
     assert trend[0] == {
         "at": "2026-12-04T06:00:00+00:00",
         "engine": "sqlmesh",
@@ -270,6 +270,7 @@ def test_lag_quality_sla_deployments_and_failing_checks(rows: list[dict[str, Any
             {
                 "producer": f"sqlmesh:{LIFETIME}",
                 "consumer": f"dbt:{VALUE}",
+                "dag_id": "shop",
                 "run_id": "scheduled__2026-12-06",
                 "producer_ended_at": "2026-12-06T07:30:00+00:00",
                 "consumer_started_at": "2026-12-06T07:30:12+00:00",
@@ -278,6 +279,7 @@ def test_lag_quality_sla_deployments_and_failing_checks(rows: list[dict[str, Any
             {
                 "producer": f"sqlmesh:{LIFETIME}",
                 "consumer": f"dbt:{VALUE}",
+                "dag_id": "shop",
                 "run_id": "scheduled__2026-12-07",
                 "producer_ended_at": "2026-12-07T07:30:00+00:00",
                 "consumer_started_at": "2026-12-07T07:30:30+00:00",
