@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 
@@ -152,7 +153,8 @@ def test_a_slow_model_and_a_missed_window_alert_once_and_metrics_reach_statsd(
     )
     assert perf["value"] > 2 * BASELINE_SLEEP_S and perf["run_id"] == slow["run_id"]
     assert perf["task_id"] == "stage_1_sqlmesh.sqlmesh.run_stage" and perf["dag_id"] == f"alerts_{kind}"
-    assert perf["link"].endswith(f"/dags/alerts_{kind}/runs/{slow['run_id']}/tasks/stage_1_sqlmesh.sqlmesh.run_stage")
+    run_in_url = quote(slow["run_id"], safe="")  # manual__2026-...:00+00:00 as a URL path segment
+    assert perf["link"].endswith(f"/dags/alerts_{kind}/runs/{run_in_url}/tasks/stage_1_sqlmesh.sqlmesh.run_stage")
     [lag] = by_channel["/on_call"]
     assert (lag["rule"], lag["models"], lag["severity"]) == (
         "cross_engine_dependency_failure",
