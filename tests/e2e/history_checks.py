@@ -16,7 +16,7 @@ def assert_run_recorded(warehouse: Warehouse, graph: Any, dag_id: str, run_id: s
 
     rows = warehouse.query(
         "SELECT kind, engine, model, status, environment, dag_id, run_id, task_id, duration_s, rows, rows_source,"
-        f" tests_passed, tests_failed, sla_met, started_at, ended_at FROM dualengine.run_history WHERE run_id = '{run_id}'"
+        f" tests_passed, tests_failed, sla_met, started_at, ended_at, data_age_s FROM dualengine.run_history WHERE run_id = '{run_id}'"
     )
     models = {(r[1], r[2]): r for r in rows if r[0] == "model"}
     assert set(models) == {(m.engine.value, m.name) for m in graph.models()} and len(models) == 10
