@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def main(dag_file: str, dag_id: str, out: str) -> None:
@@ -50,6 +51,31 @@ def _json(value: object) -> object:
         return value
     except (TypeError, ValueError):
         return repr(value)
+
+
+def run_in_child(source: str, dag_id: str, env: dict[str, str], out: Path) -> dict[str, Any]:
+    """Write `source` as a DAG file into the tests' dags folder, run this module on it in a
+    child process with `env` added, and return what the child wrote."""
+    import os
+    import subprocess
+
+    from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+
+    dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
+    dag_file.write_text(source)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "tests.e2e.dag_test_child", str(dag_file), dag_id, str(out)],
+            cwd=REPO_ROOT,
+            env={**os.environ, **env},
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        dag_file.unlink(missing_ok=True)
+    assert done.returncode == 0 and out.is_file(), done.stderr[-4000:]
+    return json.loads(out.read_text())
 
 
 if __name__ == "__main__":

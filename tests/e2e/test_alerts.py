@@ -9,11 +9,7 @@ monitor DAG evaluates the window and must not repeat anything.
 
 from __future__ import annotations
 
-import json
-import os
 import socket
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +18,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+from tests.e2e.dag_test_child import run_in_child
 from tests.warehouses import Warehouse
 
 # The baseline run's lag (stg_orders -> stg_completed_orders) is ~7 s here; margins for a loaded CI machine.
@@ -73,29 +69,15 @@ def statsd() -> Iterator[tuple[int, list[str]]]:
 
 
 def _run(source: str, dag_id: str, statsd_port: int, tmp_path: Path) -> dict[str, Any]:
-    dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
-    dag_file.write_text(source)
-    out = tmp_path / f"{dag_id}.json"
-    env = {
-        **os.environ,
-        "AIRFLOW__METRICS__STATSD_ON": "True",
-        "AIRFLOW__METRICS__STATSD_HOST": "127.0.0.1",
-        "AIRFLOW__METRICS__STATSD_PORT": str(statsd_port),
-        "AIRFLOW__METRICS__STATSD_PREFIX": "airflow",
+    """dag.test() in a child whose Airflow sends its metrics to the StatsD listener."""
+    statsd = {
+        "STATSD_ON": "True",
+        "STATSD_HOST": "127.0.0.1",
+        "STATSD_PORT": str(statsd_port),
+        "STATSD_PREFIX": "airflow",
     }
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.dag_test_child", str(dag_file), dag_id, str(out)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        dag_file.unlink(missing_ok=True)
-    assert done.returncode == 0 and out.is_file(), done.stderr[-4000:]
-    return json.loads(out.read_text())
+    env = {f"AIRFLOW__METRICS__{k}": v for k, v in statsd.items()}
+    return run_in_child(source, dag_id, env, tmp_path / f"{dag_id}.json")
 
 
 def _sleep_in_python_model(shop: Path, seconds: float) -> None:

@@ -12,9 +12,6 @@ inlets/outlets and the Asset events of the run.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -23,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import REPO_ROOT, TEST_DAGS_FOLDER
+from tests.e2e.dag_test_child import run_in_child
 from tests.e2e.history_checks import assert_cost_is_the_hand_calculation, assert_run_recorded
 from tests.warehouses import Warehouse
 
@@ -35,7 +32,8 @@ RENDERINGS = {
 
 @pytest.fixture
 def lineage_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """(URL, events received): a minimal OpenLineage HTTP endpoint."""
+    """(URL, events received): a minimal OpenLineage HTTP endpoint (answers 200, as the
+    OpenLineage client expects; the alerts' webhook answers 204)."""
     events: list[dict[str, Any]] = []
 
     class Receiver(BaseHTTPRequestHandler):
@@ -55,30 +53,15 @@ def lineage_receiver() -> Iterator[tuple[str, list[dict[str, Any]]]]:
 
 
 def _run_with_lineage(project: Path, dag_id: str, rendering: str, url: str, tmp_path: Path) -> dict[str, Any]:
-    dag_file = TEST_DAGS_FOLDER / f"{dag_id}.py"
-    dag_file.write_text(
+    source = (
         "from airflow_provider_dualengine import DbtExecution, RenderConfig, build_dag\n"
         f"dag = build_dag({str(project)!r}, dag_id={dag_id!r}{RENDERINGS[rendering]})\n"
     )
-    out = tmp_path / "airflow_view.json"
     env = {
-        **os.environ,
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "http", "url": url}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "dualengine_tests",
     }
-    try:
-        done = subprocess.run(
-            [sys.executable, "-m", "tests.e2e.dag_test_child", str(dag_file), dag_id, str(out)],
-            cwd=REPO_ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-    finally:
-        dag_file.unlink(missing_ok=True)
-    assert done.returncode == 0 and out.is_file(), done.stderr[-4000:]
-    return json.loads(out.read_text())
+    return run_in_child(source, dag_id, env, tmp_path / "airflow_view.json")
 
 
 def _task_id(graph: Any, key: tuple[Any, str], rendering: str) -> str:
