@@ -112,4 +112,23 @@ def get_provider_info() -> dict[str, Any]:
             }
         ],
         "notifications": ["airflow_provider_dualengine.notifications.webhook.WebhookNotifier"],
+        "extra-links": [
+            "airflow_provider_dualengine.operators.links.ModelLineageLink",
+            "airflow_provider_dualengine.operators.links.ContractLink",
+        ],
+        "plugins": [{"name": "dualengine", "plugin-class": "airflow_provider_dualengine.ui.plugin.DualEnginePlugin"}],
+        "config": {
+            "dualengine": {
+                "description": "The dual-engine view in the Airflow UI (api-server).",
+                "options": {
+                    "projects": {
+                        "description": "Folders holding a dualengine.yml, comma-separated, that the view shows (compiled with `dualengine compile`). Unset: $DUALENGINE_PROJECT_DIR.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/transforms",
+                        "default": "",
+                    }
+                },
+            }
+        },
     }

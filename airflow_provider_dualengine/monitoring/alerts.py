@@ -349,6 +349,21 @@ def undelivered(warehouse: Warehouse, firings: Sequence[Firing], cooldown: timed
     return fresh
 
 
+def recent(warehouse: Warehouse, since: datetime) -> list[dict[str, Any]]:
+    """Alerts fired since `since`, newest first; none before the first alert."""
+    if not warehouse.table_exists(SCHEMA, TABLE):
+        return []
+    columns = ("rule", "subject", "scope", "severity", "fired_at", "message", "delivered_to")
+    rows = warehouse.rows(
+        f"SELECT {', '.join(columns)} FROM {warehouse.quote(SCHEMA, TABLE)} WHERE fired_at >= {PARAM} ORDER BY fired_at DESC",
+        [_naive(since)],
+    )
+    found = [dict(zip(columns, row, strict=True)) for row in rows]
+    for alert in found:
+        alert["fired_at"] = alert["fired_at"].replace(tzinfo=UTC)
+    return found
+
+
 def remember(warehouse: Warehouse, firing: Firing, delivered_to: Sequence[str], now: datetime) -> None:
     table = warehouse.quote(SCHEMA, TABLE)
     with warehouse.transaction():

@@ -52,6 +52,18 @@ def write_report(document: Mapping[str, Any], path: Path) -> Path:
 def render_report(document: Mapping[str, Any]) -> str:
     """The whole HTML page of `document`, as a string."""
     doc = _Doc(document)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(_page_title(doc))}</title><style>{REPORT_CSS}</style></head>"
+        f"<body><main>{render_sections(document)}</main></body></html>\n"
+    )
+
+
+def render_sections(document: Mapping[str, Any]) -> str:
+    """The report's sections without the page around them (the Airflow UI view embeds
+    them with `REPORT_CSS`)."""
+    doc = _Doc(document)
     sections = [_header(doc)]
     if doc.has_history:
         sections += [_cards(doc), _cost(doc), _trends(doc), _quality(doc), _lag(doc)]
@@ -64,12 +76,7 @@ def render_report(document: Mapping[str, Any]) -> str:
     if doc.has_history:
         sections.append(_models(doc))
     sections.append(_footer(doc))
-    return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(_page_title(doc))}</title><style>{_CSS}</style></head>"
-        f"<body><main>{''.join(sections)}</main></body></html>\n"
-    )
+    return "".join(sections)
 
 
 # --- reading the document ---------------------------------------------------------------
@@ -556,7 +563,7 @@ def _footer(doc: _Doc) -> str:
     )
 
 
-_CSS = """
+REPORT_CSS = """
 :root{--ink:#0f172a;--muted:#475569;--line:#e2e8f0;--bg:#f8fafc;--sqlmesh:#7c3aed;--dbt:#f97316;--bad:#dc2626;--good:#16a34a}
 *{box-sizing:border-box}
 body{margin:0;background:var(--bg);color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif}

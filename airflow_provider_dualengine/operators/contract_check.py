@@ -25,6 +25,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
+from airflow_provider_dualengine.operators.links import ContractLink
 
 if TYPE_CHECKING:
     from airflow_provider_dualengine.contracts.runtime import ContractReport
@@ -44,6 +45,7 @@ class ContractViolation(RuntimeError, AirflowFailException):
 
 class ContractCheckOperator(BaseOperator):
     custom_operator_name = "Data contract check"
+    operator_extra_links = (ContractLink(),)
     template_fields: Sequence[str] = ("schema", "table")
     ui_color = "#fef3c7"
 

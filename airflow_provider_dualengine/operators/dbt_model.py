@@ -24,6 +24,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.operators.dbt import DbtOperatorBase
+from airflow_provider_dualengine.operators.links import ModelLineageLink
 
 RETRIED = "a transient warehouse error: Airflow retries this task, which builds the model alone"
 
@@ -50,6 +51,8 @@ class DbtModelOperator(DbtOperatorBase):
     """
 
     custom_operator_name = "dbt model"
+    operator_extra_links = (ModelLineageLink(),)
+    dualengine_engine = "dbt"
     ui_color = "#fde7d9"
 
     def __init__(

@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
 from airflow_provider_dualengine.engines.transient import is_transient
+from airflow_provider_dualengine.operators.links import ModelLineageLink
 
 
 class SQLMeshModelFailed(RuntimeError, AirflowFailException):
@@ -33,6 +34,8 @@ class SQLMeshModelFailed(RuntimeError, AirflowFailException):
 class SQLMeshModelOperator(BaseOperator):
     custom_operator_name = "SQLMesh model"
     template_fields: Sequence[str] = ()
+    operator_extra_links = (ModelLineageLink(),)
+    dualengine_engine = "sqlmesh"
     ui_color = "#ede9fe"
 
     def __init__(
