@@ -192,6 +192,6 @@ search.addEventListener('input',function(){var q=search.value.trim().toLowerCase
  hits.textContent=q?n+' match'+(n===1?'':'es'):'';if(first&&n<=50){var b=nodes[first].getBoundingClientRect(),c=document.getElementById('canvas'),cb=c.getBoundingClientRect();c.scrollLeft+=b.left-cb.left-40;c.scrollTop+=b.top-cb.top-40}});
 search.addEventListener('keydown',function(ev){if(ev.key==='Enter'){var f=Object.keys(nodes).filter(function(k){return nodes[k].classList.contains('hit')})[0];if(f)select(f,true)}});
 var want=new URL(location.href).searchParams.get('model');if(want&&M[want])select(want,true);
-document.body.setAttribute('data-ready','1');
+window.__readyAt=performance.now();document.body.setAttribute('data-ready','1');
 })();
 """

@@ -1,7 +1,7 @@
 """The HTML report in a real browser: headless Chromium loads it offline, with no console error
 and no request besides the file itself, every chart draws, and the screenshot shows the charts.
 
-Chromium is driven over the DevTools protocol on a pipe (`--remote-debugging-pipe`: JSON
+Chromium is driven over the DevTools protocol (tests/browser.py; `--remote-debugging-pipe`: JSON
 messages ended by NUL on file descriptors 3 and 4), so the test needs no Python package beyond
 the standard library. Without /usr/bin/chromium the test is skipped, unless CI is set: then it
 fails (scripts/install_chromium.sh installs it).
@@ -9,17 +9,7 @@ fails (scripts/install_chromium.sh installs it).
 
 from __future__ import annotations
 
-import base64
-import fcntl
-import json
 import os
-import queue
-import shutil
-import struct
-import subprocess
-import tempfile
-import threading
-import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,218 +18,20 @@ from typing import Any
 import pytest
 
 from airflow_provider_dualengine.monitoring.report import write_report
+from tests.browser import DevTools, chromium_missing, open_browser, png_pixels
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--hide-scrollbars",
-    "--mute-audio",
-]
 SQLMESH_RGB, DBT_RGB = (0x7C, 0x3A, 0xED), (0xF9, 0x73, 0x16)
-TIMEOUT_S = 30
-
-
-class DevTools:
-    """One headless Chromium and one page, spoken to over the DevTools pipe."""
-
-    def __init__(self, profile: Path) -> None:
-        to_browser_r, self._to_browser = os.pipe()
-        self._from_browser, from_browser_w = os.pipe()
-        # Chromium reads commands from fd 3 and writes replies to fd 4; its ends are moved above
-        # both first, so that redirecting one onto 3 or 4 cannot overwrite the other.
-        to_browser_r, from_browser_w = _above(to_browser_r, 10), _above(from_browser_w, 10)
-        self.process = subprocess.Popen(
-            [
-                "bash",
-                "-c",
-                f'exec "$@" 3<&{to_browser_r} 4>&{from_browser_w}',
-                "bash",
-                str(CHROMIUM),
-                *FLAGS,
-                f"--user-data-dir={profile}",
-                "--remote-debugging-pipe",
-            ],
-            pass_fds=(to_browser_r, from_browser_w),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        os.close(to_browser_r)
-        os.close(from_browser_w)
-        self._messages: queue.Queue[dict[str, Any] | None] = queue.Queue()
-        threading.Thread(target=self._read, daemon=True).start()
-        self._next_id = 0
-        self.events: list[dict[str, Any]] = []
-        try:
-            target = self.call("Target.createTarget", {"url": "about:blank"})["targetId"]
-            self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
-            for domain in ("Page", "Runtime", "Log", "Network"):
-                self.call(f"{domain}.enable", session=True)
-        except BaseException:
-            self.process.kill()
-            self.process.wait()
-            os.close(self._to_browser)
-            raise
-
-    def _read(self) -> None:
-        buffer = b""
-        with os.fdopen(self._from_browser, "rb", buffering=0) as stream:
-            while chunk := stream.read(65536):
-                buffer += chunk
-                *messages, buffer = buffer.split(b"\0")
-                for message in messages:
-                    self._messages.put(json.loads(message))
-        self._messages.put(None)
-
-    def _receive(self) -> dict[str, Any]:
-        message = self._messages.get(timeout=TIMEOUT_S)
-        if message is None:
-            raise RuntimeError(f"chromium closed its DevTools pipe (exit code {self.process.poll()})")
-        return message
-
-    def call(self, method: str, params: dict[str, Any] | None = None, session: bool = False) -> dict[str, Any]:
-        """Send one command and wait for its reply, keeping the events that come meanwhile."""
-        self._next_id += 1
-        request: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
-        if session:
-            request["sessionId"] = self.session
-        os.write(self._to_browser, json.dumps(request).encode() + b"\0")
-        while True:
-            message = self._receive()
-            if message.get("id") == self._next_id:
-                if "error" in message:
-                    raise RuntimeError(f"{method}: {message['error']}")
-                return dict(message.get("result", {}))
-            self.events.append(message)
-
-    def wait_for(self, method: str) -> None:
-        while not any(e.get("method") == method for e in self.events):
-            self.events.append(self._receive())
-
-    def open(self, url: str) -> None:
-        """Load `url` in the page, from a clean list of events."""
-        self.events.clear()
-        self.call("Page.navigate", {"url": url}, session=True)
-        self.wait_for("Page.loadEventFired")
-
-    def evaluate(self, expression: str) -> Any:
-        reply = self.call("Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=True)
-        if "exceptionDetails" in reply:
-            raise RuntimeError(f"evaluating the check failed: {reply['exceptionDetails']}")
-        return reply["result"].get("value")
-
-    def problems(self, page_url: str) -> list[str]:
-        """Console errors, uncaught exceptions, failed requests and requests for anything but the page."""
-        found = []
-        for event in self.events:
-            method, params = event.get("method"), event.get("params", {})
-            if method == "Runtime.exceptionThrown":
-                found.append(f"exception: {params['exceptionDetails'].get('text')}")
-            elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-                found.append(f"console.{params['type']}: {params.get('args')}")
-            elif method == "Log.entryAdded" and params["entry"].get("level") == "error":
-                found.append(f"log error: {params['entry'].get('text')} ({params['entry'].get('url')})")
-            elif method == "Network.loadingFailed":
-                found.append(f"failed request: {params.get('errorText')}")
-            elif method == "Network.requestWillBeSent" and params["request"]["url"] != page_url:
-                found.append(f"request: {params['request']['url']}")
-        return found
-
-    def screenshot(self, width: int, height: int, scale: float) -> bytes:
-        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": scale}
-        reply = self.call(
-            "Page.captureScreenshot", {"format": "png", "clip": clip, "captureBeyondViewport": True}, session=True
-        )
-        return base64.b64decode(reply["data"])
-
-    def close(self) -> None:
-        try:
-            self.call("Browser.close")
-        except (RuntimeError, queue.Empty, OSError):
-            pass
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        os.close(self._to_browser)
-
-
-def _above(fd: int, lowest: int) -> int:
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, lowest)
-    os.close(fd)
-    return moved
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[DevTools]:
-    if not CHROMIUM.exists():
-        reason = f"{CHROMIUM} is not installed (bash scripts/install_chromium.sh installs Debian's chromium)"
+    reason = chromium_missing()
+    if reason:
         if os.environ.get("CI"):
             pytest.fail(f"CI is set but {reason}")
         pytest.skip(reason)
-    profile = Path(tempfile.mkdtemp(prefix="dualengine-chromium-"))
-    try:
-        devtools = DevTools(profile)
-        try:
-            devtools.call("Emulation.setDeviceMetricsOverride", _viewport(1400, 1000), session=True)
-            yield devtools
-        finally:
-            devtools.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def _viewport(width: int, height: int) -> dict[str, Any]:
-    return {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False}
-
-
-def png_pixels(png: bytes) -> set[bytes]:
-    """The distinct RGB colours of an 8-bit RGB or RGBA PNG (as Chromium writes them)."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
-    pos, idat, header = 8, b"", b""
-    while pos < len(png):
-        (length,) = struct.unpack(">I", png[pos : pos + 4])
-        kind, data = png[pos + 4 : pos + 8], png[pos + 8 : pos + 8 + length]
-        if kind == b"IHDR":
-            header = data
-        elif kind == b"IDAT":
-            idat += data
-        pos += 12 + length
-    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
-    assert depth == 8 and colour_type in (2, 6) and interlace == 0, f"unexpected PNG format {header!r}"
-    bpp = 3 if colour_type == 2 else 4
-    raw, stride = zlib.decompress(idat), width * bpp
-    previous, pos = bytearray(stride), 0
-    colours: set[bytes] = set()
-    for _ in range(height):
-        filter_type, line = raw[pos], bytearray(raw[pos + 1 : pos + 1 + stride])
-        pos += 1 + stride
-        for i in range(stride) if filter_type else ():
-            left = line[i - bpp] if i >= bpp else 0
-            up = previous[i]
-            if filter_type == 1:
-                line[i] = (line[i] + left) & 255
-            elif filter_type == 2:
-                line[i] = (line[i] + up) & 255
-            elif filter_type == 3:
-                line[i] = (line[i] + (left + up) // 2) & 255
-            else:
-                corner = previous[i - bpp] if i >= bpp else 0
-                guess = left + up - corner
-                pa, pb, pc = abs(guess - left), abs(guess - up), abs(guess - corner)
-                line[i] = (line[i] + (left if pa <= pb and pa <= pc else up if pb <= pc else corner)) & 255
-        colours.update(bytes(line[i : i + 3]) for i in range(0, stride, bpp))
-        previous = line
-    return colours
+    with open_browser() as devtools:
+        yield devtools
 
 
 CHART_CHECK = """(() => {

@@ -105,6 +105,13 @@ def _deployments(warehouse: Any, now: datetime) -> None:
         "rolled_back",
         "rolled back by cli:me in 0.010 s; prod verified identical to before it (checksums)",
     )
+    records.start(warehouse, "dep-2", "production", "airflow:admin", "sqlmesh-def", "b@digest")
+    records.finish(warehouse, "dep-2", "succeeded", "succeeded: prod switched in 0.020 s")
+    # prod's customer_enhanced as deployed: customer_tier is missing (a breaking change vs the contract)
+    warehouse.execute("CREATE SCHEMA staging")
+    warehouse.execute(
+        "CREATE TABLE staging.customer_enhanced (customer_id INTEGER, customer_name TEXT, customer_score DOUBLE)"
+    )
 
 
 def _alert(warehouse: Any, now: datetime) -> None:
@@ -260,9 +267,11 @@ def test_deployments_page_shows_the_record_and_the_rollback_action(view: dict[st
     assert 'class="mono dep-id">dep-1<' in text
     assert ">rolled_back<" in text and "production_promotion: committed" in text
     assert "0.012 s" in text and "verified identical" in text
-    # only a succeeded deployment can be rolled back: dep-1 already was
-    assert 'data-dag="dualengine_shop_production_rollback"' not in text
+    # the rollback targets the last succeeded deployment (dep-2), through the environment's rollback DAG
+    assert 'data-dag="dualengine_shop_production_rollback"' in text
+    assert 'before deployment <b class="mono">dep-2</b>' in text
     assert "no deployment of development recorded yet" in text
+    assert 'data-dag="dualengine_shop_development_rollback"' not in text
 
 
 def test_contracts_page_shows_each_contract_its_consumers_and_the_latest_check(view: dict[str, Any]) -> None:
@@ -272,7 +281,12 @@ def test_contracts_page_shows_each_contract_its_consumers_and_the_latest_check(v
     enhanced = text[text.index('id="c-staging.customer_enhanced"') :]
     enhanced = enhanced[: enhanced.index("</tr>")]
     assert "stg_customers" in enhanced and "9 passed, 0 failed" in enhanced and "SLA met" in enhanced
-    assert "no prod table yet" in enhanced
+    assert (
+        "[BLOCKING] staging.customer_enhanced.customer_tier: contract column &#x27;customer_tier&#x27; (text) is missing from the live table"
+        in enhanced
+    )
+    value = text[text.index('id="c-customer_value"') :]
+    assert "no prod table yet" in value[: value.index("</tr>")]
 
 
 def test_operations_page_shows_cost_sections_and_escaped_alerts(view: dict[str, Any]) -> None:
