@@ -10,7 +10,6 @@ from airflow_provider_dualengine.operators.dbt_model import DbtModelOperator
 from airflow_provider_dualengine.operators.links import ContractLink, ModelLineageLink
 from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
-
 DBT_ARGS = {
     "project_dir": "/p",
     "conn_id": "w",
