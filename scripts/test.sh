@@ -13,7 +13,7 @@ if ! command -v initdb >/dev/null 2>&1 && ! ls /usr/lib/postgresql/*/bin/initdb 
     exit 1
   fi
 fi
-# The cluster test (tests/e2e/test_cluster.py) runs Redis as the Celery broker.
+# The cluster tests (tests/e2e/on_cluster/) run Redis as the Celery broker.
 if ! command -v redis-server >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "==> installing redis-server for the cluster test"

@@ -1,7 +1,7 @@
 """A real Airflow cluster for the end-to-end tests: the provider's wheel in a fresh venv
 (`install`), its servers and processes (`processes`), the cluster and its REST API
-(`airflow_cluster`). Used by tests/e2e/test_cluster.py; tests/static checks that the
-Docker image installs the same wheel with the same requirements."""
+(`airflow_cluster`). Used by tests/e2e/on_cluster/ (one cluster for the package); tests/static
+checks that the Docker image installs the same wheel with the same requirements."""
 
 from tests.cluster.airflow_cluster import AirflowCluster, ClusterError, DagRunResult, TaskRun
 from tests.cluster.install import (

@@ -2,68 +2,46 @@
 
 The provider's wheel in a fresh venv (the Docker image's install recipe), PostgreSQL
 metadata DB, Redis, CeleryExecutor, api-server / scheduler / dag-processor / triggerer /
-celery worker as separate processes (tests/cluster/). Everything is done as the README's
+celery worker as separate processes: the package's cluster (conftest.py), which this
+module finds without any warehouse connection. Everything is done as the README's
 "Running in an Airflow cluster" section says, the warehouse connection through the REST
-API (what the UI form does); the example DAG and then the production deploy DAG are
-triggered through the REST API and checked by their task states, the warehouse's values,
-the Asset events, the deployment record and `dualengine deployments` run against the
-cluster's metadata DB. Cost on 2 cores: about 4 minutes from nothing (6 on a busy
-machine), 65-85 s of it the venv install; 2.6 minutes with a cached venv
-($DUALENGINE_CLUSTER_VENV_CACHE, see tests/cluster/install.py).
+API (what the UI form does); the example DAG (the package's `example_run`, during which an
+operator lists deployments; test_concurrent_operation.py checks those calls) and then the
+production deploy DAG are triggered through the REST API and checked by their task states,
+the warehouse's values, the Asset events, the deployment record and `dualengine
+deployments` run against the cluster's metadata DB. Cost on 2 cores: the package's
+"cluster test cost" lines.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
-import time
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import pytest
 
-from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
-from tests.cluster.report import terminal_writer as _reporter
+from tests.cluster import AirflowCluster, ClusterError, DagRunResult
+from tests.e2e.on_cluster.conftest import (
+    CATALOG_QUERIES,
+    CONN_ID,
+    DAG_FILE_CONNECTIONS,
+    DEPLOY_DAG,
+    EXAMPLE_DAG,
+    VALUE_QUERIES,
+    ExampleRun,
+    connection_exists,
+    ensure_duckdb_connection,
+    report_run,
+    value_queries,
+)
 from tests.example_models import EXAMPLE_DBT_MODELS, EXAMPLE_SQLMESH_MODELS
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
-EXAMPLE_DAG = "dualengine_shop_development"
-DEPLOY_DAG = "dualengine_shop_production_deploy"
-CONN_ID = "dualengine_warehouse"
 SQLMESH_MODELS = EXAMPLE_SQLMESH_MODELS
 DBT_MODELS = EXAMPLE_DBT_MODELS
 DEV_VIEWS = {f"{m.split('.')[0]}__dev.{m.split('.')[1]}" for m in SQLMESH_MODELS}
-
-VALUE_QUERIES = {
-    # what SQLMesh staging implies for each customer, and what the dbt mart holds
-    "implied": """
-        SELECT c.customer_id, count(o.order_id), coalesce(sum(o.amount), 0)
-        FROM staging{s}.customer_enhanced c
-        LEFT JOIN staging{s}.stg_orders o ON o.customer_id = c.customer_id AND o.status = 'completed'
-        GROUP BY 1 ORDER BY 1""",
-    "mart": "SELECT customer_id, order_count, total_amount FROM {dbt}.customer_order_summary ORDER BY 1",
-    "value_rows": "SELECT count(*) FROM {dbt}.customer_value",
-    # the stage-2 SQLMesh model feeds the stage-3 dbt mart
-    "lifetime_mismatch": """
-        SELECT count(*) FROM {dbt}.customer_value v
-        JOIN intermediate{s}.customer_lifetime l USING (customer_id)
-        WHERE v.lifetime_value <> l.lifetime_value""",
-    "lifetime_joined": "SELECT count(*) FROM {dbt}.customer_value v JOIN intermediate{s}.customer_lifetime l USING (customer_id)",
-    # and back: the stage-4 SQLMesh model reads the dbt mart of the same environment
-    "bands": "SELECT value_band, count(*), sum(lifetime_value) FROM {dbt}.customer_value GROUP BY 1 ORDER BY 1",
-    "band_summary": "SELECT value_band, customers, lifetime_value FROM reporting{s}.value_band_summary ORDER BY 1",
-}
-CATALOG_QUERIES = {
-    "views": "SELECT table_schema || '.' || table_name FROM information_schema.tables WHERE table_type = 'VIEW'",
-    "schemas": "SELECT schema_name FROM information_schema.schemata",
-}
-
-
-def value_queries(sqlmesh_suffix: str, dbt_schema: str) -> dict[str, str]:
-    return {name: sql.format(s=sqlmesh_suffix, dbt=dbt_schema) for name, sql in VALUE_QUERIES.items()}
 
 
 def numbers(rows: list[list]) -> list[tuple]:
@@ -93,97 +71,35 @@ def assert_run_succeeded(cluster: AirflowCluster, run: DagRunResult) -> None:
 
 
 @pytest.fixture(scope="module")
-def cluster(request: pytest.FixtureRequest):
-    """The cluster, started once for this module. Its folder (logs, task tables, cost.txt)
-    is not pytest's tmp_path, which a pytest session ending elsewhere may clean up while
-    this one still stops its processes; it is removed afterwards unless a test failed or
-    $DUALENGINE_CLUSTER_KEEP is set. The venv (~1 GB) is always removed unless cached."""
-    report = _reporter(request)
-    began = time.monotonic()
-    failed_before = request.session.testsfailed
-    base = Path(tempfile.mkdtemp(prefix="dualengine-cluster-"))
-    instance = venv = None
-    crashed = False
-    try:
-        t0 = time.monotonic()
-        wheel = build_wheel(base / "dist")
-        wheel_seconds = time.monotonic() - t0
-        venv = install_cluster_venv(base / "venv", wheel)
-        instance = AirflowCluster(base, venv)
-        instance.timings["wheel build"] = wheel_seconds
-        instance.timings["venv install" + (" (cached venv reused)" if venv.cached else "")] = venv.install_seconds
-        instance.start()
-        yield instance
-    except BaseException:
-        crashed = True  # the install or the start failed, or an interrupt
-        raise
-    finally:
-        failed = crashed or request.session.testsfailed > failed_before
-        if instance is not None:
-            if failed and instance.components:
-                report("\n==== cluster diagnostics (a cluster test failed) ====\n" + instance.diagnostics())
-            stop_began = time.monotonic()
-            instance.stop()
-            instance.timings["stop everything"] = time.monotonic() - stop_began
-        if venv is not None:
-            venv.remove()
-        total = time.monotonic() - began
-        timings = instance.timings if instance is not None else {}
-        lines = [f"  {label:<66} {seconds:7.1f} s" for label, seconds in timings.items()]
-        lines.append(f"  {'total (fixture start to everything stopped and removed)':<66} {total:7.1f} s")
-        (base / "cost.txt").write_text("\n".join(lines) + "\n")
-        keep = failed or bool(os.environ.get("DUALENGINE_CLUSTER_KEEP"))
-        if not keep:
-            shutil.rmtree(base, ignore_errors=True)
-        report("\n==== cluster test cost ====\n" + "\n".join(lines) + (f"\n  kept: {base}" if keep else ""))
-
-
-@pytest.fixture(scope="module")
 def parsed_without_connection(cluster: AirflowCluster) -> dict[str, str]:
     """A running cluster without the warehouse connection, as a new user has it: the DAG
     files name their models' Assets after the warehouse, so the UI shows an import error
-    saying what to create (the DAG is never half-built). Then the README's connection,
-    created as the UI form does it (the REST API); the next parse shows the DAGs. Returns
-    the import errors seen before."""
+    saying what to create (the DAG is never half-built) - for the example DAG files and for
+    the package's extra deploy DAG files alike (two of those name the PostgreSQL connection,
+    created later by test_concurrent_operation.py). Then the README's connection, created as
+    the UI form does it (the REST API); the next parse shows the DAGs. Returns the import
+    errors seen before."""
+    if connection_exists(cluster, CONN_ID):
+        pytest.fail(f"the package's cluster already has {CONN_ID}: run this module's tests before the others")
     with cluster.timed("import errors without the connection, then the connection, then the DAGs parsed"):
-        errors = cluster.wait_for_import_errors({"dualengine_example.py", "dualengine_deploy.py"})
-        cluster.create_connection({"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(cluster.warehouse)})
+        errors = cluster.wait_for_import_errors(set(DAG_FILE_CONNECTIONS))
+        ensure_duckdb_connection(cluster)
         for dag_id in (EXAMPLE_DAG, DEPLOY_DAG):
             cluster.wait_for_dag(dag_id)
     return errors
 
 
-def _run(cluster: AirflowCluster, dag_id: str, request: pytest.FixtureRequest) -> DagRunResult:
-    with cluster.timed(f"{dag_id}: parsed?, unpause, trigger, run"):
-        run = cluster.run_dag(dag_id, timeout=1200)
-    table = cluster.base / f"{dag_id}.tasks.txt"
-    table.write_text(run.table() + "\n")
-    slowest = sorted((t for t in run.tasks if t.duration), key=lambda t: -t.duration)[:5]
-    _reporter(request)(
-        f"\n{run.summary()}\n  slowest: "
-        + ", ".join(f"{t.task_id} {t.duration:.1f} s" for t in slowest)
-        + f"\n  every task: {table.name} (kept when a test fails or $DUALENGINE_CLUSTER_KEEP is set)"
-    )
-    return run
+@pytest.fixture(scope="module")
+def example(example_run: ExampleRun) -> tuple[DagRunResult, dict]:
+    """The package's example run (conftest.py) and what it left in dev, read right after it."""
+    return example_run.run, example_run.dev
 
 
 @pytest.fixture(scope="module")
-def example_run(
-    cluster: AirflowCluster, parsed_without_connection, request: pytest.FixtureRequest
-) -> tuple[DagRunResult, dict]:
-    run = _run(cluster, EXAMPLE_DAG, request)
-    # read before the deploy DAG writes prod into the same file
-    snapshot = (
-        cluster.warehouse_query({**value_queries("__dev", "analytics_dev"), **CATALOG_QUERIES})
-        if run.state == "success"
-        else {}
-    )
-    return run, snapshot
-
-
-@pytest.fixture(scope="module")
-def deploy_run(cluster: AirflowCluster, example_run, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
-    run = _run(cluster, DEPLOY_DAG, request)
+def deploy_run(cluster: AirflowCluster, example, request: pytest.FixtureRequest) -> tuple[DagRunResult, dict]:
+    with cluster.timed(f"{DEPLOY_DAG}: parsed?, unpause, trigger, run"):
+        run = cluster.run_dag(DEPLOY_DAG, timeout=1200)
+    report_run(cluster, run, request)
     snapshot = (
         cluster.warehouse_query({**value_queries("", "analytics"), **CATALOG_QUERIES}) if run.state == "success" else {}
     )
@@ -194,10 +110,13 @@ def deploy_run(cluster: AirflowCluster, example_run, request: pytest.FixtureRequ
 
 
 def test_before_the_connection_exists_the_ui_says_what_to_create(parsed_without_connection: dict[str, str]) -> None:
-    assert {Path(name).name for name in parsed_without_connection} == {"dualengine_example.py", "dualengine_deploy.py"}
-    for text in parsed_without_connection.values():
-        assert "warehouse.conn_id: Airflow connection 'dualengine_warehouse' not found." in text
-        assert "airflow connections add dualengine_warehouse --conn-type duckdb --conn-host" in text
+    # the example's two DAG files and the four extra deploy DAG files, each naming its connection
+    assert {Path(name).name for name in parsed_without_connection} == set(DAG_FILE_CONNECTIONS)
+    assert len(DAG_FILE_CONNECTIONS) == 6
+    for name, text in parsed_without_connection.items():
+        conn_id = DAG_FILE_CONNECTIONS[Path(name).name]
+        assert f"warehouse.conn_id: Airflow connection '{conn_id}' not found." in text, (name, text)
+        assert f"airflow connections add {conn_id} --conn-type duckdb --conn-host" in text, (name, text)
 
 
 def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(
@@ -229,16 +148,16 @@ def test_warehouse_connection_is_a_duckdb_connection_in_the_metadata_db(
 # --------------------------------------------------------------------------- the example DAG
 
 
-def test_example_dag_every_task_succeeds(cluster: AirflowCluster, example_run) -> None:
-    run, _ = example_run
+def test_example_dag_every_task_succeeds(cluster: AirflowCluster, example) -> None:
+    run, _ = example
     assert_run_succeeded(cluster, run)
     # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 2 dbt builds + 4 model
     # tasks, 3 contract checks, 4 stage join points
     assert len(run.tasks) == 24, sorted(run.states)
 
 
-def test_example_marts_equal_what_sqlmesh_staging_implies(example_run) -> None:
-    run, rows = example_run
+def test_example_marts_equal_what_sqlmesh_staging_implies(example) -> None:
+    run, rows = example
     assert run.state == "success", run.summary()
     assert len(rows["mart"]) == 50
     assert numbers(rows["mart"]) == numbers(rows["implied"])
@@ -249,8 +168,8 @@ def test_example_marts_equal_what_sqlmesh_staging_implies(example_run) -> None:
     assert sum(n for _, n, _ in numbers(rows["band_summary"])) == 50
 
 
-def test_example_builds_dev_views_and_leaves_prod_alone(example_run) -> None:
-    run, rows = example_run
+def test_example_builds_dev_views_and_leaves_prod_alone(example) -> None:
+    run, rows = example
     assert run.state == "success", run.summary()
     views = {v for [v] in rows["views"]}
     schemas = {s for [s] in rows["schemas"]}
@@ -258,10 +177,10 @@ def test_example_builds_dev_views_and_leaves_prod_alone(example_run) -> None:
     assert not {"raw", "staging", "intermediate", "reporting", "analytics"} & schemas, sorted(schemas)
 
 
-def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowCluster, example_run) -> None:
+def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowCluster, example) -> None:
     from airflow.sdk import Asset
 
-    run, _ = example_run
+    run, _ = example
     assert run.state == "success", run.summary()
     base = Asset(f"duckdb://{cluster.warehouse}/shop").uri  # Airflow normalises duckdb:///x to duckdb:/x
     by_task = {e["source_task_id"]: e["uri"] for e in run.asset_events}
@@ -287,11 +206,11 @@ def test_example_assets_named_like_cosmos_for_both_engines(cluster: AirflowClust
 
 
 def test_deploy_dag_every_task_succeeds_and_prod_equals_what_dev_built(
-    cluster: AirflowCluster, example_run, deploy_run
+    cluster: AirflowCluster, example, deploy_run
 ) -> None:
     run, prod = deploy_run
     assert_run_succeeded(cluster, run)
-    _, dev = example_run
+    _, dev = example
     views = {v for [v] in prod["views"]}
     assert set(SQLMESH_MODELS) <= views, sorted(set(SQLMESH_MODELS) - views)
     assert {f"analytics.{m}" for m in DBT_MODELS} <= views  # dbt's live views over the promoted slot
@@ -335,11 +254,11 @@ def test_deployment_record_through_the_cli_and_the_clusters_connection(cluster: 
     assert record["triggered_by"], record
 
 
-def test_assets_name_the_tasks_that_produce_them(cluster: AirflowCluster, example_run, deploy_run) -> None:
+def test_assets_name_the_tasks_that_produce_them(cluster: AirflowCluster, example, deploy_run) -> None:
     """The UI's Asset page lists the producing tasks: each model task (and `promote`, for the
     prod tables) declares its table's Asset, named from the warehouse connection when the
     DAG file is parsed."""
-    (run, _), (deploy, _) = example_run, deploy_run
+    (run, _), (deploy, _) = example, deploy_run
     assets = cluster.api("GET", "/api/v2/assets", params={"limit": 1000})["assets"]
     producers = {a["uri"]: {(p["dag_id"], p["task_id"]) for p in a["producing_tasks"]} for a in assets}
     expected = {

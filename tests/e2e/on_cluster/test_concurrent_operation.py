@@ -1,126 +1,54 @@
 """Operating a real cluster while it works: the CLI during a pipeline run, two deployments at once.
 
-One LocalExecutor cluster (tests/cluster/; PostgreSQL metadata DB, api-server, scheduler,
-dag-processor, triggerer) for the module:
+On the package's cluster (conftest.py: CeleryExecutor, PostgreSQL metadata DB, Redis,
+one process per component), which carries this module's extra checkouts and deploy DAGs:
 
 A. The example DAG runs while an operator calls `dualengine deployments` ten times, a
-   second apart: the CLI opens the DuckDB file read-only for milliseconds and waits while a
-   task holds it, so every call answers (exit 0) or says the file is busy (exit 3), and the
-   pipeline succeeds; a task that met the CLI's lock retries (counted in the report).
+   second apart - the package's `example_run`, the same run test_cluster.py checks: the
+   CLI opens the DuckDB file read-only for milliseconds and waits while a task holds it,
+   so every call answers (exit 0) or says the file is busy (exit 3), and the pipeline
+   succeeds; a task that met the CLI's lock retries (counted in the report).
 B. Two deploy DAGs of one environment from two checkouts (`deploy_v1` on the project,
    `deploy_v2` on a copy whose dbt value bands start at 500 instead of 1000 and whose SQLMesh
    summary is redefined) triggered back to back: the environment's deployment lease lets
    one deploy and refuses the other at `prepare` (no retry, nothing recorded); prod is the
    winner's code; the refused one, triggered again, deploys. On a DuckDB warehouse (the
-   writer pool serialises the two) and on PostgreSQL (a second database on the metadata
-   DB's server; the two `prepare`s race in parallel).
+   writer pool serialises the two; when test_cluster.py ran first, its deployment of the
+   same environment is already recorded there, and the race adds its records after it) and
+   on PostgreSQL (database `shop` on the metadata DB's server; the two `prepare`s race in
+   parallel).
 
-Cost on 2 cores: see the "cluster test cost" lines this module prints.
+Cost on 2 cores: see the package's "cluster test cost" lines.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.cluster import AirflowCluster, ClusterError, DagRunResult, build_wheel, install_cluster_venv
+from tests.cluster import AirflowCluster, DagRunResult
 from tests.cluster.report import terminal_writer as _reporter
+from tests.e2e.on_cluster.conftest import (
+    ENVIRONMENT,
+    PG_DATABASE,
+    SIDES,
+    ExampleRun,
+    Side,
+    ensure_duckdb_connection,
+    ensure_postgres_connection,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.cluster, pytest.mark.timeout(2400)]
 
-EXAMPLE_DAG = "dualengine_shop_development"
-CONN_ID = "dualengine_warehouse"
-PG_CONN_ID = "dualengine_warehouse_pg"
-PG_DATABASE = "shop"
-ENVIRONMENT = "production"
-CLI_CALLS = 10
 EXIT_BUSY = 3
 NO_RECORDS = f"no deployments of '{ENVIRONMENT}' recorded yet"
 # dbt's customer_value: lifetime value from which a customer is 'high', per code version
 HIGH_FROM = {"v1": 1000, "v2": 500}
 FINAL_OK = {"success", "skipped"}
-
-
-# --------------------------------------------------------------------------- the two checkouts
-
-
-def to_v2(project: Path) -> None:
-    """The second checkout: 'high' from 500 (dbt) and a redefined summary (SQLMesh), so
-    both engines' versions differ and prod shows which one was deployed."""
-    mart = project / "dbt" / "models" / "marts" / "customer_value.sql"
-    _replace(mart, "when l.lifetime_value >= 1000 then 'high'", "when l.lifetime_value >= 500 then 'high'")
-    summary = project / "sqlmesh" / "models" / "reporting" / "value_band_summary.sql"
-    _replace(summary, "GROUP BY\n  v.value_band", "GROUP BY\n  v.value_band\nHAVING\n  COUNT(*) > 0")
-
-
-def to_postgres(project: Path) -> None:
-    """The project on the PostgreSQL warehouse connection."""
-    settings = project / "dualengine.yml"
-    _replace(settings, "type: duckdb", "type: postgres")
-    _replace(settings, f"conn_id: {CONN_ID} ", f"conn_id: {PG_CONN_ID} ")
-
-
-def to_postgres_v2(project: Path) -> None:
-    to_postgres(project)
-    to_v2(project)
-
-
-def _replace(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert text.count(old) == 1, f"{path}: expected {old!r} once; the example project changed, update this test"
-    path.write_text(text.replace(old, new))
-
-
-@dataclass(frozen=True)
-class Side:
-    """One warehouse's pair of deploy DAGs (version -> DAG id, version -> project folder)."""
-
-    kind: str
-    dags: dict[str, str]
-    projects: dict[str, str]
-
-    def other(self, version: str) -> str:
-        return "v2" if version == "v1" else "v1"
-
-
-SIDES = {
-    "duckdb": Side("duckdb", {"v1": "deploy_v1", "v2": "deploy_v2"}, {"v1": "transforms", "v2": "transforms_v2"}),
-    "postgres": Side(
-        "postgres",
-        {"v1": "pg_deploy_v1", "v2": "pg_deploy_v2"},
-        {"v1": "transforms_pg", "v2": "transforms_pg_v2"},
-    ),
-}
-EXTRA_PROJECTS: dict[str, Callable[[Path], None] | None] = {
-    "transforms_v2": to_v2,
-    "transforms_pg": to_postgres,
-    "transforms_pg_v2": to_postgres_v2,
-}
-
-
-def deploy_dag_file(dag_id: str, project: Path) -> str:
-    """A user's deploy DAG file for `project` (as dags/dualengine_deploy.py, another dag_id)."""
-    return (
-        "from airflow_provider_dualengine import ProjectConfig, build_deploy_dag\n\n"
-        f"{dag_id} = build_deploy_dag(ProjectConfig({str(project)!r}, environment={ENVIRONMENT!r}), dag_id={dag_id!r})\n"
-    )
-
-
-def extra_dags(base: Path) -> dict[str, str]:
-    return {
-        f"{dag_id}.py": deploy_dag_file(dag_id, base / side.projects[version])
-        for side in SIDES.values()
-        for version, dag_id in side.dags.items()
-    }
 
 
 # --------------------------------------------------------------------------- reporting
@@ -130,136 +58,13 @@ def not_ok(run: DagRunResult) -> dict[str, str | None]:
     return {t: s for t, s in run.states.items() if s not in FINAL_OK}
 
 
-# --------------------------------------------------------------------------- the cluster
-
-
-@pytest.fixture(scope="module")
-def cluster(request: pytest.FixtureRequest) -> Iterator[AirflowCluster]:
-    """LocalExecutor cluster with the extra checkouts and deploy DAGs, the DuckDB warehouse
-    connection and a PostgreSQL one (database `shop` on the metadata DB's server). Its
-    folder is kept when a test failed or $DUALENGINE_CLUSTER_KEEP is set."""
-    report = _reporter(request)
-    began = time.monotonic()
-    failed_before = request.session.testsfailed
-    base = Path(tempfile.mkdtemp(prefix="dualengine-concurrent-"))
-    instance = venv = None
-    crashed = False
-    try:
-        t0 = time.monotonic()
-        wheel = build_wheel(base / "dist")
-        wheel_seconds = time.monotonic() - t0
-        venv = install_cluster_venv(base / "venv", wheel)
-        instance = AirflowCluster(
-            base, venv, executor="LocalExecutor", extra_projects=EXTRA_PROJECTS, extra_dags=extra_dags(base)
-        )
-        instance.timings["wheel build"] = wheel_seconds
-        instance.timings["venv install" + (" (cached venv reused)" if venv.cached else "")] = venv.install_seconds
-        instance.start()
-        with instance.timed("warehouse connections (DuckDB, PostgreSQL database)"):
-            instance.create_connection(
-                {"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(instance.warehouse)}
-            )
-            pg = instance.postgres
-            pg.create_database(PG_DATABASE)
-            instance.create_connection(
-                {
-                    "connection_id": PG_CONN_ID,
-                    "conn_type": "postgres",
-                    "host": pg.host,
-                    "port": pg.port,
-                    "login": pg.user,
-                    "password": pg.password,
-                    "schema": PG_DATABASE,
-                }
-            )
-        yield instance
-    except BaseException:
-        crashed = True
-        raise
-    finally:
-        failed = crashed or request.session.testsfailed > failed_before
-        if instance is not None:
-            if failed and instance.components:
-                report("\n==== cluster diagnostics (a test failed) ====\n" + instance.diagnostics())
-            stop_began = time.monotonic()
-            instance.stop()
-            instance.timings["stop everything"] = time.monotonic() - stop_began
-        if venv is not None:
-            venv.remove()
-        timings = instance.timings if instance is not None else {}
-        lines = [f"  {label:<70} {seconds:7.1f} s" for label, seconds in timings.items()]
-        lines.append(
-            f"  {'total (fixture start to everything stopped and removed)':<70} {time.monotonic() - began:7.1f} s"
-        )
-        (base / "cost.txt").write_text("\n".join(lines) + "\n")
-        keep = failed or bool(os.environ.get("DUALENGINE_CLUSTER_KEEP"))
-        if not keep:
-            shutil.rmtree(base, ignore_errors=True)
-        report("\n==== cluster test cost ====\n" + "\n".join(lines) + (f"\n  kept: {base}" if keep else ""))
-
-
 # --------------------------------------------------------------------------- A. the CLI during a run
 
 
-@dataclass(frozen=True)
-class CliCall:
-    exit_code: int
-    stdout: str
-    stderr: str
-    seconds: float
-    run_state_after: str  # the pipeline run's state when the call had returned
-
-
-@dataclass(frozen=True)
-class PipelineUnderCli:
-    run: DagRunResult
-    calls: list[CliCall]
-
-
-def wait_for_the_warehouse_in_use(cluster: AirflowCluster, dag_id: str, run_id: str, timeout: float = 180) -> None:
-    """Until the run's first warehouse task has created the DuckDB file and a task is running:
-    before that the CLI rightly says the file does not exist (exit 1), which is not this test."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        cluster.check_components()
-        if cluster.warehouse.exists() and any(t.state == "running" for t in cluster.task_instances(dag_id, run_id)):
-            return
-        if cluster.run_state(dag_id, run_id) in ("success", "failed"):
-            return
-        time.sleep(0.5)
-    raise ClusterError(
-        f"{dag_id} {run_id}: no task running on {cluster.warehouse} after {timeout:.0f} s\n{cluster.diagnostics()}"
-    )
-
-
-@pytest.fixture(scope="module")
-def pipeline_under_cli(cluster: AirflowCluster, request: pytest.FixtureRequest) -> PipelineUnderCli:
-    cluster.wait_for_dag(EXAMPLE_DAG)
-    cluster.unpause(EXAMPLE_DAG)
-    began = time.monotonic()
-    run_id = cluster.trigger(EXAMPLE_DAG)
-    calls: list[CliCall] = []
-    with cluster.timed(f"A. {EXAMPLE_DAG} with {CLI_CALLS} `dualengine deployments` calls"):
-        wait_for_the_warehouse_in_use(cluster, EXAMPLE_DAG, run_id)
-        for _ in range(CLI_CALLS):
-            t0 = time.monotonic()
-            done = cluster.cli(
-                "dualengine", "deployments", str(cluster.project), "-e", ENVIRONMENT, check=False, timeout=120
-            )
-            seconds = time.monotonic() - t0
-            calls.append(
-                CliCall(done.returncode, done.stdout, done.stderr, seconds, cluster.run_state(EXAMPLE_DAG, run_id))
-            )
-            time.sleep(1)
-        run = cluster.wait_for_run(EXAMPLE_DAG, run_id, timeout=1200, began=began)
-    (cluster.base / f"{EXAMPLE_DAG}.tasks.txt").write_text(run.table() + "\n")
-    return PipelineUnderCli(run, calls)
-
-
 def test_pipeline_succeeds_while_the_operator_lists_deployments(
-    cluster: AirflowCluster, pipeline_under_cli: PipelineUnderCli, request: pytest.FixtureRequest
+    cluster: AirflowCluster, example_run: ExampleRun, request: pytest.FixtureRequest
 ) -> None:
-    run, calls = pipeline_under_cli.run, pipeline_under_cli.calls
+    run, calls = example_run.run, example_run.cli_calls
     retried = {t.task_id: t.try_number for t in run.tasks if t.try_number > 1}
     earlier = {
         task_id: [cluster.task_log(run.dag_id, run.run_id, task_id, n) for n in range(1, tries)]
@@ -328,6 +133,9 @@ def warehouse_rows(cluster: AirflowCluster, kind: str, queries: dict[str, str]) 
         db.close()
 
 
+RECORDS_TABLE = """
+    SELECT count(*) FROM information_schema.tables
+    WHERE table_schema = 'dualengine' AND table_name = 'deployments'"""
 PROD_QUERIES = {
     "records": "SELECT id, status, details FROM dualengine.deployments ORDER BY started_at",
     "leases": "SELECT environment, holder, owner FROM dualengine.deployment_leases",
@@ -343,11 +151,26 @@ PROD_QUERIES = {
 }
 
 
+def recorded(cluster: AirflowCluster, kind: str) -> list[tuple[str, str]]:
+    """(id, status) of the deployments recorded in the side's warehouse, oldest first."""
+    if warehouse_rows(cluster, kind, {"table": RECORDS_TABLE})["table"] != [[1]]:
+        return []  # nothing ever deployed there
+    return [(i, s) for i, s, _ in warehouse_rows(cluster, kind, {"records": PROD_QUERIES["records"]})["records"]]
+
+
+def records_since(prod: dict[str, list[list[Any]]], earlier: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """(id, status) of the records added after `earlier`, which must be untouched."""
+    records = [(i, s) for i, s, _ in prod["records"]]
+    assert records[: len(earlier)] == earlier, f"earlier records changed: {earlier} -> {records}"
+    return records[len(earlier) :]
+
+
 @dataclass
 class Race:
     side: Side
     runs: dict[str, DagRunResult]  # version -> its run
     prod: dict[str, list[list[Any]]]
+    earlier: list[tuple[str, str]]  # the records there before the race (test_cluster.py's deployment)
 
     @property
     def winner(self) -> str:
@@ -375,10 +198,14 @@ def xcom_text(cluster: AirflowCluster, run: DagRunResult, task_id: str, key: str
 
 
 @pytest.fixture(scope="module", params=sorted(SIDES))
-def race(cluster: AirflowCluster, pipeline_under_cli: PipelineUnderCli, request: pytest.FixtureRequest) -> Race:
+def race(cluster: AirflowCluster, example_run: ExampleRun, request: pytest.FixtureRequest) -> Race:
     """Both deploy DAGs of the side triggered back to back (after scenario A: one run at a time
-    on the DuckDB file), both waited for, then prod read."""
+    on the DuckDB file), both waited for, then prod read. Both warehouse connections exist
+    from the first side on, so the PostgreSQL side's DAG files are parsed by its turn."""
+    ensure_duckdb_connection(cluster)
+    ensure_postgres_connection(cluster)
     side = SIDES[request.param]
+    earlier = recorded(cluster, side.kind)
     for dag_id in side.dags.values():
         cluster.wait_for_dag(dag_id)
         cluster.unpause(dag_id)
@@ -387,7 +214,7 @@ def race(cluster: AirflowCluster, pipeline_under_cli: PipelineUnderCli, request:
         run_ids = {version: cluster.trigger(dag_id) for version, dag_id in side.dags.items()}
         runs = {v: cluster.wait_for_run(side.dags[v], run_ids[v], timeout=1200, began=began) for v in run_ids}
     deployed = any(r.state == "success" for r in runs.values())
-    race = Race(side, runs, warehouse_rows(cluster, side.kind, PROD_QUERIES) if deployed else {})
+    race = Race(side, runs, warehouse_rows(cluster, side.kind, PROD_QUERIES) if deployed else {}, earlier)
     _reporter(request)(
         f"\nB[{side.kind}] race: "
         + "; ".join(f"{v}: {r.summary()}" for v, r in runs.items())
@@ -441,7 +268,7 @@ def assert_prod_follows(prod: dict[str, list[list[Any]]], version: str) -> None:
 def test_prod_and_the_record_are_the_winners(cluster: AirflowCluster, race: Race) -> None:
     assert race.prod, describe(cluster, race.runs)
     winner_id = xcom_text(cluster, race.runs[race.winner], "prepare", "deployment_id")
-    assert [(i, s) for i, s, _ in race.prod["records"]] == [(winner_id, "succeeded")], race.prod["records"]
+    assert records_since(race.prod, race.earlier) == [(winner_id, "succeeded")], race.prod["records"]
     assert race.prod["leases"] == [], race.prod["leases"]
     assert_prod_follows(race.prod, race.winner)
 
@@ -472,7 +299,7 @@ def test_the_refused_deployment_deploys_when_triggered_again(cluster: AirflowClu
     assert {t.task_id: t.try_number for t in run.tasks}["prepare"] == 1
     first = xcom_text(cluster, race.runs[race.winner], "prepare", "deployment_id")
     second = xcom_text(cluster, run, "prepare", "deployment_id")
-    records = [(i, s) for i, s, _ in redeploy.prod["records"]]
+    records = records_since(redeploy.prod, race.earlier)
     assert records == [(first, "succeeded"), (second, "succeeded")], records
     assert redeploy.prod["leases"] == [], redeploy.prod["leases"]
     assert_prod_follows(redeploy.prod, race.loser)
