@@ -113,8 +113,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "notifications": ["airflow_provider_dualengine.notifications.webhook.WebhookNotifier"],
         "extra-links": [
-            "airflow_provider_dualengine.operators.links.ModelLineageLink",
-            "airflow_provider_dualengine.operators.links.ContractLink",
+            "airflow_provider_dualengine.links.view.ModelLineageLink",
+            "airflow_provider_dualengine.links.view.ContractLink",
         ],
         "plugins": [{"name": "dualengine", "plugin-class": "airflow_provider_dualengine.ui.plugin.DualEnginePlugin"}],
         "config": {

@@ -25,7 +25,7 @@ from airflow.sdk import Asset, AssetAlias, BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
-from airflow_provider_dualengine.operators.links import ContractLink
+from airflow_provider_dualengine.links.view import ContractLink
 
 if TYPE_CHECKING:
     from airflow_provider_dualengine.contracts.runtime import ContractReport

@@ -23,8 +23,8 @@ from airflow.sdk import Asset, BaseHook
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.transient import all_transient
+from airflow_provider_dualengine.links.view import ModelLineageLink
 from airflow_provider_dualengine.operators.dbt import DbtOperatorBase
-from airflow_provider_dualengine.operators.links import ModelLineageLink
 
 RETRIED = "a transient warehouse error: Airflow retries this task, which builds the model alone"
 

@@ -23,7 +23,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_dualengine.engines.connections import table_asset_uri
 from airflow_provider_dualengine.engines.transient import is_transient
-from airflow_provider_dualengine.operators.links import ModelLineageLink
+from airflow_provider_dualengine.links.view import ModelLineageLink
 
 
 class SQLMeshModelFailed(RuntimeError, AirflowFailException):

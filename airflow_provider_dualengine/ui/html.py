@@ -109,7 +109,7 @@ def shell(
         payload = f'<script type="application/json" id="page-data">{text}</script>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">'
         f"<title>{esc(title)} · dual engine</title><style>{CSS}{extra_css}</style></head>"
         f'<body data-page="{esc(page)}"><header><span class="brand">SQLMesh + dbt</span><nav>{nav}</nav>{picker}</header>'
         f"<main>{body}</main>{payload}<script>{LINK_SCRIPT}{script}</script></body></html>\n"

@@ -3,7 +3,7 @@ package's `airflow.plugins` entry point, so installing the wheel is enough.
 
 `fastapi_apps` mounts the app on the api-server; `external_views` add its pages to the
 UI's Browse menu (shown in an iframe; relative hrefs, so a proxy prefix keeps working).
-Tasks link to it through operator extra links (operators/links.py).
+Tasks link to it through operator extra links (links/view.py).
 """
 
 from __future__ import annotations

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_dualengine.links.view import ContractLink, ModelLineageLink
 from airflow_provider_dualengine.operators.contract_check import ContractCheckOperator
 from airflow_provider_dualengine.operators.dbt_model import DbtModelOperator
-from airflow_provider_dualengine.operators.links import ContractLink, ModelLineageLink
 from airflow_provider_dualengine.operators.sqlmesh_model import SQLMeshModelOperator
 
 DBT_ARGS = {
