@@ -8,7 +8,7 @@ URL is a path on the Airflow host: `[api] base_url`'s path (a proxy prefix, if a
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from airflow.sdk import BaseOperatorLink
 
@@ -43,4 +43,4 @@ class ContractLink(BaseOperatorLink):
 
     def get_link(self, operator: Any, *, ti_key: Any) -> str:
         name = (getattr(operator, "contract", None) or {}).get("name", "")
-        return view_url("contracts", fragment=f"c-{name}") if name else ""
+        return view_url("contracts", fragment=f"c-{quote(name)}", contract=name) if name else ""

@@ -3,8 +3,10 @@
 The user comes from Airflow's own dependency (JWT in the Authorization header, else the
 `_token` cookie the Airflow UI sets at login, which is what an iframe sends), so the view
 accepts exactly what Airflow's REST API accepts: no token -> 401, a bad token -> 403.
-DAG data (run statuses, task links) is shown only for DAGs the auth manager lets the
-user read.
+DAG data is shown only where the auth manager lets the user read the DAG behind it: run
+history rows by their DAG, an environment's deployment records by its deploy or rollback
+DAG (`dualengine_<project>_<environment>_deploy|_rollback`), alerts only to users who may
+read every DAG.
 """
 
 from __future__ import annotations
@@ -27,3 +29,11 @@ def readable_dag_ids(user: Any) -> set[str]:
 def visible_rows(rows: list[dict[str, Any]], dag_ids: set[str]) -> list[dict[str, Any]]:
     """History rows of DAGs the user may read."""
     return [row for row in rows if row.get("dag_id") in dag_ids]
+
+
+def reads_every_dag(user: Any) -> bool:
+    """Whether the user may read all DAGs (what alerts need: they name models and runs of
+    any DAG, without a DAG id to check)."""
+    from airflow.api_fastapi.app import get_auth_manager
+
+    return bool(get_auth_manager().is_authorized_dag(method="GET", user=user))

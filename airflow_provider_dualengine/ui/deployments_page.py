@@ -34,17 +34,14 @@ def _rollback(details: dict[str, Any]) -> str:
     return f"failure point <b>{esc(plan.get('failure_point'))}</b><ul>{steps}</ul>"
 
 
-def _checksums(record: dict[str, Any]) -> str:
-    summary = str(record["details"].get("summary") or "")
+def _checksums(details: dict[str, Any]) -> str:
+    summary = str(details.get("summary") or "")
     if "verified identical" in summary:
         return '<span class="ok-text">verified identical</span>'
     if "DIFFERS" in summary:
         return '<b class="err-text">prod differs from before</b>'
-    return (
-        esc(f"{len(record['details'].get('checksums_before') or {})} tables saved")
-        if record["details"].get("checksums_before")
-        else "—"
-    )
+    saved = details.get("checksums_before")
+    return esc(f"{len(saved)} tables saved") if isinstance(saved, dict) and saved else "—"
 
 
 def _row(record: dict[str, Any]) -> list[str]:
@@ -59,7 +56,7 @@ def _row(record: dict[str, Any]) -> list[str]:
         _stages(record),
         f"{window:.3f} s" if isinstance(window, int | float) else "—",
         _rollback(details),
-        _checksums(record),
+        _checksums(details),
         esc(details.get("summary") or ""),
     ]
 
@@ -87,7 +84,8 @@ def render(loaded: LoadedProject, deployments: list[dict[str, Any]], projects: l
         action = (
             f'<div class="rollback" data-dag="{esc(dag_id)}" data-env="{esc(env.name)}">'
             f'<button class="arm">Roll back {esc(env.name)}…</button>'
-            f'<span class="confirm" hidden>Return both engines to before deployment <b class="mono">{esc(last["id"])}</b>? '
+            f'<span class="confirm" hidden>Return both engines of {esc(env.name)} to before its last successful deployment '
+            f'(now <b class="mono">{esc(last["id"])}</b>; the rollback DAG decides when it runs)? '
             f'<button class="danger go">Trigger {esc(dag_id)}</button> <button class="cancel">Cancel</button></span>'
             f'<span class="result"></span> <span class="muted">runs DAG {airflow_link(dag_url(dag_id), dag_id)} as you</span></div>'
             if last is not None

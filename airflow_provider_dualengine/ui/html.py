@@ -105,7 +105,12 @@ def shell(
         picker = f'<select id="project" onchange="location.search=\'project=\'+encodeURIComponent(this.value)">{options}</select>'
     payload = ""
     if data is not None:
-        text = json.dumps(data, separators=(",", ":"), default=str).replace("</", "<\\/")
+        text = (
+            json.dumps(data, separators=(",", ":"), default=str)
+            .replace("&", "\\u0026")
+            .replace("<", "\\u003c")
+            .replace(">", "\\u003e")
+        )
         payload = f'<script type="application/json" id="page-data">{text}</script>'
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

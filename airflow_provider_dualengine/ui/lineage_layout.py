@@ -1,8 +1,8 @@
 """Where each model sits in the lineage picture: stages left to right in execution order,
 inside a stage one column per dependency depth, rows ordered to keep edges short.
 
-Computed once per compiled artifact on the server, so the browser only draws a finished
-SVG (1,000 models render in well under a second; benchmarks/ui_lineage_render.py).
+Computed on the server with each page (about 30 ms for 1,000 models), so the browser only
+draws a finished SVG (0.25 s in Chromium; benchmarks/ui_lineage_render.py).
 """
 
 from __future__ import annotations

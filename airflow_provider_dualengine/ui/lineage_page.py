@@ -94,7 +94,8 @@ def svg(data: dict[str, Any], picture: Layout) -> str:
     for ident, model in data["models"].items():
         box = boxes[ident]
         label = model["n"] if len(model["n"]) <= LABEL_CHARS else model["n"][: LABEL_CHARS - 1] + "…"
-        status = model["runs"][-1]["status"] if model["runs"] else ""
+        newest = max(model["runs"], key=lambda r: r["at"] or "", default=None)  # any environment
+        status = newest["status"] if newest else ""
         parts.append(
             f'<g class="n {esc(model["e"])}" data-k="{esc(ident)}" transform="translate({box.x:.0f},{box.y:.0f})">'
             f'<title>{esc(ident)}</title><rect width="{NODE_W}" height="{NODE_H}" rx="5"/>'

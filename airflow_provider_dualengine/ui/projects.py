@@ -54,6 +54,17 @@ class LoadedProject:
         """The DAG `build_rollback_dag` names by default for `environment`."""
         return f"dualengine_{self.name}_{environment}_rollback"
 
+    def deploy_dag_id(self, environment: str) -> str:
+        """The DAG `build_deploy_dag` names by default for `environment`."""
+        return f"dualengine_{self.name}_{environment}_deploy"
+
+    def has_model(self, node: str) -> bool:
+        """`node` is 'engine:name' of one of this project's models."""
+        return bool(self.graph.models_graph.matching(node)) if ":" in node else False
+
+    def has_contract(self, name: str) -> bool:
+        return any(c.model.name == name for c in self.contracts)
+
 
 class ProjectsNotConfigured(LookupError):
     """No project folder is configured for the view."""
@@ -66,7 +77,7 @@ def configured_dirs() -> list[Path]:
     return [Path(part.strip()) for part in raw.split(",") if part.strip()]
 
 
-_cache: dict[Path, tuple[float, LoadedProject]] = {}
+_cache: dict[Path, tuple[tuple, LoadedProject]] = {}
 _lock = threading.Lock()
 
 
@@ -83,10 +94,7 @@ def load_all() -> list[LoadedProject]:
 def load_one(folder: Path) -> LoadedProject:
     """The project in `folder`, from cache while its compiled artifact is unchanged."""
     project = load_project(folder)
-    try:
-        stamp = project.artifact_path.stat().st_mtime
-    except OSError:
-        stamp = -1.0
+    stamp = _stamp(project)
     with _lock:
         cached = _cache.get(project.root)
         if cached is not None and cached[0] == stamp:
@@ -95,6 +103,19 @@ def load_one(folder: Path) -> LoadedProject:
     with _lock:
         _cache[project.root] = (stamp, loaded)
     return loaded
+
+
+def _stamp(project: Project) -> tuple:
+    """What the loaded project depends on: the artifact, the config files, the contracts."""
+    paths = [project.artifact_path, *project.files.values(), *sorted(project.contracts_path.glob("*.yml"))]
+    found: list[tuple[str, int | None, int | None]] = []
+    for path in paths:
+        try:
+            info = path.stat()
+            found.append((str(path), info.st_mtime_ns, info.st_size))
+        except OSError:
+            found.append((str(path), None, None))
+    return tuple(found)
 
 
 def _load(project: Project) -> LoadedProject:

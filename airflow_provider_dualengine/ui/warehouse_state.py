@@ -7,13 +7,17 @@ answer); then the page says the warehouse is busy instead of failing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from airflow_provider_dualengine.engines.redact import redact
 from airflow_provider_dualengine.graph import Engine
 from airflow_provider_dualengine.graph.relations import model_relation
 from airflow_provider_dualengine.ui.projects import LoadedProject
+
+log = logging.getLogger(__name__)
 
 PAGE_WAIT_S = 3.0
 HISTORY_DAYS = 30
@@ -34,26 +38,42 @@ class WarehouseState:
 
 
 def read_state(
-    loaded: LoadedProject, *, with_prod_columns: bool = False, now: datetime | None = None
+    loaded: LoadedProject,
+    *,
+    history_rows: bool = True,
+    deployments: bool = True,
+    recent_alerts: bool = False,
+    prod_columns: bool = False,
+    now: datetime | None = None,
 ) -> WarehouseState:
+    """What one page needs, in one read-only session held only while reading."""
     from airflow_provider_dualengine.deployments import records
     from airflow_provider_dualengine.hooks.warehouse import WarehouseConnectionError, WarehouseHook
     from airflow_provider_dualengine.monitoring import alerts, history
 
-    since = (now or datetime.now(UTC)) - timedelta(days=HISTORY_DAYS)
+    now = now or datetime.now(UTC)
+    since = now - timedelta(days=HISTORY_DAYS)
     state = WarehouseState(since=since)
+    secrets: list[str] = []
     try:
         hook = WarehouseHook(loaded.conn_id)
         state.dialect = hook.dialect_name
+        secrets = [s for s in (hook.connection.password, hook.connection.get_uri()) if s]
         with hook.session(autocommit=True, read_only=True, wait_s=PAGE_WAIT_S) as warehouse:
-            state.history = history.read(warehouse, since=since)
-            if warehouse.table_exists(records.SCHEMA, records.TABLE):
+            if history_rows:
+                state.history = history.read(warehouse, since=since)
+            if deployments and warehouse.table_exists(records.SCHEMA, records.TABLE):
                 state.deployments = records.list_deployments(warehouse, DEPLOYMENTS_SHOWN)
-            state.alerts = alerts.recent(warehouse, (now or datetime.now(UTC)) - timedelta(days=ALERT_DAYS))
-            if with_prod_columns:
+            if recent_alerts:
+                state.alerts = alerts.recent(warehouse, now - timedelta(days=ALERT_DAYS))
+            if prod_columns:
                 state.prod_columns = _prod_columns(loaded, warehouse)
     except WarehouseConnectionError as exc:  # busy, unreachable or no such connection
         state.unavailable = str(exc)
+    except Exception as exc:  # noqa: BLE001 - a page says why, it does not fail
+        log.warning("dual-engine view: reading the warehouse of %s failed", loaded.name, exc_info=True)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        state.unavailable = f"{type(exc).__name__}: {redact(first, secrets)}"
     return state
 
 

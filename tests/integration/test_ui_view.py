@@ -174,7 +174,7 @@ def view(
     _deployments(warehouse, now)
     _alert(warehouse, now)
     db.close()
-    _known_dags(DAG, "hidden_dag")
+    _known_dags(DAG, "hidden_dag", "dualengine_shop_production_rollback")
     from airflow import plugins_manager
     from airflow.api_fastapi import app as api_app
 
@@ -269,7 +269,7 @@ def test_deployments_page_shows_the_record_and_the_rollback_action(view: dict[st
     assert "0.012 s" in text and "verified identical" in text
     # the rollback targets the last succeeded deployment (dep-2), through the environment's rollback DAG
     assert 'data-dag="dualengine_shop_production_rollback"' in text
-    assert 'before deployment <b class="mono">dep-2</b>' in text
+    assert '(now <b class="mono">dep-2</b>' in text
     assert "no deployment of development recorded yet" in text
     assert 'data-dag="dualengine_shop_development_rollback"' not in text
 
@@ -293,7 +293,63 @@ def test_operations_page_shows_cost_sections_and_escaped_alerts(view: dict[str, 
     text = view["client"].get("/dualengine/operations", headers=view["headers"]).text
     assert 'id="alerts"' in text and "performance_degradation" in text
     assert "took 60 s &lt;b&gt;" in text and "took 60 s <b>" not in text
-    assert 'id="metrics"' in text
+    executions = re.search(r"<h3>Executions</h3><div class=\"value\">(\d+)</div>", text)
+    assert executions is not None and executions.group(1) == "3"  # the three model runs recorded
+
+
+def test_a_user_sees_only_what_the_dags_they_may_read_allow(
+    view: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """History by DAG, deployments by the environment's deploy/rollback DAG, alerts only
+    to who reads every DAG: on every page."""
+    from airflow_provider_dualengine.ui import app as ui_app
+
+    client, headers = view["client"], view["headers"]
+    monkeypatch.setattr(ui_app, "readable_dag_ids", lambda user: {DAG})
+    monkeypatch.setattr(ui_app, "reads_every_dag", lambda user: False)
+    for page in PAGES[1:]:
+        text = client.get(page, headers=headers).text
+        assert "hidden_dag" not in text and "dep-1" not in text and "dep-2" not in text, page
+        assert "performance_degradation" not in text, page
+    assert "no deployment of production recorded yet" in client.get("/dualengine/deployments", headers=headers).text
+    assert "no alert fired in the last 7 days" in client.get("/dualengine/operations", headers=headers).text
+    monkeypatch.setattr(ui_app, "readable_dag_ids", lambda user: {DAG, "dualengine_shop_production_rollback"})
+    assert "dep-2" in client.get("/dualengine/deployments", headers=headers).text
+
+
+def test_an_unreadable_warehouse_is_named_on_the_page_not_a_500(
+    view: dict[str, Any], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    missing = tmp_path / "nowhere" / "shop.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", f'{{"conn_type": "duckdb", "host": "{missing}"}}')
+    for page in PAGES[1:]:
+        response = view["client"].get(page, headers=view["headers"])
+        assert response.status_code == 200, page
+        assert "the warehouse could not be read just now" in response.text and str(missing) in response.text, page
+    # the graph needs no warehouse
+    assert 'id="graph"' in view["client"].get("/dualengine/lineage", headers=view["headers"]).text
+
+
+def test_a_broken_monitoring_file_is_named_on_the_page(
+    view: dict[str, Any], monkeypatch: pytest.MonkeyPatch, project_copy: Path
+) -> None:
+    (project_copy / "config" / "monitoring.yml").write_text("cost:\n  currency: [not, a, currency]\n")
+    monkeypatch.setenv("AIRFLOW__DUALENGINE__PROJECTS", str(project_copy))
+    response = view["client"].get("/dualengine/operations", headers=view["headers"])
+    assert response.status_code == 200
+    assert "monitoring.yml" in response.text and "cost.currency" in response.text
+
+
+def test_a_link_to_a_model_or_contract_finds_its_project(view: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_dualengine.ui import app as ui_app
+
+    picked: list[str] = []
+    monkeypatch.setattr(ui_app.lineage_page, "render", lambda loaded, *a: picked.append(loaded.name) or "ok")
+    monkeypatch.setattr(ui_app.contracts_page, "render", lambda loaded, *a: picked.append(loaded.name) or "ok")
+    client, headers = view["client"], view["headers"]
+    assert client.get("/dualengine/lineage?model=dbt:customer_value", headers=headers).text == "ok"
+    assert client.get("/dualengine/contracts?contract=customer_value", headers=headers).text == "ok"
+    assert picked == ["shop", "shop"]
 
 
 def test_unknown_project_is_a_clear_404(view: dict[str, Any]) -> None:

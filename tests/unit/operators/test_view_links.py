@@ -38,7 +38,8 @@ def test_model_and_contract_links(monkeypatch: pytest.MonkeyPatch, base_url: str
     )
     assert ModelLineageLink().get_link(dbt, ti_key=None) == f"{prefix}/dualengine/lineage?model=dbt%3Acustomer_value"
     assert (
-        ContractLink().get_link(contract, ti_key=None) == f"{prefix}/dualengine/contracts#c-staging.customer_enhanced"
+        ContractLink().get_link(contract, ti_key=None)
+        == f"{prefix}/dualengine/contracts?contract=staging.customer_enhanced#c-staging.customer_enhanced"
     )
     assert [type(link) for link in SQLMeshModelOperator.operator_extra_links] == [ModelLineageLink]
     assert [type(link) for link in ContractCheckOperator.operator_extra_links] == [ContractLink]
