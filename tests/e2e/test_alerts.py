@@ -1,4 +1,4 @@
-"""Alerts and metrics from real runs, on DuckDB and PostgreSQL.
+"""Alerts and metrics from real runs (DuckDB; the alert store on PostgreSQL: unit tests).
 
 A baseline run of the example, then a run where the SQLMesh Python model takes over 10x
 its baseline and a SQLMesh model's dbt consumer starts long after it finished (a missed
@@ -89,7 +89,10 @@ def _sleep_in_python_model(shop: Path, seconds: float) -> None:
     model.write_text("".join(lines) + f"    __import__('time').sleep({seconds})\n" + marker + tail)
 
 
+# DuckDB only: the alert store on PostgreSQL is covered by tests/unit/monitoring/test_alerts.py,
+# the run history on PostgreSQL by test_lineage_names.py and tests/integration/test_run_history.py.
 @pytest.mark.e2e
+@pytest.mark.parametrize("warehouse", ["duckdb"], indirect=True)
 def test_a_slow_model_and_a_missed_window_alert_once_and_metrics_reach_statsd(
     shop: Path, warehouse: Warehouse, webhook, statsd, tmp_path: Path, scenario_dag
 ) -> None:

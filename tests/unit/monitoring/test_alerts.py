@@ -166,10 +166,20 @@ class Collecting(BaseNotifier):
         self.got.append({**context["dualengine_alert"], "text": self.text})
 
 
-@pytest.fixture
-def warehouse(tmp_path: Path):
-    db = duckdb.connect(str(tmp_path / "w.duckdb"))
-    yield Warehouse(db.cursor(), "duckdb")
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.slow)])
+def warehouse(request: pytest.FixtureRequest, tmp_path: Path):
+    """The alert store on both warehouses (the alerts e2e test runs on DuckDB only)."""
+    if request.param == "duckdb":
+        db = duckdb.connect(str(tmp_path / "w.duckdb"))
+    else:
+        import psycopg2
+
+        server, dbname = request.getfixturevalue("postgres_database")
+        db = psycopg2.connect(
+            host=server.host, port=server.port, user=server.user, password=server.password, dbname=dbname
+        )
+        db.autocommit = True
+    yield Warehouse(db.cursor(), request.param)
     db.close()
 
 
@@ -204,3 +214,9 @@ def test_a_firing_is_delivered_once_and_its_scope_stays_quiet_for_the_cooldown(w
     assert sorted(
         f.rule for f in alerts.process(warehouse, fired, notifiers, timedelta(hours=1), now=now + timedelta(hours=3))
     ) == ["lag", "rolled_back"]
+    # what the UI view lists: every delivery, newest first, with its time zone
+    recent = alerts.recent(warehouse, now - timedelta(minutes=1))
+    assert [a["rule"] for a in recent[:2]] in (["lag", "rolled_back"], ["rolled_back", "lag"])
+    assert sorted(a["rule"] for a in recent) == ["contract", "cost", "lag", "rolled_back", "slow", "slow"]
+    assert recent[0]["fired_at"] == now + timedelta(hours=3) and recent[0]["fired_at"].tzinfo is UTC
+    assert alerts.recent(warehouse, now + timedelta(hours=4)) == []
