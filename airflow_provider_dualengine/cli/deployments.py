@@ -48,9 +48,7 @@ def _read_deployments(connection: Any, limit: int) -> list[dict[str, Any]]:
     from airflow_provider_dualengine.hooks.warehouse import open_warehouse
 
     with open_warehouse(connection, autocommit=True, read_only=True) as warehouse:
-        if not warehouse.table_exists(records.SCHEMA, records.TABLE):
-            return []
-        return records.list_deployments(warehouse, limit)
+        return records.read_deployments(warehouse, limit)
 
 
 def rollback(args: argparse.Namespace) -> int:

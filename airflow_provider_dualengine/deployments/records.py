@@ -166,6 +166,12 @@ def list_deployments(warehouse: Warehouse, limit: int = 20) -> list[dict[str, An
     return [_record(row) for row in warehouse.fetchall()]
 
 
+def read_deployments(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+    """`list_deployments` for readers (read-only sessions): none, and no table created,
+    before the first deployment."""
+    return list_deployments(warehouse, limit) if warehouse.table_exists(SCHEMA, TABLE) else []
+
+
 def last_succeeded(warehouse: Warehouse, environment: str) -> dict[str, Any] | None:
     """The most recently finished successful deployment of `environment`, if any."""
     ensure_table(warehouse)

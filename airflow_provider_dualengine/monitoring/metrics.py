@@ -407,9 +407,5 @@ def read_history(
 
     with WarehouseHook(conn_id).session(autocommit=True, read_only=True) as warehouse:
         rows = history.read(warehouse, since=since, environment=environment)
-        deployments = (
-            records.list_deployments(warehouse, DEPLOYMENTS_READ)
-            if warehouse.table_exists(records.SCHEMA, records.TABLE)
-            else []
-        )
+        deployments = records.read_deployments(warehouse, DEPLOYMENTS_READ)
     return rows, deployments

@@ -62,8 +62,8 @@ def read_state(
         with hook.session(autocommit=True, read_only=True, wait_s=PAGE_WAIT_S) as warehouse:
             if history_rows:
                 state.history = history.read(warehouse, since=since)
-            if deployments and warehouse.table_exists(records.SCHEMA, records.TABLE):
-                state.deployments = records.list_deployments(warehouse, DEPLOYMENTS_SHOWN)
+            if deployments:
+                state.deployments = records.read_deployments(warehouse, DEPLOYMENTS_SHOWN)
             if recent_alerts:
                 state.alerts = alerts.recent(warehouse, now - timedelta(days=ALERT_DAYS))
             if prod_columns:
