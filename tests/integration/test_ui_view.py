@@ -32,63 +32,18 @@ def _history(warehouse: Any, now: datetime) -> None:
     from airflow_provider_dualengine.monitoring import history
     from airflow_provider_dualengine.monitoring.history import RunRecord
 
+    def run(kind: str, engine: str, model: str, status: str, dag: str, run_id: str, task: str, **kw: Any) -> RunRecord:
+        return RunRecord(kind, engine, "development", model, status, dag, run_id, task, **kw)
+
+    def ago(minutes: int) -> datetime:
+        return now - timedelta(minutes=minutes)
+
     rows = [
-        RunRecord(
-            "model",
-            "sqlmesh",
-            "development",
-            "staging.customer_enhanced",
-            "success",
-            DAG,
-            "run_1",
-            "stage_1_sqlmesh.customer_enhanced",
-            started_at=now - timedelta(minutes=5),
-            ended_at=now - timedelta(minutes=4),
-            duration_s=60.0,
-            rows=7,
-        ),
-        RunRecord(
-            "model",
-            "dbt",
-            "development",
-            "customer_value",
-            "failed",
-            DAG,
-            "run_1",
-            "stage_3_dbt.customer_value",
-            started_at=now - timedelta(minutes=3),
-            ended_at=now - timedelta(minutes=2),
-            duration_s=2.5,
-            message="division by zero",
-        ),
-        RunRecord(
-            "model",
-            "dbt",
-            "development",
-            "customer_order_summary",
-            "success",
-            "hidden_dag",
-            "run_9",
-            "t",
-            started_at=now - timedelta(minutes=3),
-            duration_s=1.0,
-        ),
-        RunRecord(
-            "contract_check",
-            "sqlmesh",
-            "development",
-            "staging.customer_enhanced",
-            "success",
-            DAG,
-            "run_1",
-            "stage_1_sqlmesh.contract_customer_enhanced",
-            started_at=now - timedelta(minutes=4),
-            duration_s=0.3,
-            tests_passed=9,
-            sla_met=True,
-            data_age_s=12.0,
-        ),
-    ]
+        run("model", "sqlmesh", "staging.customer_enhanced", "success", DAG, "run_1", "stage_1_sqlmesh.customer_enhanced", started_at=ago(5), ended_at=ago(4), duration_s=60.0, rows=7),
+        run("model", "dbt", "customer_value", "failed", DAG, "run_1", "stage_3_dbt.customer_value", started_at=ago(3), ended_at=ago(2), duration_s=2.5, message="division by zero"),
+        run("model", "dbt", "customer_order_summary", "success", "hidden_dag", "run_9", "t", started_at=ago(3), duration_s=1.0),
+        run("contract_check", "sqlmesh", "staging.customer_enhanced", "success", DAG, "run_1", "stage_1_sqlmesh.contract_customer_enhanced", started_at=ago(4), duration_s=0.3, tests_passed=9, sla_met=True, data_age_s=12.0),
+    ]  # fmt: skip
     history.record(warehouse, rows)
 
 
