@@ -19,6 +19,7 @@ __all__ = [
     "build_dag",
     "build_deploy_dag",
     "build_monitor_dag",
+    "build_resources_dag",
     "build_rollback_dag",
     "model_assets",
 ]
@@ -27,7 +28,7 @@ _CONFIG = ("DbtExecution", "ExecutionConfig", "ProjectConfig", "RenderConfig", "
 
 def __getattr__(name: str):
     # Lazy so that `import airflow_provider_dualengine` (provider discovery) stays cheap.
-    if name in ("build_dag", "build_deploy_dag", "build_monitor_dag", "build_rollback_dag"):
+    if name in ("build_dag", "build_deploy_dag", "build_monitor_dag", "build_resources_dag", "build_rollback_dag"):
         from airflow_provider_dualengine import factory
 
         return getattr(factory, name)

@@ -28,6 +28,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dualengine.hooks.dbt",
                     "airflow_provider_dualengine.hooks.duckdb",
                     "airflow_provider_dualengine.hooks.warehouse",
+                    "airflow_provider_dualengine.hooks.airflow_api",
                 ],
             }
         ],
@@ -44,6 +45,9 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_provider_dualengine.operators.deployment",
                     "airflow_provider_dualengine.operators.project_checks",
                     "airflow_provider_dualengine.operators.alerts",
+                    "airflow_provider_dualengine.operators.window_gate",
+                    "airflow_provider_dualengine.operators.resources",
+                    "airflow_provider_dualengine.operators.execution_plan",
                 ],
             }
         ],

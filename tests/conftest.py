@@ -64,6 +64,14 @@ def project_copy(example_project: Path, tmp_path: Path) -> Path:
     return target
 
 
+@pytest.fixture
+def postgres_project_copy(project_copy: Path) -> Path:
+    """`project_copy` on a PostgreSQL warehouse (engine pools instead of DuckDB's writer pool)."""
+    settings = project_copy / "dualengine.yml"
+    settings.write_text(settings.read_text().replace("type: duckdb", "type: postgres"))
+    return project_copy
+
+
 @pytest.fixture(scope="session")
 def metadata_db(airflow_home: Path) -> Path:
     from airflow_provider_dualengine.cli.local_airflow import migrate_metadata_db

@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, resources, plan, demo."""
 
 from __future__ import annotations
 
@@ -54,9 +54,15 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _monitoring_issues(project: Any) -> list[Any]:
-    """monitoring.yml as the DAGs read it: prices, budgets, alert rules and their notifiers."""
+    """resources.yml and monitoring.yml as the DAGs read them: allocations and windows,
+    prices, budgets, alert rules and their notifiers."""
+    from airflow_provider_dualengine.config.resources import load_resources
     from airflow_provider_dualengine.factory.monitoring_tasks import has_alert_rules
 
+    try:
+        load_resources(project)
+    except DualEngineConfigError as exc:
+        return list(exc.issues)
     try:
         has_alert_rules(project)
     except DualEngineConfigError as exc:
@@ -213,9 +219,13 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_provider_dualengine.cli import deployments
 
     deployments.add_parsers(sub)
-    from airflow_provider_dualengine.cli import monitoring
+    from airflow_provider_dualengine.cli import monitoring, resources
 
     monitoring.add_parsers(sub)
+    resources.add_parsers(sub)
+    from airflow_provider_dualengine.cli import plan
+
+    plan.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")
@@ -230,8 +240,9 @@ def _known_errors() -> tuple[type[BaseException], ...]:
     """Errors written for the person at the terminal: printed as they are, no traceback."""
     from airflow_provider_dualengine.compiled.artifact import ArtifactProblem
     from airflow_provider_dualengine.engines.connections import WarehouseConnectionError
+    from airflow_provider_dualengine.hooks.airflow_api import AirflowApiError
 
-    return (DualEngineConfigError, ArtifactProblem, WarehouseConnectionError)
+    return (DualEngineConfigError, ArtifactProblem, WarehouseConnectionError, AirflowApiError)
 
 
 # Exit code of a verb that found the DuckDB warehouse held by another process (a running

@@ -110,7 +110,8 @@ def _signed(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}%"
 
 
-def _days(text: str) -> int:
+def days_argument(text: str) -> int:
+    """argparse type of `--days`: a whole number of days, 1 or more."""
     try:
         days = int(text)
     except ValueError:
@@ -124,7 +125,10 @@ def _window_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project_dir", nargs="?", default=".")
     parser.add_argument("--environment", "-e", help="one environment (default: all of them)")
     parser.add_argument(
-        "--days", type=_days, default=DEFAULT_DAYS, help=f"the last N UTC days, today included (default {DEFAULT_DAYS})"
+        "--days",
+        type=days_argument,
+        default=DEFAULT_DAYS,
+        help=f"the last N UTC days, today included (default {DEFAULT_DAYS})",
     )
 
 

@@ -21,6 +21,16 @@ class ConfigIssue:
         return f"{text}\n    fix: {self.hint}" if self.hint else text
 
 
+def unknown_environment(file: Path | None, key: str, name: str, environments: set[str]) -> ConfigIssue:
+    """A per-environment setting for an environment the project does not define."""
+    return ConfigIssue(
+        file,
+        key,
+        f"unknown environment '{name}'",
+        f"use one of the project's environments: {', '.join(sorted(environments))}",
+    )
+
+
 class DualEngineConfigError(ValueError):
     """Raised with every issue found, so one run of `validate` shows them all."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
+from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError, unknown_environment
 from airflow_provider_dualengine.config.names import Identifier
 from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document
 
@@ -114,11 +114,64 @@ def monitoring_file(project: Project) -> Path:
 
 def load_monitoring(project: Project) -> MonitoringSpec:
     """The project's monitoring settings; defaults (nothing priced) without the file.
-    Raises DualEngineConfigError naming every problem."""
+    Warehouse sizes come from config/resources.yml too (where the seed puts them); a size
+    given in both files differently is an error. Raises DualEngineConfigError naming every problem."""
+    from airflow_provider_dualengine.config.resources import load_resources, resources_file
+
     path = monitoring_file(project)
-    if not path.exists():
-        return MonitoringSpec()
-    return read_monitoring(path, set(project.environments))
+    spec = read_monitoring(path, set(project.environments)) if path.exists() else MonitoringSpec()
+    allocation = load_resources(project).resource_allocation
+    sizes = {e: dict(spec.cost.warehouse_size.get(e, {})) for e in ENGINES}  # type: ignore[call-overload]
+    issues = []
+    for engine in ENGINES:
+        for environment, res in getattr(allocation, f"{engine}_resources").items():
+            if res.warehouse_size is None:
+                continue
+            declared = sizes[engine].get(environment)
+            if declared is not None and declared != res.warehouse_size:
+                issues.append(
+                    ConfigIssue(
+                        path,
+                        f"cost.warehouse_size.{engine}.{environment}",
+                        f"'{declared}' here, but '{res.warehouse_size}' in {resources_file(project)}",
+                        "give the size in one file: resources.yml (resource_allocation) is where it belongs",
+                    )
+                )
+            sizes[engine][environment] = res.warehouse_size
+    for name, shared in allocation.shared_resources.items():
+        priced = spec.cost.shared_resources.get(name)
+        if priced is not None and (priced.cost_allocation, sorted(priced.used_by)) != (
+            shared.cost_allocation,
+            sorted(shared.used_by),
+        ):
+            issues.append(
+                ConfigIssue(
+                    path,
+                    f"cost.shared_resources.{name}",
+                    f"used_by/cost_allocation differ from shared_resources.{name} in {resources_file(project)}",
+                    "make them the same (or keep only monthly_cost here)",
+                )
+            )
+    if issues:
+        raise DualEngineConfigError(issues)
+    if sizes == spec.cost.warehouse_size or not any(sizes.values()):
+        return spec
+    cost = spec.cost.model_copy(update={"warehouse_size": {e: v for e, v in sizes.items() if v}})
+    if cost.billing == "compute_time":
+        missing = [
+            ConfigIssue(
+                path,
+                "cost.price_per_hour",
+                f"warehouse size '{size}' ({engine}, {environment}, from resources.yml) has no price",
+                f"add `{size}: <{cost.currency} per compute-hour>` under cost.price_per_hour",
+            )
+            for engine, by_env in sizes.items()
+            for environment, size in by_env.items()
+            if cost.price_per_hour and size not in cost.price_per_hour
+        ]
+        if missing:
+            raise DualEngineConfigError(missing)
+    return spec.model_copy(update={"cost": cost})
 
 
 def read_monitoring(path: Path, environments: set[str] | None = None) -> MonitoringSpec:
@@ -146,14 +199,7 @@ def check_monitoring(spec: MonitoringSpec, path: Path, environments: set[str] | 
         for environment, size in sizes.items():
             key = f"cost.warehouse_size.{engine}.{environment}"
             if environments is not None and environment not in environments:
-                issues.append(
-                    ConfigIssue(
-                        path,
-                        key,
-                        f"unknown environment '{environment}'",
-                        f"use one of the project's environments: {', '.join(sorted(environments))}",
-                    )
-                )
+                issues.append(unknown_environment(path, key, environment, environments))
             if cost.billing == "compute_time" and size not in cost.price_per_hour:
                 issues.append(
                     ConfigIssue(

@@ -12,6 +12,7 @@ from typing import Any
 from airflow.sdk import DAG, Asset
 
 from airflow_provider_dualengine.config.project import load_project
+from airflow_provider_dualengine.config.resources import load_resources
 from airflow_provider_dualengine.contracts.producers import load_structurally_valid_contracts
 from airflow_provider_dualengine.factory.config import (
     ExecutionConfig,
@@ -27,6 +28,7 @@ from airflow_provider_dualengine.factory.monitoring_tasks import has_alert_rules
 from airflow_provider_dualengine.factory.render_context import RenderContext
 from airflow_provider_dualengine.factory.stages import only_stages, render_stages
 from airflow_provider_dualengine.graph import UnifiedGraph, build_graph
+from airflow_provider_dualengine.resources.priority import PROJECT_TAG
 
 
 def build_dag(
@@ -64,6 +66,7 @@ def build_dag(
             graph = only_stages(graph, list(source.stages), loaded.files["dependency_graph"])
         warehouse = warehouse_at_parse(loaded)
         alerting = rendering.run_history and has_alert_rules(loaded)
+        resources = load_resources(loaded)
     ctx = RenderContext(
         project=loaded,
         environment=env,
@@ -76,6 +79,7 @@ def build_dag(
         models_graph=graph.models_graph,
         warehouse=warehouse,
         run_history=rendering.run_history,
+        resources=resources,
     )
     if rendering.schedule_on_inputs:
         assets = [Asset(i.asset) for i in graph.external_inputs.values() if i.asset]
@@ -84,7 +88,7 @@ def build_dag(
         dag_id or f"dualengine_{loaded.settings.name}_{env.name}",
         schedule=schedule,
         start_date=start_date,
-        tags=["sqlmesh", "dbt", env.name],
+        tags=["sqlmesh", "dbt", env.name, f"{PROJECT_TAG}{loaded.settings.name}"],
         doc_md=_doc(loaded.root, graph, env.name),
         **dag_kwargs,
     )

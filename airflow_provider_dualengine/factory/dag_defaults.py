@@ -45,15 +45,18 @@ DEFAULT_TASK_ARGS: dict[str, Any] = {
 
 
 def new_dag(dag_id: str, *, tags: list[str], doc_md: str, start_date: Any = None, **dag_kwargs: Any) -> DAG:
-    """A DAG that never catches up and runs one at a time: two runs of one environment
-    would write the same tables (and two deployments must never interleave). Its tasks
+    """A DAG that never catches up and by default runs one at a time: two runs of one
+    environment write the same tables (dbt's backup-and-swap of one model collides when two
+    builds of it overlap: benchmarks/contention.py), and two deployments must never
+    interleave. `max_active_runs=` overrides it, at that risk: pools limit how many tasks
+    run, not which tables they write. Its tasks
     retry transient failures (`DEFAULT_TASK_ARGS`); a caller's `default_args` win key by key."""
     default_args = {**DEFAULT_TASK_ARGS, **(dag_kwargs.pop("default_args", None) or {})}
     return DAG(
         dag_id=dag_id,
         start_date=start_date or DEFAULT_START_DATE,
         catchup=False,
-        max_active_runs=1,
+        max_active_runs=dag_kwargs.pop("max_active_runs", 1),
         tags=["dualengine", *tags],
         doc_md=doc_md,
         default_args=default_args,

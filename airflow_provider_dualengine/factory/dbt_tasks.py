@@ -10,8 +10,9 @@
   Cosmos is imported only then.
 
 Either way we decide which models, the profile (from the Airflow warehouse connection,
-never a profiles.yml with secrets), the target schema, and which SQLMesh environment the
-dbt sources read (`sqlmesh_schema_suffix`).
+never a profiles.yml with secrets; dbt threads and warehouse session settings from
+`config/resources.yml`), the target schema, and which SQLMesh environment the dbt sources
+read (`sqlmesh_schema_suffix`).
 """
 
 from __future__ import annotations
@@ -103,14 +104,28 @@ def _hook_args(ctx: RenderContext) -> dict[str, Any]:
 
 
 def _dbt_args(ctx: RenderContext) -> dict[str, Any]:
-    """What every dbt task needs to run dbt in this environment."""
+    """What every dbt task needs to run dbt in this environment. dbt's threads and session
+    settings are read by the task when it runs, from this project's `config/resources.yml`
+    for this environment (operators/engine_session.py)."""
     project, env = ctx.project, ctx.environment
     return {
         **_hook_args(ctx),
         "project_dir": str(project.dbt_path),
         "dbt_vars": {project.settings.dbt.sqlmesh_suffix_var: env.sqlmesh_view_suffix},
         "env": {MODELS_FILE_ENV: str(project.artifact_path.resolve())},
+        "resources_from": {"project_dir": str(project.root), "environment": env.name},
     }
+
+
+def _cosmos_hook(ctx: RenderContext) -> DbtHook:
+    """The hook whose profile Cosmos renders: dbt's allocation in this environment
+    (resources/allocation.py) decided now, as Cosmos writes the profile at parse time."""
+    import pendulum
+
+    from airflow_provider_dualengine.resources.allocation import allocations
+
+    allocated = allocations(ctx.project, ctx.environment.name, pendulum.now("UTC"))["dbt"]
+    return DbtHook(**_hook_args(ctx), threads=allocated.threads, warehouse_session=allocated.session)
 
 
 def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> RenderedModels:
@@ -120,6 +135,7 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
     from airflow_provider_dualengine.engines.dbt.stage_manifest import stage_manifest
 
     project = ctx.project
+    hook = _cosmos_hook(ctx)
     manifest_path, stage_tag = stage_manifest(project.dbt_manifest_path, [m.unique_id for m in models if m.unique_id])
     project_config = ProjectConfig(
         dbt_project_path=project.dbt_path,
@@ -137,7 +153,8 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
         group_display_name=f"dbt · {len(models)} model{'s' if len(models) != 1 else ''}",
         tooltip=f"dbt (Cosmos): {', '.join(m.name for m in models)}",
         project_config=project_config,
-        profile_config=DbtHook(**_hook_args(ctx)).profile_config(),
+        # threads and DuckDB session settings are in the profile; PostgreSQL's in PGOPTIONS (env)
+        profile_config=hook.profile_config(),
         # BUILDABLE: a test reading models of two stages (relationships) runs with the later
         # model, never in the earlier stage where its other parent does not exist yet.
         execution_config=ExecutionConfig(
@@ -154,7 +171,7 @@ def _render_with_cosmos(models: tuple[ModelNode, ...], ctx: RenderContext) -> Re
         ),
         # The dbt_dualengine plugin reads the SQLMesh models from the artifact, so that a
         # ref() to a SQLMesh model resolves inside Cosmos' temporary copy of the project.
-        operator_args=_operator_args(ctx, models),
+        operator_args=_operator_args(ctx, models, hook),
     )
     # Cosmos keys each model's task (or run+test group) by dbt unique_id.
     per_model = {m.name: group.tasks_map[m.unique_id] for m in models if m.unique_id in group.tasks_map}
@@ -179,8 +196,10 @@ def _declare_assets(node: Any, uri: str | None, inlets: list[Any]) -> None:
         task.inlets = [*task.inlets, *inlets]
 
 
-def _operator_args(ctx: RenderContext, models: tuple[ModelNode, ...]) -> dict:
-    args = {**ctx.pool_args(), "env": {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve())}}
+def _operator_args(ctx: RenderContext, models: tuple[ModelNode, ...], hook: DbtHook) -> dict:
+    # Cosmos sets `env` for each dbt invocation only (DBT_RUNNER: around dbt's call)
+    env = {MODELS_FILE_ENV: str(ctx.project.artifact_path.resolve()), **hook.session_environ()}
+    args = {**ctx.pool_args(), "env": env}
     history = ctx.history_args(Engine.DBT, models)
     if history:  # each run task records its model from the run_results.json it leaves
         from airflow_provider_dualengine.monitoring.engine_records import record_cosmos_results

@@ -125,7 +125,7 @@ def build_deploy_dag(
         with TaskGroup(
             "validation", tooltip="Nothing is built yet: lint, unit tests, cost estimate, dbt docs, contracts"
         ) as validation:
-            _validation_tasks(loaded, green, sqlmesh, require_dbt_docs)
+            _validation_tasks(loaded, env.name, green, sqlmesh, require_dbt_docs)
         with TaskGroup("staging_deployment", tooltip=f"Build green: SQLMesh '{green}', dbt idle slot") as staging:
             render_stages(graph, ctx, False, contracts, static_validation=False, wait_for_inputs=False)
         with TaskGroup("integration_validation", tooltip="Green against prod") as integration:
@@ -158,8 +158,11 @@ def _callbacks(value: Any) -> list[Any]:
     return list(value) if isinstance(value, (list, tuple)) else ([value] if value else [])
 
 
-def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require_dbt_docs: bool) -> None:
+def _validation_tasks(
+    project: Any, environment: str, green: str, sqlmesh: dict[str, Any], require_dbt_docs: bool
+) -> None:
     from airflow_provider_dualengine.operators.contract_validation import ContractValidationOperator
+    from airflow_provider_dualengine.operators.execution_plan import ExecutionPlanOperator
     from airflow_provider_dualengine.operators.project_checks import DbtProjectCheckOperator
     from airflow_provider_dualengine.operators.sqlmesh import (
         SQLMeshLintOperator,
@@ -181,6 +184,14 @@ def _validation_tasks(project: Any, green: str, sqlmesh: dict[str, Any], require
         task_id="dbt_manifest_and_docs", project_dir=str(project.root), require_docs=require_dbt_docs
     )
     ContractValidationOperator(task_id="contracts", project_dir=str(project.root))
+    ExecutionPlanOperator(
+        task_id="execution_plan",
+        project_dir=str(project.root),
+        environment=environment,
+        # It reads the warehouse: on DuckDB, between the writers of the writer pool.
+        **{k: v for k, v in sqlmesh.items() if k == "pool"},
+        doc_md="Order across both engines, allocation per step, estimated duration and cost from the run history (`dualengine plan`); informs, never fails on missing history.",
+    )
 
 
 def prod_assets(project: Project, graph: UnifiedGraph, env: ResolvedEnvironment, warehouse: Any) -> list[Asset]:

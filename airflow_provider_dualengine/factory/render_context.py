@@ -30,6 +30,23 @@ class RenderContext:
     # DAG's own (operators/deployment_gate.py).
     waits_for_deployments: bool = True
     run_history: bool = False  # engine and contract tasks append to dualengine.run_history
+    resources: Any = None  # config.resources.ResourcesSpec: engine pools, windows (None: no resources.yml)
+
+    def engine_allocation(self, engine: str) -> Any:
+        """The engine's allocation in this environment (resources/allocation.py), or None
+        without a resources.yml. Pool names do not depend on the moment; slots do."""
+        if self.resources is None:
+            return None
+        import pendulum
+
+        from airflow_provider_dualengine.resources.allocation import allocations
+
+        return allocations(self.project, self.environment.name, pendulum.now("UTC"), self.resources)[engine]
+
+    def window_can_hold(self, engine: str) -> bool:
+        """Whether some execution window makes `engine` maintenance_only (it then gets a gate)."""
+        schedule = self.resources.execution_schedule if self.resources is not None else None
+        return schedule is not None and any(w.rules.execution(engine) == "maintenance_only" for w in schedule.windows())
 
     def asset_alias(self, engine: str, model: str) -> str | None:
         """Stable alias a task attaches a table's Asset to at run time (None when this DAG

@@ -21,6 +21,7 @@ from airflow_provider_dualengine.engines.connections import file_asset_uri
 from airflow_provider_dualengine.factory.contract_tasks import render_contract_check, render_static_validation
 from airflow_provider_dualengine.factory.dbt_tasks import render_dbt_models
 from airflow_provider_dualengine.factory.render_context import RenderContext
+from airflow_provider_dualengine.factory.resource_tasks import place_engine_tasks
 from airflow_provider_dualengine.factory.sqlmesh_tasks import render_sqlmesh_models
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph
 from airflow_provider_dualengine.sensors.external_input import ExternalInputSensor
@@ -83,6 +84,7 @@ def render_stages(
         with TaskGroup(group_id=stage.name, tooltip=stage.description) as group:
             for engine in stage.engines():
                 rendered = renderers[engine](stage.models[engine], ctx)
+                place_engine_tasks(ctx, engine, rendered.group)
                 for name in rendered.entry:
                     entry[(engine, name)], done[(engine, name)] = rendered.entry[name], rendered.done[name]
                     if (engine, name) in contracted:  # consumers wait for the contract, not the model

@@ -9,7 +9,7 @@ the next task (often dbt) needs the lock.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -18,6 +18,7 @@ from airflow.sdk import BaseHook
 
 from airflow_provider_dualengine.engines.connections import conn_extra, connection_kind, duckdb_path, postgres_params
 from airflow_provider_dualengine.engines.process import freeze_heap_at_exit, temporary_environ
+from airflow_provider_dualengine.engines.session_settings import duckdb_settings, pgoptions_environ
 
 if TYPE_CHECKING:
     from sqlmesh import Context
@@ -38,6 +39,11 @@ class SQLMeshHook(BaseHook):
     :param state_conn_id: optional separate connection for SQLMesh state (e.g. Postgres beside a DuckDB warehouse).
     :param env: environment variables set while the Context lives (macros read them, e.g.
         ``DUALENGINE_DBT_SCHEMA`` for the dbt tables of the current environment).
+    :param concurrent_tasks: SQLMesh's gateway `concurrent_tasks` (None: SQLMesh's default
+        for the warehouse: 1 on DuckDB, 4 on PostgreSQL).
+    :param warehouse_session: warehouse session settings for every connection SQLMesh opens
+        to the warehouse (DuckDB `threads`, `memory_limit`; PostgreSQL `work_mem`,
+        `statement_timeout`): engines/session_settings.py says how each is applied.
     """
 
     conn_name_attr = "conn_id"
@@ -52,6 +58,8 @@ class SQLMeshHook(BaseHook):
         conn_id: str | None = default_conn_name,
         state_conn_id: str | None = None,
         env: dict[str, str] | None = None,
+        concurrent_tasks: int | None = None,
+        warehouse_session: Mapping[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -60,6 +68,8 @@ class SQLMeshHook(BaseHook):
         self.conn_id = conn_id
         self.state_conn_id = state_conn_id
         self.env = dict(env or {})
+        self.concurrent_tasks = concurrent_tasks
+        self.warehouse_session = dict(warehouse_session or {})
 
     @classmethod
     def get_connection(cls, conn_id: str) -> Any:
@@ -85,7 +95,11 @@ class SQLMeshHook(BaseHook):
         config, gateway_name = load_project_config(
             project,
             gateway,
-            connection=engine_connection_config(conn) if conn is not None else None,
+            connection=engine_connection_config(
+                conn, concurrent_tasks=self.concurrent_tasks, session=self.warehouse_session
+            )
+            if conn is not None
+            else None,
             state_connection=engine_connection_config(self.get_connection(self.state_conn_id))
             if conn is not None and self.state_conn_id
             else None,
@@ -110,7 +124,10 @@ class SQLMeshHook(BaseHook):
             set_console(console)
         try:
             freeze_heap_at_exit()
-            with temporary_environ(self.env), self._duckdb_file_held(config, gateway):
+            with (
+                temporary_environ({**self.env, **self._session_environ(config, gateway)}),
+                self._duckdb_file_held(config, gateway),
+            ):
                 ctx = Context(paths=[project], config=config, gateway=gateway)
                 try:
                     yield ctx
@@ -121,21 +138,29 @@ class SQLMeshHook(BaseHook):
         finally:
             set_console(previous)
 
+    def _session_environ(self, config: Any, gateway: str | None) -> dict[str, str]:
+        """PGOPTIONS carrying the session settings while the Context lives, when the
+        warehouse is PostgreSQL (SQLMesh's postgres connection has no `options` field);
+        {} otherwise. Set for this block only: connections opened after it do not get them."""
+        from sqlmesh.core.config.connection import PostgresConnectionConfig
+
+        if not self.warehouse_session or not isinstance(config.get_connection(gateway), PostgresConnectionConfig):
+            return {}
+        return pgoptions_environ(self.warehouse_session, os.environ.get("PGOPTIONS"))
+
     @contextmanager
     def _duckdb_file_held(self, config: Any, gateway: str | None) -> Iterator[None]:
         """On a DuckDB file, open it first through the warehouse hook, which waits while
         another process (an operator's CLI read, another DAG's task) holds it, and keep it
         open while SQLMesh works: SQLMesh then joins this process's database. Without this,
         SQLMesh reads a lock error while checking its state as "no state yet" and starts
-        migrating. Not with a `connector_config` (DuckDB would refuse a second configuration)."""
+        migrating. A `connector_config` does not change that: SQLMesh applies it with `SET`
+        on its cursors, not as DuckDB's connect configuration (which DuckDB would refuse to
+        differ from the one this process opened the file with)."""
         from sqlmesh.core.config.connection import DuckDBConnectionConfig
 
         connection = config.get_connection(gateway)
-        plain_file = (
-            isinstance(connection, DuckDBConnectionConfig)
-            and connection.database not in (None, ":memory:")
-            and not connection.connector_config
-        )
+        plain_file = isinstance(connection, DuckDBConnectionConfig) and connection.database not in (None, ":memory:")
         if not plain_file or not self.conn_id:
             yield
             return
@@ -161,10 +186,18 @@ class SQLMeshHook(BaseHook):
             return False, str(exc)
 
 
-def engine_connection_config(conn: Any) -> Any:
-    """SQLMesh connection config for an Airflow connection."""
+def engine_connection_config(
+    conn: Any, *, concurrent_tasks: int | None = None, session: Mapping[str, Any] | None = None
+) -> Any:
+    """SQLMesh connection config for an Airflow connection.
+
+    :param concurrent_tasks: the gateway's `concurrent_tasks` (None: SQLMesh's default).
+    :param session: warehouse session settings. DuckDB: the connection's `connector_config`
+        (SQLMesh `SET`s each on its cursors). PostgreSQL has no such field: SQLMeshHook
+        puts them in PGOPTIONS while its Context lives (engines/session_settings.py)."""
     from sqlmesh.core.config.connection import DuckDBConnectionConfig, PostgresConnectionConfig
 
+    extra: dict[str, Any] = {"concurrent_tasks": concurrent_tasks} if concurrent_tasks else {}
     if connection_kind(conn) == "duckdb":
-        return DuckDBConnectionConfig(database=duckdb_path(conn))
-    return PostgresConnectionConfig(**postgres_params(conn))
+        return DuckDBConnectionConfig(database=duckdb_path(conn), connector_config=duckdb_settings(session), **extra)
+    return PostgresConnectionConfig(**postgres_params(conn), **extra)

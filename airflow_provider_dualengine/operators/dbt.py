@@ -21,6 +21,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.dbt import DbtHook
 from airflow_provider_dualengine.operators.deployment_gate import WaitsForDeployments, wait_while_deploying
+from airflow_provider_dualengine.operators.engine_session import EngineResources, engine_resources, report_session
 
 
 class DbtModelsFailed(RuntimeError):
@@ -44,6 +45,13 @@ class DbtOperatorBase(BaseOperator):
     :param env: environment variables while dbt runs (templated), e.g. for the dbt plugin.
     :param history: record what dbt reports in the run history: `{"environment": name,
         "relations": {model: schema.table}}` (the factory sets it; None records nothing).
+    :param threads: dbt threads; :param warehouse_session: warehouse session settings
+        (DuckDB `threads`, `memory_limit`; PostgreSQL `work_mem`, `statement_timeout`). Not
+        given: dbt's allocation in `config/resources.yml` of the dual-engine project, read at
+        run time (operators/engine_session.py); no file: 1 thread, the warehouse's defaults.
+    :param resources_from: where that allocation is read from: `{"project_dir": ..., "environment": ...}`
+        (the factory passes both; else the project above `project_dir`, the environment
+        whose dbt target this task uses).
     """
 
     template_fields: Sequence[str] = ("schema", "dbt_vars", "env")
@@ -60,9 +68,15 @@ class DbtOperatorBase(BaseOperator):
         dbt_vars: dict[str, Any] | None = None,
         env: dict[str, str] | None = None,
         history: dict[str, Any] | None = None,
+        threads: int | None = None,
+        warehouse_session: dict[str, Any] | None = None,
+        resources_from: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
+        self.threads = threads
+        self.warehouse_session = warehouse_session
+        self.resources_from = resources_from
         self.project_dir = project_dir
         self.conn_id = conn_id
         self.warehouse_type = warehouse_type
@@ -74,16 +88,41 @@ class DbtOperatorBase(BaseOperator):
         self.history = history
 
     def hook(self) -> DbtHook:
+        allocated = self.engine_resources
         return DbtHook(
             self.conn_id,
             warehouse_type=self.warehouse_type,
             profile_name=self.profile_name,
             target_name=self.target_name,
             schema=self.schema,
+            threads=allocated.parallelism,
+            warehouse_session=allocated.session,
         )
 
-    def dbt_build(self, models: list[str]) -> dict[str, Any]:
-        return self.hook().build(self.project_dir, models, vars=self.dbt_vars, env=self.env)
+    @property
+    def engine_resources(self) -> EngineResources:
+        """dbt's threads and session settings for this task (read once per task)."""
+        cached = self.__dict__.get("_engine_resources")
+        if cached is None:
+            target = self.target_name
+            cached = engine_resources(
+                "dbt",
+                self.project_dir,
+                parallelism=self.threads,
+                session=self.warehouse_session,
+                resources_from=self.resources_from,
+                environment_hints=(
+                    getattr(self, "deployment_environment", None),
+                    (self.history or {}).get("environment"),
+                ),
+                matches=lambda env: env.dbt_target == target,
+                log=self.log,
+            )
+            self.__dict__["_engine_resources"] = cached
+        return cached
+
+    def dbt_build(self, models: list[str], read_back: tuple[str, ...] = ()) -> dict[str, Any]:
+        return self.hook().build(self.project_dir, models, vars=self.dbt_vars, env=self.env, read_back=read_back)
 
     def record_history(self, context: Any, outcomes: dict[str, Any]) -> None:
         """Append what dbt reported to the run history (monitoring/history.py), when asked to."""
@@ -126,7 +165,11 @@ class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):
 
     def execute(self, context: Any) -> dict[str, Any]:
         wait_while_deploying(self, context)
-        result = self.dbt_build(self.models)
+        from airflow_provider_dualengine.engines.session_settings import reported_names
+
+        allocated = self.engine_resources
+        result = self.dbt_build(self.models, read_back=tuple(reported_names(self.warehouse_type, allocated.session)))
+        self._report_session(result.pop("warehouse_session", None), context)
         self.record_history(context, result["models"])
         for name in self.models:
             outcome = result["models"].get(name)
@@ -137,6 +180,23 @@ class DbtBuildOperator(WaitsForDeployments, DbtOperatorBase):
         if self.fail_on_model_error and result["failed"]:
             raise _models_failed(result)
         return result
+
+    def _report_session(self, read_back: dict[str, str] | None, context: Any) -> None:
+        """Log and push (XCom `warehouse_session`) dbt's session settings: read back on DuckDB
+        (the database dbt used in this process holds them), the configured ones on PostgreSQL
+        (dbt's sessions are gone; reading them would take another dbt invocation)."""
+        from airflow_provider_dualengine.engines.session_settings import session_report
+
+        allocated = self.engine_resources
+        report = session_report(
+            engine="dbt",
+            warehouse=self.warehouse_type,
+            configured=allocated.session,
+            read_back=read_back,
+            parallelism={"threads": allocated.parallelism or 1},
+            source=allocated.source,
+        )
+        report_session(self, context, report)
 
 
 def _models_failed(result: dict[str, Any]) -> DbtModelsFailed:

@@ -23,6 +23,7 @@ from airflow.sdk.exceptions import AirflowFailException
 from airflow_provider_dualengine.engines.transient import all_transient
 from airflow_provider_dualengine.hooks.sqlmesh import SQLMeshHook
 from airflow_provider_dualengine.operators.deployment_gate import WaitsForDeployments, wait_while_deploying
+from airflow_provider_dualengine.operators.engine_session import EngineResources, engine_resources, report_session
 
 
 class SQLMeshError(RuntimeError):
@@ -47,6 +48,17 @@ class SQLMeshPromotionWouldBackfill(SQLMeshFailedNoRetry):
 
 
 class _SQLMeshOperator(BaseOperator):
+    """Shared by every SQLMesh operator.
+
+    :param concurrent_tasks: SQLMesh's gateway `concurrent_tasks`; :param warehouse_session:
+        warehouse session settings (DuckDB `threads`, `memory_limit`; PostgreSQL `work_mem`,
+        `statement_timeout`). Not given: SQLMesh's allocation in `config/resources.yml` of the
+        dual-engine project, read at run time (operators/engine_session.py); no file: SQLMesh's defaults.
+    :param resources_from: where that allocation is read from: `{"project_dir": ..., "environment": ...}`
+        (both optional: else the project above `project_path`, the environment whose SQLMesh
+        environment this task works in).
+    """
+
     template_fields: Sequence[str] = ("environment", "env")
     ui_color = "#7c3aed"
     ui_fgcolor = "#ffffff"
@@ -60,6 +72,9 @@ class _SQLMeshOperator(BaseOperator):
         conn_id: str | None = SQLMeshHook.default_conn_name,
         state_conn_id: str | None = None,
         env: dict[str, str] | None = None,
+        concurrent_tasks: int | None = None,
+        warehouse_session: dict[str, Any] | None = None,
+        resources_from: dict[str, Any] | None = None,
         **kwargs: Any,
     ):
         super().__init__(**kwargs)
@@ -69,16 +84,48 @@ class _SQLMeshOperator(BaseOperator):
         self.conn_id = conn_id
         self.state_conn_id = state_conn_id
         self.env = env  # variables for the project's macros while SQLMesh runs
+        self.concurrent_tasks = concurrent_tasks
+        self.warehouse_session = warehouse_session
+        self.resources_from = resources_from
 
     @property
     def hook(self) -> SQLMeshHook:
+        allocated = self.engine_resources
         return SQLMeshHook(
             self.project_path,
             gateway=self.gateway,
             conn_id=self.conn_id,
             state_conn_id=self.state_conn_id,
             env=self.env,
+            concurrent_tasks=allocated.parallelism,
+            warehouse_session=allocated.session,
         )
+
+    @property
+    def engine_resources(self) -> EngineResources:
+        """SQLMesh's concurrent_tasks and session settings for this task (read once per task)."""
+        cached = self.__dict__.get("_engine_resources")
+        if cached is None:
+            from airflow_provider_dualengine.deployments.green_relations import green_environment
+
+            environment = self.environment
+            cached = engine_resources(
+                "sqlmesh",
+                self.project_path,
+                parallelism=self.concurrent_tasks,
+                session=self.warehouse_session,
+                resources_from=self.resources_from,
+                environment_hints=(
+                    getattr(self, "deployment_environment", None),
+                    (getattr(self, "history", None) or {}).get("environment"),
+                ),
+                matches=lambda env: (
+                    environment in (env.sqlmesh_environment, green_environment(env.sqlmesh_environment))
+                ),
+                log=self.log,
+            )
+            self.__dict__["_engine_resources"] = cached
+        return cached
 
     def _interval(self, context: Any, start: Any, end: Any) -> tuple[Any, Any]:
         """Explicit start/end, else the run's data interval when it spans time, else SQLMesh's default."""
@@ -109,6 +156,36 @@ class _StageExecutor(WaitsForDeployments, _SQLMeshOperator):
         self.deployment_environment = deployment_environment
         # Run history (monitoring/history.py): {"environment": name, "relations": {model: schema.table}}
         self.history = history
+
+    def _report_session(self, ctx: Any, context: Any) -> None:
+        """Log and push (XCom `warehouse_session`) the session settings SQLMesh's own warehouse
+        session has, read back from it; the configured ones when reading fails."""
+        from airflow_provider_dualengine.engines.session_settings import (
+            read_values,
+            readback_sql,
+            reported_names,
+            session_report,
+        )
+
+        allocated = self.engine_resources
+        warehouse, read_back = "", None
+        try:
+            adapter = ctx.engine_adapter
+            warehouse = adapter.dialect
+            names = reported_names(warehouse, allocated.session)
+            read_back = read_values(names, adapter.fetchone(readback_sql(names)))
+        except Exception as exc:  # the drivers raise their own types; a report never fails the task
+            self.log.warning("could not read the warehouse session settings back from SQLMesh's session: %s", exc)
+        concurrent = getattr(ctx, "concurrent_tasks", None) or allocated.parallelism  # what SQLMesh uses
+        report = session_report(
+            engine="sqlmesh",
+            warehouse=warehouse,
+            configured=allocated.session,
+            read_back=read_back,
+            parallelism={"concurrent_tasks": concurrent},
+            source=allocated.source,
+        )
+        report_session(self, context, report)
 
     def _finish(
         self, result: dict[str, Any], recorder: Any, started: float, applied: bool, context: Any
@@ -192,6 +269,7 @@ class SQLMeshPlanOperator(_StageExecutor):
             self._interval(context, self.start, self.end) if self.environment != "prod" else (self.start, self.end)
         )
         with self.hook.context(console=recorder) as ctx:
+            self._report_session(ctx, context)
             try:
                 plan = ctx.plan(
                     self.environment,
@@ -206,35 +284,37 @@ class SQLMeshPlanOperator(_StageExecutor):
                     auto_apply=False,
                 )
             except NoChangesPlanError:
-                self.log.info("SQLMesh: nothing to change in environment %s", self.environment)
-                return self._finish(
-                    {
-                        "action": "plan",
-                        "environment": self.environment,
-                        "has_changes": False,
-                        "new_snapshots": [],
-                        "backfill": {},
-                    },
-                    recorder,
-                    started,
-                    applied=False,
-                    context=context,
-                )
-            result = {"action": "plan", **summarize_plan(plan)}
-            self.log.info(
-                "SQLMesh plan for %s: new snapshots %s; backfill %s",
-                self.environment,
-                result["new_snapshots"] or "none",
-                result["backfill"] or "none",
-            )
+                plan = None
             applied = False
-            if self.apply and (plan.has_changes or plan.requires_backfill):
-                try:
-                    ctx.apply(plan)
-                    applied = True
-                except PlanError as exc:
-                    if not recorder.failed():
-                        raise SQLMeshError(f"SQLMesh could not apply the plan to '{self.environment}': {exc}") from exc
+            if plan is None:
+                result: dict[str, Any] = {
+                    "action": "plan",
+                    "environment": self.environment,
+                    "has_changes": False,
+                    "new_snapshots": [],
+                    "backfill": {},
+                }
+            else:
+                result = {"action": "plan", **summarize_plan(plan)}
+                self.log.info(
+                    "SQLMesh plan for %s: new snapshots %s; backfill %s",
+                    self.environment,
+                    result["new_snapshots"] or "none",
+                    result["backfill"] or "none",
+                )
+                if self.apply and (plan.has_changes or plan.requires_backfill):
+                    try:
+                        ctx.apply(plan)
+                        applied = True
+                    except PlanError as exc:
+                        if not recorder.failed():
+                            raise SQLMeshError(
+                                f"SQLMesh could not apply the plan to '{self.environment}': {exc}"
+                            ) from exc
+        # After the Context: the run history goes through a session of our own, which the
+        # engine's session settings (PGOPTIONS while the Context lives) do not reach.
+        if plan is None:
+            self.log.info("SQLMesh: nothing to change in environment %s", self.environment)
         return self._finish(result, recorder, started, applied, context)
 
 
@@ -269,6 +349,7 @@ class SQLMeshRunOperator(_StageExecutor):
 
         started, recorder = time.monotonic(), OutcomeRecorder()
         with self.hook.context(console=recorder) as ctx:
+            self._report_session(ctx, context)
             status = ctx.run(
                 self.environment,
                 start=self.start,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from airflow.plugins_manager import AirflowPlugin
 
+from airflow_provider_dualengine.resources.priority import DbtWindowPriority, SQLMeshWindowPriority
+from airflow_provider_dualengine.resources.timetable import WindowBoundariesTimetable
 from airflow_provider_dualengine.ui.app import app
 
 URL_PREFIX = "/dualengine"
@@ -17,6 +19,9 @@ URL_PREFIX = "/dualengine"
 
 class DualEnginePlugin(AirflowPlugin):
     name = "dualengine"
+    # The scheduler and the dag-processor resolve these by class path (config/resources.yml windows).
+    timetables = [WindowBoundariesTimetable]
+    priority_weight_strategies = [SQLMeshWindowPriority, DbtWindowPriority]
     fastapi_apps = [{"app": app, "url_prefix": URL_PREFIX, "name": "Dual engine (SQLMesh + dbt)"}]
     external_views = [
         {

@@ -161,6 +161,7 @@ class AirflowCluster:
         parallelism: int = 4,
         extra_projects: dict[str, Callable[[Path], None] | None] | None = None,
         extra_dags: dict[str, str] | None = None,
+        extra_env: dict[str, str] | None = None,
     ):
         self.base = base
         # Folder name (under `base`) -> edit applied to that copy of the project before it is
@@ -168,6 +169,7 @@ class AirflowCluster:
         # starts, which lists the dags folder for new files only every few minutes.
         self.extra_projects = dict(extra_projects or {})
         self.extra_dags = dict(extra_dags or {})
+        self.extra_env = dict(extra_env or {})  # more settings for every component (e.g. AIRFLOW__DUALENGINE__PROJECTS)
         # "LocalExecutor": no Redis and no celery worker; the scheduler runs the tasks
         # itself, at most `parallelism` at once (benchmarks/run_overhead.py uses it).
         self.executor = executor
@@ -316,6 +318,7 @@ class AirflowCluster:
             "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "10",
             "SQLMESH__DISABLE_ANONYMIZED_ANALYTICS": "1",
             "DUALENGINE_PROJECT_DIR": str(self.project),
+            **self.extra_env,
         }
 
     def stop(self) -> None:

@@ -36,6 +36,7 @@ ROLES = ("hooks", "operators", "sensors", "triggers")
 HELPERS = {
     "airflow_provider_dualengine.hooks.connections",  # the connection lookup every hook uses
     "airflow_provider_dualengine.operators.deployment_gate",  # the writers' wait for a deployment
+    "airflow_provider_dualengine.operators.engine_session",  # engine tasks' threads and session settings
 }
 
 

@@ -97,11 +97,41 @@ SIDES = {
         {"v1": "transforms_pg", "v2": "transforms_pg_v2"},
     ),
 }
+
+
+def to_windows(project: Path) -> None:
+    """The project on a PostgreSQL database of its own (SQLMesh state included: the deploy
+    tests' prod and green environments live in `shop`), named `shopwin` (its own pools),
+    for test_resources.py; that test writes its execution windows into config/resources.yml."""
+    settings = project / "dualengine.yml"
+    _replace(settings, "type: duckdb", "type: postgres")
+    _replace(settings, f"conn_id: {CONN_ID} ", f"conn_id: {WINDOWS_CONN_ID} ")
+    _replace(settings, "name: shop\n", f"name: {WINDOWS_PROJECT}\n")
+
+
+WINDOWS_PROJECT = "shopwin"
+WINDOWS_CONN_ID = "dualengine_warehouse_win"
+WINDOWS_DAG = f"dualengine_{WINDOWS_PROJECT}_development"
+WINDOWS_TRIGGER = "dualengine-test://windows/trigger"
 EXTRA_PROJECTS: dict[str, Callable[[Path], None] | None] = {
     "transforms_v2": to_v2,
     "transforms_pg": to_postgres,
     "transforms_pg_v2": to_postgres_v2,
+    "transforms_win": to_windows,
 }
+
+
+def windows_dag_file(project: Path) -> str:
+    """A user's DAG file: the project's pipeline, scheduled on an Asset (asset-triggered
+    runs are what a maintenance_only window holds), plus its resources DAG."""
+    return (
+        "from airflow.sdk import Asset\n"
+        "from airflow_provider_dualengine import ProjectConfig, build_dag\n"
+        "from airflow_provider_dualengine import build_resources_dag\n\n"
+        f"pipeline = build_dag(ProjectConfig({str(project)!r}, environment='development'), dag_id={WINDOWS_DAG!r}, "
+        f"schedule=[Asset({WINDOWS_TRIGGER!r})], max_active_runs=2)\n"
+        f"resources = build_resources_dag({str(project)!r}, airflow_api_conn_id='dualengine_airflow_api')\n"
+    )
 
 
 def deploy_dag_file(dag_id: str, project: Path) -> str:
@@ -114,9 +144,12 @@ def deploy_dag_file(dag_id: str, project: Path) -> str:
 
 def extra_dags(base: Path) -> dict[str, str]:
     return {
-        f"{dag_id}.py": deploy_dag_file(dag_id, base / side.projects[version])
-        for side in SIDES.values()
-        for version, dag_id in side.dags.items()
+        **{
+            f"{dag_id}.py": deploy_dag_file(dag_id, base / side.projects[version])
+            for side in SIDES.values()
+            for version, dag_id in side.dags.items()
+        },
+        "dualengine_windows.py": windows_dag_file(base / "transforms_win"),
     }
 
 
@@ -125,6 +158,7 @@ DAG_FILE_CONNECTIONS = {
     "dualengine_example.py": CONN_ID,
     "dualengine_deploy.py": CONN_ID,
     **{f"{dag_id}.py": side.conn_id for side in SIDES.values() for dag_id in side.dags.values()},
+    "dualengine_windows.py": WINDOWS_CONN_ID,
 }
 
 
@@ -149,7 +183,14 @@ def cluster(request: pytest.FixtureRequest) -> Iterator[AirflowCluster]:
         wheel = build_wheel(base / "dist")
         wheel_seconds = time.monotonic() - t0
         venv = install_cluster_venv(base / "venv", wheel)
-        instance = AirflowCluster(base, venv, extra_projects=EXTRA_PROJECTS, extra_dags=extra_dags(base))
+        instance = AirflowCluster(
+            base,
+            venv,
+            extra_projects=EXTRA_PROJECTS,
+            extra_dags=extra_dags(base),
+            # the scheduler finds the windows of a DAG's project here (window priority weights)
+            extra_env={"AIRFLOW__DUALENGINE__PROJECTS": f"{base / 'transforms'},{base / 'transforms_win'}"},
+        )
         instance.timings["wheel build"] = wheel_seconds
         instance.timings["venv install" + (" (cached venv reused)" if venv.cached else "")] = venv.install_seconds
         instance.start()
@@ -200,31 +241,31 @@ def ensure_duckdb_connection(cluster: AirflowCluster) -> None:
         cluster.create_connection({"connection_id": CONN_ID, "conn_type": "duckdb", "host": str(cluster.warehouse)})
 
 
-def ensure_postgres_connection(cluster: AirflowCluster) -> None:
+def ensure_postgres_connection(cluster: AirflowCluster, conn_id: str = PG_CONN_ID, database: str = PG_DATABASE) -> None:
     """A PostgreSQL warehouse: database `shop` on the metadata DB's server and the
-    connection `dualengine_warehouse_pg` to it, each created unless it exists."""
-    if connection_exists(cluster, PG_CONN_ID):
+    connection `dualengine_warehouse_pg` to it (or the ones named), each created unless it exists."""
+    if connection_exists(cluster, conn_id):
         return
     pg = cluster.postgres
-    with cluster.timed("PostgreSQL warehouse: database + connection"):
+    with cluster.timed(f"PostgreSQL warehouse {database}: database + connection"):
         db = pg.connect(autocommit=True)
         try:
             with db.cursor() as cursor:
-                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (PG_DATABASE,))
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (database,))
                 exists = cursor.fetchone() is not None
         finally:
             db.close()
         if not exists:
-            pg.create_database(PG_DATABASE)
+            pg.create_database(database)
         cluster.create_connection(
             {
-                "connection_id": PG_CONN_ID,
+                "connection_id": conn_id,
                 "conn_type": "postgres",
                 "host": pg.host,
                 "port": pg.port,
                 "login": pg.user,
                 "password": pg.password,
-                "schema": PG_DATABASE,
+                "schema": database,
             }
         )
 

@@ -112,7 +112,7 @@ def deploy_run(cluster: AirflowCluster, example, request: pytest.FixtureRequest)
 def test_before_the_connection_exists_the_ui_says_what_to_create(parsed_without_connection: dict[str, str]) -> None:
     # the example's two DAG files and the four extra deploy DAG files, each naming its connection
     assert {Path(name).name for name in parsed_without_connection} == set(DAG_FILE_CONNECTIONS)
-    assert len(DAG_FILE_CONNECTIONS) == 6
+    assert len(DAG_FILE_CONNECTIONS) == 7
     for name, text in parsed_without_connection.items():
         conn_id = DAG_FILE_CONNECTIONS[Path(name).name]
         assert f"warehouse.conn_id: Airflow connection '{conn_id}' not found." in text, (name, text)
@@ -153,7 +153,8 @@ def test_example_dag_every_task_succeeds(cluster: AirflowCluster, example) -> No
     assert_run_succeeded(cluster, run)
     # sensor, contract validation, 3 SQLMesh executors + 6 model tasks, 2 dbt builds + 4 model
     # tasks, 3 contract checks, 4 stage join points
-    assert len(run.tasks) == 24, sorted(run.states)
+    # 10 models, their engines' stage tasks, contracts, joins, and a window gate before each stage's dbt work
+    assert len(run.tasks) == 26, sorted(run.states)
 
 
 def test_example_marts_equal_what_sqlmesh_staging_implies(example) -> None:

@@ -352,6 +352,22 @@ CASES: dict[str, Case] = {
         ("{P}/shared/schemas/customer_value.yml: line 2: is not UTF-8 text",),
         argv=("impact", "{P}", "customer_value"),
     ),
+    "resources overlapping windows": Case(
+        _edit("config/resources.yml", 'off_peak_hours: "6pm-8am"', 'off_peak_hours: "5pm-8am"'),
+        (
+            "{P}/config/resources.yml: execution_schedule: peak_hours (08:00-18:00) overlaps off_peak_hours (17:00-08:00): windows must cover the day exactly once",
+            "fix: see docs/resources.md#execution-windows",
+        ),
+        dag=True,
+    ),
+    "resources unknown session setting": Case(
+        _edit("config/resources.yml", "      threads: 2\n", "      threads: 2\n      session: {work_mem: 64MB}\n"),
+        (
+            "{P}/config/resources.yml: resource_allocation.dbt_resources.development.session.work_mem: 'work_mem' is not a session setting this provider applies on duckdb",
+            "fix: use one of: threads, memory_limit (docs/resources.md)",
+        ),
+        dag=True,
+    ),
     "contracts diff without a base": Case(
         lambda p: None,
         ("error: dualengine contracts diff: give --base DIR, --against-prod, or both",),

@@ -52,9 +52,25 @@ def test_no_file_means_nothing_is_priced(tmp_path: Path) -> None:
     project = load_project(EXAMPLE_PROJECT)
     project.files["monitoring"] = tmp_path / "absent.yml"  # as if the project had none
     spec = load_monitoring(project)
-    assert spec == MonitoringSpec()
     assert spec.cost.price_per_hour == {} and spec.cost.price_per_tb is None
     assert not spec.cost.configured
+    # the sizes are resources.yml's (where the seed declares them); without prices they cost nothing
+    assert spec.cost.size("sqlmesh", "production") == "large"
+    assert spec.model_copy(update={"cost": MonitoringSpec().cost}) == MonitoringSpec()
+
+
+def test_a_size_given_in_both_files_differently_is_an_error(tmp_path: Path) -> None:
+    project = load_project(EXAMPLE_PROJECT)
+    path = tmp_path / "monitoring.yml"
+    path.write_text(
+        "cost:\n  price_per_hour: {small: 1.0, large: 2.0}\n  warehouse_size:\n    sqlmesh: {production: small}\n"
+    )
+    project.files["monitoring"] = path
+    with pytest.raises(DualEngineConfigError) as info:
+        load_monitoring(project)
+    [issue] = info.value.issues
+    assert issue.file == path and issue.key == "cost.warehouse_size.sqlmesh.production"
+    assert "'small' here, but 'large' in" in issue.message and "resources.yml" in issue.message
 
 
 def test_a_file_of_comments_only_is_the_defaults(tmp_path: Path) -> None:

@@ -46,8 +46,12 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
     assert run_2.upstream_task_ids == {"stage_1_sqlmesh.done"}
     assert run_2.select_models == ["intermediate.customer_lifetime"]
     assert run_2.environment == "dev"
-    # dbt models of stage 2 wait for stage 1 too (one dbt build for the stage), beside the SQLMesh tasks
-    assert dag.get_task("stage_2_mixed.dbt.build_stage").upstream_task_ids == {"stage_1_sqlmesh.done"}
+    # dbt models of stage 2 wait for stage 1 too (one dbt build for the stage), beside the SQLMesh tasks,
+    # behind the execution-window gate (the example's off-peak window is maintenance_only for dbt)
+    assert dag.get_task("stage_2_mixed.dbt.window_gate").upstream_task_ids == {"stage_1_sqlmesh.done"}
+    assert dag.get_task("stage_2_mixed.dbt.build_stage").upstream_task_ids == {"stage_2_mixed.dbt.window_gate"}
+    # SQLMesh is never maintenance_only there: no gate
+    assert "stage_2_mixed.sqlmesh.window_gate" not in dag.task_ids
     assert dag.get_task("stage_2_mixed.dbt.stg_customers").upstream_task_ids == {"stage_2_mixed.dbt.build_stage"}
     # stage 3 waits for both engines of stage 2
     assert dag.get_task("stage_2_mixed.done").upstream_task_ids == {
@@ -55,7 +59,7 @@ def test_one_task_group_per_stage_with_stage_edges(dag) -> None:
         "stage_2_mixed.dbt.stg_customers",
         "stage_2_mixed.dbt.stg_completed_orders",
     }
-    assert dag.get_task("stage_3_dbt.dbt.build_stage").upstream_task_ids == {"stage_2_mixed.done"}
+    assert dag.get_task("stage_3_dbt.dbt.window_gate").upstream_task_ids == {"stage_2_mixed.done"}
 
 
 def test_one_task_per_sqlmesh_model_with_sqlmesh_dependencies_as_edges(dag, airflow_home: Path) -> None:
@@ -100,6 +104,7 @@ def test_dbt_tasks_are_limited_to_the_stage_models(dag) -> None:
         "stage_3_dbt.dbt.build_stage",
         "stage_3_dbt.dbt.customer_order_summary",
         "stage_3_dbt.dbt.customer_value",
+        "stage_3_dbt.dbt.window_gate",
         "stage_3_dbt.done",
     ]
     # one dbt invocation builds exactly the stage's models; each model task reports its own
@@ -117,6 +122,7 @@ def test_cosmos_renders_run_and_test_tasks_per_model_on_request(example_project:
         "stage_3_dbt.dbt.customer_order_summary.test",
         "stage_3_dbt.dbt.customer_value.run",
         "stage_3_dbt.dbt.customer_value.test",
+        "stage_3_dbt.dbt.window_gate",  # in front of Cosmos' tasks too
     ]
     task = dag.get_task("stage_2_mixed.dbt.stg_customers.run")
     assert task.vars == {"sqlmesh_schema_suffix": "__dev"}
@@ -133,7 +139,7 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
         t
         for t in dag.tasks
         if t.task_id not in ("source_data", "validate_contracts")
-        and not t.task_id.endswith(".done")
+        and not t.task_id.endswith((".done", ".window_gate"))
         and not isinstance(t, SQLMeshModelOperator | DbtModelOperator)
     ]
     # one SQLMesh executor per stage with SQLMesh models, one dbt build per stage with dbt models,
@@ -153,6 +159,8 @@ def test_every_warehouse_writer_uses_the_single_writer_pool(dag) -> None:
     assert {t.pool for t in writers} == {"dualengine_warehouse"}
     assert dag.get_task("source_data").pool == "default_pool"
     assert dag.get_task("validate_contracts").pool == "default_pool"  # reads the compiled artifact only
+    # the window gates touch no warehouse: they only read resources.yml and defer
+    assert {dag.get_task(f"{s}.dbt.window_gate").pool for s in ("stage_2_mixed", "stage_3_dbt")} == {"default_pool"}
 
 
 def test_dbt_reads_the_sqlmesh_environment_of_the_dag(dag) -> None:
@@ -197,11 +205,16 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
     # the stage's dbt build waits for what its models read (staging.stg_orders, and customer_enhanced
     # once its contract check passed), not for the whole of stage 1
     ce_ready = "stage_1_sqlmesh.contract__staging__customer_enhanced"
-    assert dag.get_task(f"{s2}dbt.build_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
+    assert dag.get_task(f"{s2}dbt.build_stage").upstream_task_ids == {
+        f"{s1}staging__stg_orders",
+        ce_ready,
+        f"{s2}dbt.window_gate",
+    }
     # the SQLMesh stage runs once both of the stage-1 models it reads are reported
     assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
     # the marts' build waits for their own inputs, across engines, and not for unrelated models
     assert dag.get_task("stage_3_dbt.dbt.build_stage").upstream_task_ids == {
+        "stage_3_dbt.dbt.window_gate",
         f"{s2}contract__intermediate__customer_lifetime",
         f"{s2}dbt.stg_customers",
         f"{s2}dbt.stg_completed_orders",
@@ -471,7 +484,8 @@ def test_independent_dbt_branches_get_their_own_build_for_cron_runs(example_proj
     }
     # each waits only for what its model reads
     assert dag.get_task("stage_2_mixed.dbt.build__stg_completed_orders").upstream_task_ids == {
-        "stage_1_sqlmesh.sqlmesh.staging__stg_orders"
+        "stage_1_sqlmesh.sqlmesh.staging__stg_orders",
+        "stage_2_mixed.dbt.window_gate",
     }
     assert dag.get_task("stage_2_mixed.dbt.stg_customers").build_task_id == "stage_2_mixed.dbt.build__stg_customers"
 
@@ -485,7 +499,12 @@ def test_stage_tasks_only_for_very_large_projects(example_project: Path, airflow
 
     dag = build_dag(example_project, render_config=RenderConfig(sqlmesh_model_tasks=False, dbt_model_tasks=False))
     stage_3 = sorted(t for t in dag.task_ids if t.startswith("stage_3_dbt."))
-    assert stage_3 == ["stage_3_dbt.contract__customer_value", "stage_3_dbt.dbt.build_stage", "stage_3_dbt.done"]
+    assert stage_3 == [
+        "stage_3_dbt.contract__customer_value",
+        "stage_3_dbt.dbt.build_stage",
+        "stage_3_dbt.dbt.window_gate",
+        "stage_3_dbt.done",
+    ]
     build = dag.get_task("stage_3_dbt.dbt.build_stage")
     assert build.fail_on_model_error is True
     base = f"duckdb://{airflow_home}/parse-only/shop.duckdb/shop"

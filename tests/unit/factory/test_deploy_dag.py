@@ -33,6 +33,7 @@ def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
         "sqlmesh_cost_estimate",
         "dbt_manifest_and_docs",
         "contracts",
+        "execution_plan",
     }
     assert dag.get_task("promotion.promote").upstream_task_ids == {"integration_validation.compare_with_prod"}
     conclude = dag.get_task("conclude")
@@ -43,6 +44,7 @@ def test_the_seed_stages_are_task_groups_in_order(dag) -> None:
         "validation.sqlmesh_cost_estimate",
         "validation.dbt_manifest_and_docs",
         "validation.contracts",
+        "validation.execution_plan",
     }
 
 
