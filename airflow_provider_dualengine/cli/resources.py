@@ -41,7 +41,7 @@ def show(args: argparse.Namespace) -> int:
     document = {
         "project": project.settings.name,
         "file": str(resources_file(project)) if resources_file(project).exists() else None,
-        "at": moment.isoformat(),
+        "at": moment.astimezone(UTC).isoformat(),
         "window": spec.execution_schedule.window_at(moment).name if spec.execution_schedule else None,
         "writer_pool": project.settings.warehouse.writer_pool,
         "environments": {
@@ -111,24 +111,29 @@ def apply(args: argparse.Namespace) -> int:
 class _AirflowCliPools:
     """Pools through Airflow's own CLI (`airflow pools list|set`), argument lists only."""
 
-    def pools(self) -> dict[str, dict[str, Any]]:
+    def pool(self, name: str) -> dict[str, Any] | None:
         import subprocess
 
         out = subprocess.run(
             ["airflow", "pools", "list", "--output", "json"], capture_output=True, text=True, check=True
         )
-        return {
-            p["pool"]: {"slots": int(p["slots"]), "description": p.get("description")}
-            for p in json.loads(out.stdout or "[]")
-        }
+        found = {p["pool"]: p for p in json.loads(out.stdout or "[]")}.get(name)
+        if found is None:
+            return None
+        deferred = str(found.get("include_deferred", "")).lower() == "true"
+        return {"slots": int(found["slots"]), "description": found.get("description"), "include_deferred": deferred}
 
     def upsert_pool(self, name: str, slots: int, description: str, existing: dict[str, Any] | None = None) -> str:
         import subprocess
 
         if existing is not None and existing.get("slots") == slots and existing.get("description") == description:
             return "unchanged"
+        keep_deferred = ["--include-deferred"] if existing and existing.get("include_deferred") else []
         subprocess.run(
-            ["airflow", "pools", "set", name, str(slots), description], capture_output=True, text=True, check=True
+            ["airflow", "pools", "set", name, str(slots), description, *keep_deferred],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         return "updated" if existing is not None else "created"
 

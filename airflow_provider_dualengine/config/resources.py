@@ -166,6 +166,10 @@ class WindowRules(BaseModel):
     def _someone_runs(self) -> WindowRules:
         if self.sqlmesh_execution == "maintenance_only" and self.dbt_execution == "maintenance_only":
             raise ValueError("both engines are maintenance_only: scheduled runs would never run in this window")
+        if self.priority_engine and self.execution(self.priority_engine) == "limited":
+            raise ValueError(
+                f"{self.priority} has priority but {self.priority_engine}_execution is limited (a limited engine never has priority)"
+            )
         return self
 
     def execution(self, engine: str) -> str:
@@ -233,6 +237,12 @@ class ExecutionSchedule(BaseModel):
         for name in self.scheduling_rules:
             if name not in extra:
                 raise ValueError(f"scheduling_rules.{name} names no window (windows: {', '.join(sorted(extra))})")
+        for engine in ENGINES:
+            if all(w.rules.execution(engine) == "maintenance_only" for w in self.windows()):
+                raise ValueError(
+                    f"{engine} is maintenance_only in every window: its scheduled work would wait forever "
+                    f"(give it full or limited in at least one window)"
+                )
         covered = sorted(self.windows(), key=lambda w: w.start_s)
         total = sum(w.length_s for w in covered)
         for window, following in zip(covered, [*covered[1:], covered[0]], strict=True):
@@ -260,20 +270,26 @@ class ExecutionSchedule(BaseModel):
         return next(w for w in self.windows() if w.contains(second))
 
     def next_boundary(self, moment: Any) -> Any:
-        """The first window start after `moment` (aware, in the schedule's time zone); DST
-        gaps move it to the next existing local time."""
-        import pendulum
+        """The first window start after `moment` (aware), in the schedule's time zone."""
+        return next_window_start(moment, self.timezone, [w.start_s for w in self.windows()])
 
-        local = pendulum.instance(moment).in_timezone(self.timezone)
-        candidates = []
-        for window in self.windows():
-            for day in (0, 1, 2):
-                base = local.start_of("day").add(days=day)
-                start = pendulum.datetime(base.year, base.month, base.day, tz=self.timezone).add(seconds=window.start_s)
-                if start > local:
-                    candidates.append(start)
-                    break
-        return min(candidates)
+
+def next_window_start(moment: Any, timezone: str, starts: list[int]) -> Any:
+    """The first of the local clock times `starts` (seconds after midnight) after `moment`,
+    as an aware time in `timezone`. Built as wall-clock times, so a DST change day keeps
+    08:00 at 08:00 (adding seconds to midnight would give 07:00 or 09:00); a start inside
+    a spring-forward gap moves to the first existing time after it."""
+    import pendulum
+
+    local = pendulum.instance(moment).in_timezone(timezone)
+    for day in range(3):
+        base = local.start_of("day").add(days=day)
+        for start in sorted(starts):
+            h, rest = divmod(start, 3600)
+            moment_ = pendulum.datetime(base.year, base.month, base.day, h, rest // 60, rest % 60, tz=timezone)
+            if moment_ > local:
+                return moment_
+    raise ValueError("no window start within three days")  # unreachable: a schedule has a window
 
 
 def _zone(name: str) -> Any:
@@ -361,6 +377,16 @@ def check_resources(
                 issues.append(
                     ConfigIssue(
                         path, f"{key}.{wrong}", f"{wrong} is not a {engine} setting", f"use {right} for {engine}"
+                    )
+                )
+            if engine == "sqlmesh" and warehouse == "duckdb" and (res.concurrent_tasks or 1) > 1:
+                issues.append(
+                    ConfigIssue(
+                        path,
+                        f"{key}.concurrent_tasks",
+                        "SQLMesh on a DuckDB file here evaluates one model at a time: its threads would share the "
+                        "task's one connection to the file, and plans fail (DuckDB parser errors, measured)",
+                        "remove it (or set 1); DuckDB's own parallelism is session.threads",
                     )
                 )
             for name, value in res.session.items():

@@ -25,13 +25,14 @@ def runs_engine(task: BaseOperator) -> bool:
     return type(task).__module__.startswith("cosmos.")
 
 
-def place_engine_tasks(ctx: RenderContext, engine: Engine, group: Any) -> None:
+def place_engine_tasks(ctx: RenderContext, engine: Engine, group: Any) -> Any:
     """Give the engine tasks of `group` their engine pool (not on DuckDB: one writer
     pool there) and the window-following weight rule, and put a gate (`<group>.window_gate`)
-    before the group's first tasks."""
+    before the group's first tasks; the gate is returned (None without one) so that what
+    the group's models wait for across stages is waited for by the gate too."""
     allocation = ctx.engine_allocation(engine.value)
     if allocation is None:
-        return
+        return None
     tasks = [t for t in _tasks_of(group) if runs_engine(t)]
     for task in tasks:
         if hasattr(task, "resources_from") and not task.resources_from:  # threads, session settings at run time
@@ -51,6 +52,8 @@ def place_engine_tasks(ctx: RenderContext, engine: Engine, group: Any) -> None:
             doc_md=f"Holds {engine.value}'s work of scheduled runs while the execution window makes it maintenance_only (config/resources.yml).",
         )
         gate >> roots
+        return gate
+    return None
 
 
 def _tasks_of(group: Any) -> list[BaseOperator]:

@@ -78,15 +78,18 @@ def render_stages(
     groups: dict[str, TaskGroup] = {}
     finished: dict[str, EmptyOperator] = {}
     entry: dict[tuple[Engine, str], Any] = {}
+    gates: dict[tuple[Engine, str], Any] = {}  # a model's execution-window gate
     done: dict[tuple[Engine, str], Any] = {}
     stage_of = graph.placement()
     for stage in graph.stages.values():
         with TaskGroup(group_id=stage.name, tooltip=stage.description) as group:
             for engine in stage.engines():
                 rendered = renderers[engine](stage.models[engine], ctx)
-                place_engine_tasks(ctx, engine, rendered.group)
+                gate = place_engine_tasks(ctx, engine, rendered.group)
                 for name in rendered.entry:
                     entry[(engine, name)], done[(engine, name)] = rendered.entry[name], rendered.done[name]
+                    if gate is not None:
+                        gates[(engine, name)] = gate
                     if (engine, name) in contracted:  # consumers wait for the contract, not the model
                         check = render_contract_check(
                             contracted[(engine, name)], engine, name, graph, ctx, done[(engine, name)]
@@ -110,6 +113,8 @@ def render_stages(
             up, down = stage_of.get(edge.upstream), stage_of.get(edge.downstream)
             if up and down and up != down and edge.upstream in done and edge.downstream in entry:
                 done[edge.upstream] >> entry[edge.downstream]
+                if edge.downstream in gates:  # the window is judged when the work can start
+                    done[edge.upstream] >> gates[edge.downstream]
                 linked.add((up, down))
     for stage in graph.stages.values():
         for upstream in stage.upstream_stages:

@@ -90,16 +90,25 @@ class AirflowApiHook(BaseHook):
                 payload = response.read()
         except urllib.error.HTTPError as exc:
             detail = exc.read()[:500].decode(errors="replace")
+            secrets = [self.password or "", self.token or ""]
             raise AirflowApiError(
-                f"{method} {self.base_url}{path} -> HTTP {exc.code}: {redact(detail, [self.password or '', self.token or ''])}"
+                redact(f"{method} {self.base_url}{path} -> HTTP {exc.code}: {detail}", secrets)
             ) from None
         except OSError as exc:
-            raise AirflowApiError(f"{method} {self.base_url}{path}: cannot reach the Airflow API ({exc})") from None
+            raise AirflowApiError(
+                redact(f"{method} {self.base_url}{path}: cannot reach the Airflow API ({exc})", [self.password or ""])
+            ) from None
         return json.loads(payload) if payload else None
 
-    def pools(self) -> dict[str, dict[str, Any]]:
-        answer = self._request("GET", "/api/v2/pools?limit=1000")
-        return {p["name"]: p for p in answer["pools"]}
+    def pool(self, name: str) -> dict[str, Any] | None:
+        """The pool, or None when the cluster has none of that name (one GET per pool: a
+        listing is paged at `[api] maximum_page_limit`)."""
+        try:
+            return self._request("GET", f"/api/v2/pools/{urllib.parse.quote(name, safe='')}")
+        except AirflowApiError as exc:
+            if " -> HTTP 404" in str(exc):
+                return None
+            raise
 
     def upsert_pool(self, name: str, slots: int, description: str, existing: dict[str, Any] | None = None) -> str:
         """Create the pool or set its slots and description; "created", "updated" or "unchanged"."""

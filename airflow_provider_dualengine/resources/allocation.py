@@ -61,10 +61,12 @@ def _allocation(
     slots = base
     execution = window.rules.execution(engine) if window else "full"
     shares = window.rules.shares() if window else {}
-    if shares:
+    if res is None:
+        pass  # no allocation for this engine here: no pool (default_pool), whatever the window says
+    elif shares:
         total, total_source = _warehouse_slots(spec, environment)
         if total:
-            slots = max(1, math.floor(total * shares[engine] / 100))
+            slots = split_slots(total, shares)[engine]
             source = f"{shares[engine]}% of {total} warehouse slots ({total_source}) in {window.name}"  # type: ignore[union-attr]
     elif execution == "limited":
         slots, source = 1, f"limited in {window.name} with no resource_allocation share"  # type: ignore[union-attr]
@@ -105,18 +107,40 @@ def _base_slots(spec: ResourcesSpec, environment: str, engine: str) -> tuple[int
 
 
 def _warehouse_slots(spec: ResourcesSpec, environment: str) -> tuple[int | None, str]:
+    """The slots a window divides in `environment`: both engines' own slots there together,
+    capped by the coordinated shared warehouse's `max_concurrent_queries` (each environment
+    gets its own pools: two environments on one warehouse are each held to their own)."""
+    parts = [_base_slots(spec, environment, engine)[0] for engine in ENGINES]
+    own = sum(p for p in parts if p) if all(parts) else None
     shared = spec.resource_allocation.coordinated()
     if shared is not None and shared.max_concurrent_queries:
         name = next(n for n, r in spec.resource_allocation.shared_resources.items() if r is shared)
-        return shared.max_concurrent_queries, f"shared_resources.{name}"
-    parts = [_base_slots(spec, environment, engine)[0] for engine in ENGINES]
-    if all(parts):
-        return sum(p for p in parts if p), "both engines' slots together"
-    return None, ""
+        if own is None or shared.max_concurrent_queries <= own:
+            return shared.max_concurrent_queries, f"shared_resources.{name}"
+        return (
+            own,
+            f"both engines' slots in {environment} together, under shared_resources.{name}'s {shared.max_concurrent_queries}",
+        )
+    return own, "both engines' slots together" if own else ""
+
+
+def split_slots(total: int, shares: dict[str, int]) -> dict[str, int]:
+    """`total` slots by percentage shares, rounded so they add up to `total` (largest
+    remainder), every engine at least one slot (with one slot in all, both get one: a pool
+    of zero slots would never run anything)."""
+    exact = {engine: total * share / 100 for engine, share in shares.items()}
+    slots = {engine: math.floor(value) for engine, value in exact.items()}
+    for engine in sorted(exact, key=lambda e: exact[e] - slots[e], reverse=True)[: total - sum(slots.values())]:
+        slots[engine] += 1
+    return {engine: max(1, n) for engine, n in slots.items()}
+
+
+MAINTENANCE_RUN_TYPES = ("manual", "backfill")  # started by a person on purpose (deploy DAGs have no gate)
 
 
 def holds_scheduled_work(allocation: EngineAllocation, run_type: str | None) -> bool:
     """Whether the window gate keeps this engine's work of a run waiting: a
     `maintenance_only` engine runs only what people start on purpose (manual runs,
-    deployments, backfills), not scheduled or asset-triggered runs."""
-    return allocation.execution == "maintenance_only" and run_type in ("scheduled", "asset_triggered")
+    backfills; deployments have no gate), not scheduled, asset-triggered or
+    operator-triggered runs."""
+    return allocation.execution == "maintenance_only" and run_type not in MAINTENANCE_RUN_TYPES

@@ -46,10 +46,9 @@ def desired_pools(
 def apply_pools(hook: Any, wanted: list[tuple[EngineAllocation, str]], dry_run: bool = False) -> list[PoolChange]:
     if not wanted:  # DuckDB (writer pool only) or no allocation: nothing to ask the API
         return []
-    existing = hook.pools()
     changes = []
     for allocation, description in wanted:
-        current = existing.get(allocation.pool)
+        current = hook.pool(allocation.pool)
         previous = current.get("slots") if current else None
         outcome = "planned" if dry_run else hook.upsert_pool(allocation.pool, allocation.slots, description, current)
         changes.append(PoolChange(allocation.pool, allocation.slots, outcome, previous, description))  # type: ignore[arg-type]

@@ -13,8 +13,6 @@ from typing import Any
 import pendulum
 from airflow.timetables.base import DagRunInfo, DataInterval, Timetable
 
-DAY_S = 24 * 3600
-
 
 class WindowBoundariesTimetable(Timetable):
     description = "at each execution-window boundary"
@@ -45,15 +43,10 @@ class WindowBoundariesTimetable(Timetable):
         return hash((self.timezone, tuple(self.starts)))
 
     def next_boundary(self, after: Any) -> pendulum.DateTime:
-        """The first window start strictly after `after`."""
-        local = pendulum.instance(after).in_timezone(self.timezone)
-        for day in range(3):
-            base = local.start_of("day").add(days=day)
-            for start in self.starts:
-                moment = pendulum.datetime(base.year, base.month, base.day, tz=self.timezone).add(seconds=start)
-                if moment > local:
-                    return moment.in_timezone("UTC")
-        raise ValueError("no window start in three days")  # unreachable with at least one start
+        """The first window start strictly after `after`, in UTC."""
+        from airflow_provider_dualengine.config.resources import next_window_start
+
+        return next_window_start(after, self.timezone, self.starts).in_timezone("UTC")
 
     def infer_manual_data_interval(self, *, run_after: Any) -> DataInterval:
         return DataInterval.exact(run_after)

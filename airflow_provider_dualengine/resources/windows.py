@@ -9,10 +9,10 @@ import os
 import threading
 from pathlib import Path
 
-from airflow_provider_dualengine.config.project import PROJECT_DIR_ENV, Project, load_project
-from airflow_provider_dualengine.config.resources import ResourcesSpec, load_resources, resources_file
+from airflow_provider_dualengine.config.project import PROJECT_DIR_ENV, SETTINGS_FILE, Project, load_project
+from airflow_provider_dualengine.config.resources import RESOURCES_FILE, ResourcesSpec, load_resources
 
-_cache: dict[Path, tuple[tuple[float, ...], Project, ResourcesSpec]] = {}
+_cache: dict[Path, tuple[tuple[float, float], tuple[Project, ResourcesSpec] | Exception]] = {}
 _lock = threading.Lock()
 
 
@@ -33,19 +33,25 @@ def _mtime(path: Path) -> float:
 
 def project_resources(folder: Path) -> tuple[Project, ResourcesSpec]:
     """The project in `folder` and its resources, cached until dualengine.yml or
-    resources.yml changes. Raises DualEngineConfigError like load_project."""
+    config/resources.yml changes; a project that fails to load is cached as that failure
+    too (the scheduler asks for every new task instance). Raises DualEngineConfigError
+    like load_project."""
     folder = folder.resolve()
+    stamp = (_mtime(folder / SETTINGS_FILE), _mtime(folder / RESOURCES_FILE))
     with _lock:
         cached = _cache.get(folder)
-    if cached is not None:
-        stamp, project, spec = cached
-        if stamp == (_mtime(project.files["settings"]), _mtime(resources_file(project))):
-            return project, spec
-    project = load_project(folder)
-    spec = load_resources(project)
-    with _lock:
-        _cache[folder] = ((_mtime(project.files["settings"]), _mtime(resources_file(project))), project, spec)
-    return project, spec
+    if cached is None or cached[0] != stamp:
+        try:
+            project = load_project(folder)
+            result: tuple[Project, ResourcesSpec] | Exception = (project, load_resources(project))
+        except Exception as exc:  # noqa: BLE001 - kept and raised again until the files change
+            result = exc
+        cached = (stamp, result)
+        with _lock:
+            _cache[folder] = cached
+    if isinstance(cached[1], Exception):
+        raise cached[1]
+    return cached[1]
 
 
 def resources_of(project_name: str) -> tuple[Project, ResourcesSpec] | None:

@@ -64,7 +64,7 @@ def test_duckdb_settings_reach_both_engines_and_a_dag_style_sequence_still_opens
             """
             resource_allocation:
               sqlmesh_resources:
-                development: {concurrent_tasks: 2, session: {threads: 1, memory_limit: 512MB}}
+                development: {session: {threads: 1, memory_limit: 512MB}}
               dbt_resources:
                 development: {threads: 2, session: {threads: 3, memory_limit: 256MB}}
             """
@@ -96,7 +96,7 @@ def test_duckdb_settings_reach_both_engines_and_a_dag_style_sequence_still_opens
     assert sqlmesh_session["read_back"] is True
     assert sqlmesh_session["settings"]["threads"] == "1"
     assert sqlmesh_session["settings"]["memory_limit"] in ("488.2 MiB", "512.0 MiB", "512MB")
-    assert sqlmesh_session["concurrent_tasks"] == 2 and sqlmesh_session["configured"]["threads"] == 1
+    assert sqlmesh_session["configured"]["threads"] == 1
 
     # dbt, with the arguments the DAG factory gives its stage build
     ctx = RenderContext(project=project, environment=env)

@@ -57,7 +57,10 @@ class _Pools(BaseHTTPRequestHandler):
         self.requests.append(("GET", self.path, None, self.headers.get("Authorization")))
         if self.headers.get("Authorization") != "Bearer tok-123":
             return self._reply(401, {"detail": "Not authenticated"})
-        return self._reply(200, {"pools": list(self.pools.values()), "total_entries": len(self.pools)})
+        name = self.path.removeprefix("/api/v2/pools/")
+        if name not in self.pools:
+            return self._reply(404, {"detail": f"The Pool with name: `{name}` was not found"})
+        return self._reply(200, self.pools[name])
 
 
 @pytest.fixture
@@ -80,12 +83,15 @@ def test_show_prints_each_engines_pool_slots_and_why(capsys, postgres_project_co
     assert "production    dbt      dualengine_shop_production_dbt               7  full" in out
     assert "slots: 70% of 10 warehouse slots (shared_resources.staging_warehouse) in peak_hours" in out
     code, out, _ = run_cli(
-        capsys, "resources", "show", postgres_project_copy, "--at", "2026-12-07T23:00+00:00", "--json"
+        capsys, "resources", "show", postgres_project_copy, "--at", "2026-12-08T00:00+01:00", "--json"
     )
     document = json.loads(out)
     assert document["window"] == "off_peak_hours"
     assert document["environments"]["development"]["dbt"]["execution"] == "maintenance_only"
-    assert document["environments"]["development"]["sqlmesh"]["slots"] == 8
+    # development: 80% / 20% of its own 4 slots (sqlmesh 2 + dbt threads 2, under the shared 10)
+    assert document["environments"]["development"]["sqlmesh"]["slots"] == 3
+    assert document["environments"]["development"]["dbt"]["slots"] == 1
+    assert document["at"] == "2026-12-07T23:00:00+00:00"
 
 
 def test_show_on_duckdb_says_the_writer_pool_serialises_both_engines(capsys) -> None:
@@ -130,7 +136,9 @@ def test_apply_creates_then_resizes_pools_with_the_api_token(
         "dualengine_shop_production_sqlmesh": _Pools.pools["dualengine_shop_production_sqlmesh"]["slots"],
         "dualengine_shop_production_dbt": _Pools.pools["dualengine_shop_production_dbt"]["slots"],
     }
-    assert sum(b["slots"] for b in patched) in (19, 20)  # the shares of 20 slots, rounded down
+    # the shared warehouse's cap (10) bound production's own 18 slots (sqlmesh 10 + dbt threads 8);
+    # at 20 it no longer does: the window's shares of 18
+    assert sum(b["slots"] for b in patched) == 18
 
 
 def test_apply_with_wrong_credentials_names_the_api_not_the_password(

@@ -198,3 +198,39 @@ def test_engine_settings_belong_to_their_engine_and_environments_exist(tmp_path:
         "resource_allocation.dbt_resources.development.concurrent_tasks",
         "concurrent_tasks is not a dbt setting",
     ) in found
+
+
+def test_an_engine_maintenance_only_in_every_window_would_wait_forever(tmp_path: Path) -> None:
+    [issue] = _issues(
+        tmp_path,
+        _schedule(
+            '  a_hours: "00:00-12:00"\n  b_hours: "12:00-24:00"\n',
+            "    a_hours: {dbt_execution: maintenance_only}\n    b_hours: {dbt_execution: maintenance_only}\n",
+        ),
+    )
+    assert "dbt is maintenance_only in every window" in issue.message and "wait forever" in issue.message
+
+
+def test_a_limited_engine_cannot_have_priority(tmp_path: Path) -> None:
+    [issue] = _issues(
+        tmp_path,
+        _schedule(
+            '  all_hours: "00:00-24:00"\n', "    all_hours: {priority: sqlmesh_models, sqlmesh_execution: limited}\n"
+        ),
+    )
+    assert "a limited engine never has priority" in issue.message
+
+
+def test_sqlmesh_concurrent_tasks_above_one_on_duckdb_is_refused(tmp_path: Path) -> None:
+    text = "resource_allocation:\n  sqlmesh_resources:\n    production: {concurrent_tasks: 4}\n"
+    [issue] = _issues(tmp_path, text, warehouse="duckdb")
+    assert issue.key == "resource_allocation.sqlmesh_resources.production.concurrent_tasks"
+    assert "one model at a time" in issue.message and "session.threads" in issue.hint
+    path = tmp_path / "pg.yml"
+    path.write_text(text)
+    assert (
+        read_resources(path, ENVIRONMENTS, "postgres")
+        .resource_allocation.engine("sqlmesh", "production")
+        .concurrent_tasks
+        == 4
+    )

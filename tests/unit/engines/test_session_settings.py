@@ -177,8 +177,8 @@ def _project(root, resources: str | None, environments: str | None = None):
 RESOURCES = """
     resource_allocation:
       sqlmesh_resources:
-        development: {concurrent_tasks: 2, session: {threads: 1}}
-        production: {concurrent_tasks: 4, session: {threads: 2, memory_limit: 2GB}}
+        development: {session: {threads: 1}}
+        production: {session: {threads: 2, memory_limit: 2GB}}
       dbt_resources:
         development: {threads: 3, session: {memory_limit: 512MB}}
     """
@@ -200,7 +200,7 @@ def test_an_engine_task_finds_its_allocation_in_the_project_around_it(tmp_path) 
             matches=lambda env: environment in (env.sqlmesh_environment, green_environment(env.sqlmesh_environment)),
         )
 
-    assert (sqlmesh("dev").parallelism, sqlmesh("dev").session) == (2, {"threads": 1})
+    assert (sqlmesh("dev").parallelism, sqlmesh("dev").session) == (None, {"threads": 1})  # DuckDB: SQLMesh's 1
     assert sqlmesh("prod_green").session == {"threads": 2, "memory_limit": "2GB"}  # a deployment's green
     assert "sqlmesh_resources.production" in sqlmesh("prod").source
     assert sqlmesh("other").session == {}  # no environment plans into it

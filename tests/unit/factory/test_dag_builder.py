@@ -212,6 +212,9 @@ def test_model_level_dependencies_wait_only_for_what_each_model_reads(example_pr
     }
     # the SQLMesh stage runs once both of the stage-1 models it reads are reported
     assert dag.get_task(f"{s2}sqlmesh.run_stage").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
+    # the execution-window gate in front of a dbt build waits for what the build's models read,
+    # so it judges the window when the work can start, not when the DAG run starts
+    assert dag.get_task(f"{s2}dbt.window_gate").upstream_task_ids == {f"{s1}staging__stg_orders", ce_ready}
     # the marts' build waits for their own inputs, across engines, and not for unrelated models
     assert dag.get_task("stage_3_dbt.dbt.build_stage").upstream_task_ids == {
         "stage_3_dbt.dbt.window_gate",

@@ -32,7 +32,7 @@ def test_windows_split_the_shared_warehouse_between_the_engines(postgres_project
     assert night["dbt"].execution == "maintenance_only" and night["sqlmesh"].priority_boost == PRIORITY_BOOST
     # pools per project, environment and engine; threads and concurrent tasks per engine
     assert day["sqlmesh"].pool == "dualengine_shop_production_sqlmesh"
-    assert (day["dbt"].threads, day["sqlmesh"].concurrent_tasks) == (8, 4)
+    assert (day["dbt"].threads, day["sqlmesh"].session) == (8, {})
 
 
 def test_duckdb_keeps_one_writer_pool_for_both_engines() -> None:
@@ -118,9 +118,13 @@ def test_the_gate_defers_a_scheduled_run_until_the_window_ends_and_lets_manual_r
 
     from airflow_provider_dualengine.operators.window_gate import ExecutionWindowGateOperator
 
+    now = pendulum.now("UTC")
+    # dbt is maintenance_only from now until the next full hour (the window under test), free after
+    until = now.start_of("hour").add(hours=1)
     (postgres_project_copy / "config" / "resources.yml").write_text(
-        'execution_schedule:\n  timezone: UTC\n  a_hours: "00:00-12:00"\n  b_hours: "12:00-24:00"\n'
-        "  scheduling_rules:\n    a_hours: {dbt_execution: maintenance_only}\n    b_hours: {dbt_execution: maintenance_only, sqlmesh_execution: limited}\n"
+        f'execution_schedule:\n  timezone: UTC\n  a_hours: "{now.start_of("hour"):%H:%M}-{until:%H:%M}"\n'
+        f'  b_hours: "{until:%H:%M}-{now.start_of("hour"):%H:%M}"\n'
+        "  scheduling_rules:\n    a_hours: {dbt_execution: maintenance_only}\n    b_hours: {sqlmesh_execution: limited}\n"
     )
     gate = ExecutionWindowGateOperator(
         task_id="window_gate", project_dir=str(postgres_project_copy), environment="development", engine="dbt"
@@ -128,10 +132,7 @@ def test_the_gate_defers_a_scheduled_run_until_the_window_ends_and_lets_manual_r
     scheduled = {"dag_run": SimpleNamespace(run_type="scheduled")}
     with pytest.raises(TaskDeferred) as deferred:
         gate.execute(scheduled)
-    moment = deferred.value.trigger.moment
-    now = pendulum.now("UTC")
-    expected = now.start_of("day").add(hours=12) if now.hour < 12 else now.start_of("day").add(days=1)
-    assert moment == expected
+    assert deferred.value.trigger.moment == until  # the end of the window that holds dbt
     assert deferred.value.method_name == "resume"
     manual = gate.execute({"dag_run": SimpleNamespace(run_type="manual")})
     assert manual["run_type"] == "manual" and manual["execution"] == "maintenance_only" and manual["waited_s"] == 0
@@ -140,3 +141,52 @@ def test_the_gate_defers_a_scheduled_run_until_the_window_ends_and_lets_manual_r
         task_id="g", project_dir=str(postgres_project_copy), environment="development", engine="sqlmesh"
     )
     assert sqlmesh_gate.execute(scheduled)["execution"] in ("full", "limited")
+
+
+def test_slots_split_by_largest_remainder_and_each_environment_keeps_its_own(postgres_project_copy: Path) -> None:
+    from airflow_provider_dualengine.resources.allocation import split_slots
+
+    assert split_slots(10, {"dbt": 70, "sqlmesh": 30}) == {"dbt": 7, "sqlmesh": 3}
+    assert sum(split_slots(10, {"dbt": 75, "sqlmesh": 25}).values()) == 10  # 7.5 + 2.5: none lost
+    assert split_slots(1, {"dbt": 70, "sqlmesh": 30}) == {"dbt": 1, "sqlmesh": 1}  # never a zero-slot pool
+    project = load_project(postgres_project_copy)
+    # development's own slots (sqlmesh 2 + dbt threads 2) are split, not the shared warehouse's 10
+    dev = allocations(project, "development", NOON)
+    assert (dev["dbt"].slots, dev["sqlmesh"].slots) == (3, 1)
+    assert dev["dbt"].slots_source.startswith("70% of 4 warehouse slots (both engines' slots in development together")
+
+
+def test_an_environment_without_an_allocation_gets_no_pool_even_with_window_shares(postgres_project_copy: Path) -> None:
+    path = postgres_project_copy / "config" / "resources.yml"
+    path.write_text(
+        path.read_text().replace(
+            "  dbt_resources:\n    development:\n      threads: 2\n      warehouse_size: x-small\n",
+            "  dbt_resources:\n",
+        )
+    )
+    found = allocations(load_project(postgres_project_copy), "development", NOON)
+    assert found["dbt"].pool is None and found["dbt"].slots is None  # its tasks stay in default_pool
+    assert found["sqlmesh"].pool == "dualengine_shop_development_sqlmesh"
+
+
+def test_only_manual_runs_and_backfills_pass_a_maintenance_only_window(postgres_project_copy: Path) -> None:
+    night = allocations(load_project(postgres_project_copy), "development", NIGHT)["dbt"]
+    for held in ("scheduled", "asset_triggered", "operator_triggered", "asset_materialization"):
+        assert holds_scheduled_work(night, held), held
+    assert not holds_scheduled_work(night, "manual") and not holds_scheduled_work(night, "backfill")
+
+
+@pytest.mark.parametrize(
+    ("after_utc", "expected_local"),
+    [
+        # autumn change day in Berlin: 08:00 local is 07:00 UTC (not 06:00 or 08:00)
+        (pendulum.datetime(2026, 10, 25, 4, 30, tz="UTC"), pendulum.datetime(2026, 10, 25, 8, tz="Europe/Berlin")),
+        # spring change day: 08:00 local is 06:00 UTC
+        (pendulum.datetime(2026, 3, 29, 1, 30, tz="UTC"), pendulum.datetime(2026, 3, 29, 8, tz="Europe/Berlin")),
+        (pendulum.datetime(2026, 3, 29, 7, tz="UTC"), pendulum.datetime(2026, 3, 29, 18, tz="Europe/Berlin")),
+    ],
+)
+def test_window_starts_keep_their_clock_time_on_dst_change_days(after_utc, expected_local) -> None:
+    table = WindowBoundariesTimetable("Europe/Berlin", [8 * 3600, 18 * 3600])
+    assert table.next_boundary(after_utc) == expected_local
+    assert table.next_boundary(after_utc).in_timezone("Europe/Berlin").hour == expected_local.hour
