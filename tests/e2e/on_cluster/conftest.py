@@ -128,7 +128,9 @@ def windows_dag_file(project: Path) -> str:
         "from airflow.sdk import Asset\n"
         "from airflow_provider_dualengine import ProjectConfig, build_dag\n"
         "from airflow_provider_dualengine import build_resources_dag\n\n"
-        f"pipeline = build_dag(ProjectConfig({str(project)!r}, environment='development'), dag_id={WINDOWS_DAG!r}, "
+        f"pipeline = build_dag(ProjectConfig({str(project)!r}, environment='development', "
+        "stages=['stage_1_sqlmesh', 'stage_2_mixed']), "
+        f"dag_id={WINDOWS_DAG!r}, "
         f"schedule=[Asset({WINDOWS_TRIGGER!r})], max_active_runs=2)\n"
         f"resources = build_resources_dag({str(project)!r}, airflow_api_conn_id='dualengine_airflow_api')\n"
     )

@@ -153,7 +153,8 @@ def _project(root, resources: str | None, environments: str | None = None):
     import textwrap
 
     files = {
-        "dualengine.yml": "name: tiny\nsqlmesh: {path: sqlmesh}\ndbt: {path: dbt, profile: tiny}\ndefault_environment: development\n",
+        # PostgreSQL: dbt threads are the allocation's (on DuckDB they are always 1)
+        "dualengine.yml": "name: tiny\nwarehouse: {type: postgres}\nsqlmesh: {path: sqlmesh}\ndbt: {path: dbt, profile: tiny}\ndefault_environment: development\n",
         "config/dependency_graph.yml": "dependency_graph:\n  s: {engine: sqlmesh, models: [a.b]}\n",
         "config/dual_engine_environments.yml": environments
         or textwrap.dedent(
@@ -177,10 +178,10 @@ def _project(root, resources: str | None, environments: str | None = None):
 RESOURCES = """
     resource_allocation:
       sqlmesh_resources:
-        development: {session: {threads: 1}}
-        production: {session: {threads: 2, memory_limit: 2GB}}
+        development: {concurrent_tasks: 2, session: {work_mem: 1MB}}
+        production: {concurrent_tasks: 4, session: {work_mem: 2MB, statement_timeout: 2s}}
       dbt_resources:
-        development: {threads: 3, session: {memory_limit: 512MB}}
+        development: {threads: 3, session: {work_mem: 512MB}}
     """
 
 
@@ -200,8 +201,8 @@ def test_an_engine_task_finds_its_allocation_in_the_project_around_it(tmp_path) 
             matches=lambda env: environment in (env.sqlmesh_environment, green_environment(env.sqlmesh_environment)),
         )
 
-    assert (sqlmesh("dev").parallelism, sqlmesh("dev").session) == (None, {"threads": 1})  # DuckDB: SQLMesh's 1
-    assert sqlmesh("prod_green").session == {"threads": 2, "memory_limit": "2GB"}  # a deployment's green
+    assert (sqlmesh("dev").parallelism, sqlmesh("dev").session) == (2, {"work_mem": "1MB"})
+    assert sqlmesh("prod_green").session == {"work_mem": "2MB", "statement_timeout": "2s"}  # a deployment's green
     assert "sqlmesh_resources.production" in sqlmesh("prod").source
     assert sqlmesh("other").session == {}  # no environment plans into it
     given = sqlmesh("dev", parallelism=9, session={"threads": 7})
@@ -213,7 +214,7 @@ def test_an_engine_task_finds_its_allocation_in_the_project_around_it(tmp_path) 
         session=None,
         resources_from={"project_dir": str(root), "environment": "development"},
     )
-    assert (dbt.parallelism, dbt.session) == (3, {"memory_limit": "512MB"})
+    assert (dbt.parallelism, dbt.session) == (3, {"work_mem": "512MB"})
     assert engine_resources("dbt", root / "dbt", parallelism=None, session=None, resources_from=None).session == {}
 
 
@@ -271,11 +272,14 @@ def test_cosmos_renders_the_profile_with_the_allocation(tmp_path, monkeypatch: p
     from airflow_provider_dualengine.factory.render_context import RenderContext
 
     root = _project(tmp_path, RESOURCES)
-    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": "/x.duckdb"}))
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUALENGINE_WAREHOUSE",
+        json.dumps({"conn_type": "postgres", "host": "db", "login": "u", "password": "pw-secret", "schema": "w"}),
+    )
     project = load_project(root)
     ctx = RenderContext(project=project, environment=project.environment("development"))
     profile = _cosmos_hook(ctx).profile_config().profile_mapping.profile
-    assert (profile["threads"], profile["settings"]) == (3, {"memory_limit": "512MB"})
-    assert "PGOPTIONS" not in _operator_args(ctx, (), _cosmos_hook(ctx))["env"]
+    assert profile["threads"] == 3 and "settings" not in profile  # dbt-postgres has no settings field
+    assert _operator_args(ctx, (), _cosmos_hook(ctx))["env"]["PGOPTIONS"] == "-c work_mem=512MB"
     prod = RenderContext(project=project, environment=project.environment("production"))
     assert _cosmos_hook(prod).profile_config().profile_mapping.profile["threads"] == 1  # no dbt allocation there

@@ -41,6 +41,7 @@ def test_duckdb_keeps_one_writer_pool_for_both_engines() -> None:
     assert found["sqlmesh"].pool is None and found["dbt"].pool is None
     assert project.settings.warehouse.writer_pool == "dualengine_warehouse"
     assert found["dbt"].priority_boost == PRIORITY_BOOST  # the order in the one slot still follows the window
+    assert found["dbt"].threads == 1  # resources.yml says 2: one file, one dbt thread
 
 
 def test_without_windows_each_engine_has_its_own_slots(postgres_project_copy: Path) -> None:
