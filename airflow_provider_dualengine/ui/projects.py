@@ -9,19 +9,17 @@ kept until the artifact changes, so a page view does not rebuild a 1,000-model g
 
 from __future__ import annotations
 
-import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from airflow_provider_dualengine.config.contracts import Contract, load_contracts
 from airflow_provider_dualengine.config.errors import DualEngineConfigError
-from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment, load_project
+from airflow_provider_dualengine.config.project import PROJECT_DIR_ENV, Project, ResolvedEnvironment, load_project
 from airflow_provider_dualengine.engines.catalog import CatalogModel
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph
 from airflow_provider_dualengine.graph.build import build_graph, load_catalogs
 
-PROJECT_DIR_ENV = "DUALENGINE_PROJECT_DIR"
 PROD = "prod"  # the SQLMesh environment name of production
 
 
@@ -71,10 +69,10 @@ class ProjectsNotConfigured(LookupError):
 
 
 def configured_dirs() -> list[Path]:
-    from airflow.configuration import conf
+    """The folders Airflow is configured with; the scheduler reads the same (resources/windows.py)."""
+    from airflow_provider_dualengine.resources.windows import configured_project_dirs
 
-    raw = conf.get("dualengine", "projects", fallback="") or os.environ.get(PROJECT_DIR_ENV, "")
-    return [Path(part.strip()) for part in raw.split(",") if part.strip()]
+    return configured_project_dirs()
 
 
 _cache: dict[Path, tuple[tuple, LoadedProject]] = {}
