@@ -52,6 +52,9 @@ class SQLMeshModelEntry(_Section):
     columns_read: dict[str, tuple[str, ...]] | None = None  # input -> columns read (CatalogModel)
     reads_files: tuple[str, ...] = ()  # files loaded (seed CSVs), relative to the SQLMesh project
     owner: str | None = None
+    description: str | None = None
+    tags: tuple[str, ...] = ()
+    query: str | None = None  # rendered SQL (None: Python/seed model, or not renderable offline)
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod

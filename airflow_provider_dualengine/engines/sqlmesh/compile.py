@@ -50,6 +50,9 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "dialect": model.dialect,
                 "audits": sorted(name for name, _ in model.audits),
                 "owner": model.owner or None,
+                "description": model.description or None,
+                "tags": sorted(model.tags),
+                "query": rendered_query(model),
                 "column_lineage": column_lineage(model),
                 "columns_read": model_columns_read(model, project_names),
                 # the CSV a seed model loads, relative to the SQLMesh project (lineage input)
@@ -115,6 +118,22 @@ def column_lineage(model: Model) -> dict[str, list[str]]:
     except Exception as exc:  # noqa: BLE001 - see docstring
         log.warning("no column lineage for %s: %s", plain_name(model.fqn), exc)
         return {}
+
+
+def rendered_query(model: Model) -> str | None:
+    """The model's query as SQLMesh renders it (macros expanded, the model's own dialect):
+    what engine selection scores for complexity. None for Python and seed models and, with
+    a warning, for a query SQLMesh can render only at run time."""
+    from sqlmesh.core.model import SqlModel
+
+    if not isinstance(model, SqlModel):
+        return None
+    try:
+        query = model.render_query()
+    except Exception as exc:  # noqa: BLE001 - an extra of compile, never fatal
+        log.warning("no rendered query for %s: %s", plain_name(model.fqn), exc)
+        return None
+    return query.sql(dialect=model.dialect) if query is not None else None
 
 
 def model_columns_read(model: Model, project_names: set[str]) -> dict[str, list[str]] | None:
