@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, resources, plan, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, resources, plan, engines, lint, docs, demo."""
 
 from __future__ import annotations
 
@@ -36,6 +36,8 @@ def _validate(args: argparse.Namespace) -> int:
     contracts, findings = check_project_contracts(project, graph)
     issues += [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
     issues += _monitoring_issues(project)
+    governance = _governance_findings(project, env.name) if not issues else []
+    issues += [f.as_issue(f.file or project.root, f.rule) for f in governance if f.severity == "error"]
     if issues:
         raise DualEngineConfigError(issues)
     print(
@@ -50,7 +52,28 @@ def _validate(args: argparse.Namespace) -> int:
     )
     for finding in findings:
         print(f"  {finding}".replace("\n", "\n  "))
+    for warning in governance:
+        print(f"  {warning}".replace("\n", "\n  "))
     return 0
+
+
+def _governance_findings(project: Project, environment: str) -> list[Any]:
+    """Engine selection mismatches (config/engine_selection_rules.yml) and layer/domain
+    violations (config/model_organization.yml), at each file's severity; none without the
+    files. Naming and folders are `dualengine lint`'s alone: they never block a deploy. From
+    the repository alone (governance/selection.selection_findings)."""
+    from airflow_provider_dualengine.config.engine_selection import load_engine_selection
+    from airflow_provider_dualengine.config.model_organization import load_model_organization
+    from airflow_provider_dualengine.governance.facts import load_facts
+    from airflow_provider_dualengine.governance.layers import layer_findings
+    from airflow_provider_dualengine.governance.selection import selection_findings
+
+    rules, organization = load_engine_selection(project), load_model_organization(project)
+    if rules is None and organization is None:
+        return []
+    facts = load_facts(project)
+    found = selection_findings(project, facts, environment)
+    return found + (layer_findings(project, facts, organization) if organization is not None else [])
 
 
 def _monitoring_issues(project: Any) -> list[Any]:
@@ -226,6 +249,11 @@ def build_parser() -> argparse.ArgumentParser:
     from airflow_provider_dualengine.cli import plan
 
     plan.add_parser(sub)
+    from airflow_provider_dualengine.cli import docs, engines, lint
+
+    engines.add_parser(sub)
+    lint.add_parser(sub)
+    docs.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow.sdk import DAG, Asset
 
+from airflow_provider_dualengine.config.engine_selection import load_engine_selection
+from airflow_provider_dualengine.config.model_organization import load_model_organization
 from airflow_provider_dualengine.config.project import load_project
 from airflow_provider_dualengine.config.resources import load_resources
 from airflow_provider_dualengine.contracts.producers import load_structurally_valid_contracts
@@ -67,6 +69,9 @@ def build_dag(
         warehouse = warehouse_at_parse(loaded)
         alerting = rendering.run_history and has_alert_rules(loaded)
         resources = load_resources(loaded)
+        # Not used to render, but a broken rules file is an import error like any other.
+        load_engine_selection(loaded)
+        load_model_organization(loaded)
     ctx = RenderContext(
         project=loaded,
         environment=env,

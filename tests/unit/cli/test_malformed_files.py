@@ -368,6 +368,26 @@ CASES: dict[str, Case] = {
         ),
         dag=True,
     ),
+    "engine selection override without a reason": Case(
+        _edit(
+            "config/engine_selection_rules.yml",
+            'reason: "Landing and incremental loads',
+            'reason: ""  # "Landing and incremental loads',
+        ),
+        (
+            "{P}/config/engine_selection_rules.yml: engine_selection.override_rules.force_sqlmesh.reason: String should have at least 1 character",
+            "fix: say why these models must run on that engine (every report shows it), e.g. `reason: BI tool integration`",
+        ),
+        dag=True,
+    ),
+    "model organization unknown engine": Case(
+        _edit("config/model_organization.yml", "      engines: [sqlmesh, dbt]\n", "      engines: [sqlmesh, spark]\n"),
+        (
+            "{P}/config/model_organization.yml: layers.definitions.business.engines[1]: Input should be 'sqlmesh' or 'dbt'",
+            "fix: use one of the allowed values",
+        ),
+        dag=True,
+    ),
     "contracts diff without a base": Case(
         lambda p: None,
         ("error: dualengine contracts diff: give --base DIR, --against-prod, or both",),
