@@ -208,7 +208,7 @@ def _exposures(manifest: dict) -> dict[str, list[Exposure]]:
 
 def _sqlmesh_description(declared: str | None, file: Path | None) -> tuple[str, str]:
     """SQLMesh's `description` property, else the comment lines heading a SQL model's file
-    (before MODEL), else a Python model's docstring: where SQLMesh users already write it."""
+    (before MODEL), else the docstring of a Python model's @model function: where SQLMesh users already write it."""
     if declared and declared.strip():
         return " ".join(declared.split()), f"{file.name if file else 'model'}: description"
     if file is None or not file.is_file():
