@@ -24,22 +24,9 @@ from tests.unit.governance.test_metadata import (
     DBT_OLD,
     SQLMESH_NEW,
     SQLMESH_OLD,
-    compiled_example,
-    edited_example,
 )
 
 COMMITTED = EXAMPLE_PROJECT / DEFAULT_OUTPUT
-
-
-@pytest.fixture(scope="session")
-def docs_example(example_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The compiled copy test_metadata.py uses (compiled once per process, whichever asks first)."""
-    return compiled_example(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def edited_docs_example(example_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return edited_example(tmp_path_factory.getbasetemp())
 
 
 def run_docs(capsys: pytest.CaptureFixture[str], *argv: object) -> tuple[int, str, str]:

@@ -14,7 +14,6 @@ import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
 import yaml
 
 from airflow_provider_dualengine.config.contracts import Contract, ContractColumn, ContractModel, Sla
@@ -314,16 +313,6 @@ def edited_example(base: Path) -> Path:
     _edit(project / "sqlmesh/models/intermediate/customer_lifetime.sql", SQLMESH_OLD, SQLMESH_NEW)
     _edit(project / "dbt/models/marts/schema.yml", DROPPED_OLD, "")
     return _compile(project)
-
-
-@pytest.fixture(scope="session")
-def docs_example(example_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return compiled_example(tmp_path_factory.getbasetemp())
-
-
-@pytest.fixture(scope="session")
-def edited_docs_example(example_project: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return edited_example(tmp_path_factory.getbasetemp())
 
 
 def test_the_committed_example_file_is_what_dualengine_docs_generates(docs_example: Path) -> None:
