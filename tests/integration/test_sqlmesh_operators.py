@@ -78,6 +78,30 @@ def test_promotion_refuses_code_that_was_not_validated(dev_env) -> None:
     assert "intermediate" not in schemas  # prod untouched
 
 
+def test_promotion_after_another_interval_completed_is_a_view_swap_as_of_the_validation(
+    dev_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment validated before midnight and promoted after it (the landing CI's
+    cluster run at 23:58-00:00): the interval that completed in between is the next run's,
+    not a backfill that makes the promotion refuse."""
+    import pendulum
+
+    project, _, _ = dev_env
+    db = tmp_path / "crossing.duckdb"
+    monkeypatch.setenv("AIRFLOW_CONN_CROSSING", json.dumps({"conn_type": "duckdb", "host": str(db)}))
+    kwargs = {"project_path": str(project / "sqlmesh"), "conn_id": "crossing"}
+    promote = SQLMeshPromoteOperator(task_id="p", source_environment="green", **kwargs)
+    validated_at = pendulum.now("UTC").start_of("day").subtract(days=2).add(hours=23, minutes=58)
+    with promote.hook.context() as ctx:  # green as the deploy DAG plans it, two days ago at 23:58
+        ctx.plan("green", execution_time=validated_at, no_prompts=True, auto_apply=True)
+
+    result = promote.execute({})  # now: two more daily intervals have completed
+    assert "intermediate.customer_lifetime" in result["swapped"]
+    with duckdb.connect(str(db)) as con:
+        rows = con.execute("SELECT count(*) FROM intermediate.customer_lifetime").fetchone()[0]
+    assert rows > 0
+
+
 def test_promotion_of_an_unknown_environment_is_refused(dev_env) -> None:
     _, _, kwargs = dev_env
     with pytest.raises(SQLMeshError, match="environment 'qa' does not exist"):

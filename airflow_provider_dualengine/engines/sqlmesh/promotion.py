@@ -118,7 +118,15 @@ def promotable_plan(ctx: Any, source_environment: str, target_environment: str =
         )
     try:
         # Tests ran when the source environment was validated; here only fingerprints matter.
-        plan = ctx.plan(target_environment, no_prompts=True, auto_apply=False, skip_tests=True)
+        # Planned as of the source environment's end: an interval that completed since (a
+        # deployment crossing midnight) is the next run's, not a backfill inside the swap.
+        plan = ctx.plan(
+            target_environment,
+            no_prompts=True,
+            auto_apply=False,
+            skip_tests=True,
+            execution_time=validated_until(ctx, source_environment),
+        )
     except NoChangesPlanError:
         return None
     summary = summarize_plan(plan)
@@ -134,6 +142,18 @@ def promotable_plan(ctx: Any, source_environment: str, target_environment: str =
             f"code differs from what was validated in '{source_environment}' for: {', '.join(drift)}"
         )
     return plan
+
+
+def validated_until(ctx: Any, environment: str) -> int | None:
+    """The latest interval end (ms) among `environment`'s models other than seeds (whose
+    interval is their load time): what was validated was computed as of then. None: no
+    interval, plan as of now."""
+    env = ctx.state_reader.get_environment(environment)
+    if env is None:
+        return None
+    models = {s.name for s in env.snapshots if s.is_model and not s.is_seed}
+    ends = ctx.state_reader.max_interval_end_per_model(environment, models=models) if models else {}
+    return max(ends.values(), default=None)
 
 
 def record_in_state(ctx: Any, plan: Any | None) -> None:
