@@ -1,4 +1,4 @@
-"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, resources, plan, engines, lint, docs, demo."""
+"""`dualengine` console script: validate, compile, lineage, impact, contracts, deployments, rollback, metrics, report, resources, plan, engines, lint, docs, test, ci, demo."""
 
 from __future__ import annotations
 
@@ -254,6 +254,10 @@ def build_parser() -> argparse.ArgumentParser:
     engines.add_parser(sub)
     lint.add_parser(sub)
     docs.add_parser(sub)
+    from airflow_provider_dualengine.cli import ci_init, test
+
+    test.add_parser(sub)
+    ci_init.add_parser(sub)
 
     demo = sub.add_parser("demo", help="run the example pipeline through Airflow on embedded DuckDB")
     demo.add_argument("project_dir", nargs="?", default="transforms")

@@ -55,6 +55,8 @@ class SQLMeshModelEntry(_Section):
     description: str | None = None
     tags: tuple[str, ...] = ()
     query: str | None = None  # rendered SQL (None: Python/seed model, or not renderable offline)
+    # SQLMesh's own fingerprint of the model's data (what its plan diff compares); None: older artifact
+    data_hash: str | None = None
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod

@@ -14,6 +14,8 @@ import re
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,16 +68,7 @@ def compile_manifest(
     `ref()` SQLMesh models; the run is environment-neutral (prod names)."""
     env = project.environment(environment)
     settings = project.settings
-    profile = {
-        settings.dbt.profile: {
-            "target": env.dbt_target,
-            "outputs": {
-                env.dbt_target: {**_PARSE_PROFILES[settings.warehouse.type], "schema": env.dbt_schema, "threads": 1}
-            },
-        }
-    }
-    with tempfile.TemporaryDirectory(prefix="dualengine-parse-") as profiles_dir:
-        (Path(profiles_dir) / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+    with offline_profiles(project, environment) as profiles_dir:
         compiled = _run_dbt(project, env.dbt_target, profiles_dir, sqlmesh_models, "compile", "--no-populate-cache")
         if compiled.returncode == 0 and project.dbt_manifest_path.is_file():
             return project.dbt_manifest_path, None
@@ -104,8 +97,60 @@ def compile_manifest(
     return project.dbt_manifest_path, f"dbt compile without a warehouse failed{where}: {why.message}"
 
 
+@contextmanager
+def offline_profiles(project: Project, environment: str | None = None) -> Iterator[str]:
+    """A profiles folder whose only target is the environment's, with the adapter's
+    throw-away settings (dbt parses, compiles and lists with it; it never connects)."""
+    env = project.environment(environment)
+    settings = project.settings
+    profile = {
+        settings.dbt.profile: {
+            "target": env.dbt_target,
+            "outputs": {
+                env.dbt_target: {**_PARSE_PROFILES[settings.warehouse.type], "schema": env.dbt_schema, "threads": 1}
+            },
+        }
+    }
+    with tempfile.TemporaryDirectory(prefix="dualengine-parse-") as profiles_dir:
+        (Path(profiles_dir) / "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
+        yield profiles_dir
+
+
+def modified_models(
+    project: Project, base_manifest_dir: Path, sqlmesh_models: Path, environment: str | None = None
+) -> list[str]:
+    """The dbt models dbt's own state comparison (`state:modified`: code, config, macros,
+    contracts) finds changed against a base revision's manifest, by name. Raises
+    DbtParseError when dbt cannot list the project."""
+    env = project.environment(environment)
+    with offline_profiles(project, environment) as profiles_dir, tempfile.TemporaryDirectory() as listing:
+        # fmt: off
+        result = _run_dbt(
+            project, env.dbt_target, profiles_dir, sqlmesh_models, "ls",
+            "--resource-type", "model", "--select", "state:modified", "--state", str(base_manifest_dir),
+            "--output", "json", "--output-keys", "name", target_path=Path(listing),
+        )
+        # fmt: on
+    if result.returncode != 0:
+        raise DbtParseError(
+            dbt_parse_issues(result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models))
+        )
+    names = []
+    for line in result.stdout.splitlines():
+        line = _ANSI.sub("", line).strip()
+        if line.startswith("{"):
+            names.append(json.loads(line)["name"])
+    return sorted(names)
+
+
 def _run_dbt(
-    project: Project, target: str, profiles_dir: str, sqlmesh_models: Path | None, command: str, *flags: str
+    project: Project,
+    target: str,
+    profiles_dir: str,
+    sqlmesh_models: Path | None,
+    command: str,
+    *flags: str,
+    target_path: Path | None = None,
 ) -> subprocess.CompletedProcess[str]:
     # Subprocess: dbt keeps adapter state in module globals we do not want in our process.
     return subprocess.run(
@@ -121,7 +166,7 @@ def _run_dbt(
             "--target",
             target,
             "--target-path",
-            str(project.dbt_manifest_path.parent),
+            str(target_path or project.dbt_manifest_path.parent),
             "--no-partial-parse",
             "--quiet",
             *flags,
