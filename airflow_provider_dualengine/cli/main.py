@@ -36,6 +36,7 @@ def _validate(args: argparse.Namespace) -> int:
     contracts, findings = check_project_contracts(project, graph)
     issues += [ConfigIssue(f.file, f.key, f.message, f.hint) for f in findings if f.severity == "error"]
     issues += _monitoring_issues(project)
+    issues += _check_file_issues(project, graph)
     governance = _governance_findings(project, env.name) if not issues else []
     issues += [f.as_issue(f.file or project.root, f.rule) for f in governance if f.severity == "error"]
     if issues:
@@ -74,6 +75,17 @@ def _governance_findings(project: Project, environment: str) -> list[Any]:
     facts = load_facts(project)
     found = selection_findings(project, facts, environment)
     return found + (layer_findings(project, facts, organization) if organization is not None else [])
+
+
+def _check_file_issues(project: Project, graph: Any) -> list[Any]:
+    """`shared/tests/*.yml` as `dualengine test` reads them: valid, and naming real models."""
+    from airflow_provider_dualengine.config.cross_engine_checks import load_cross_engine_checks
+    from airflow_provider_dualengine.testing.checks import unknown_model_issues
+
+    try:
+        return unknown_model_issues(load_cross_engine_checks(project), graph)
+    except DualEngineConfigError as exc:
+        return list(exc.issues)
 
 
 def _monitoring_issues(project: Any) -> list[Any]:

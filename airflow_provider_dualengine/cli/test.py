@@ -9,30 +9,71 @@ import argparse
 import contextlib
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
+from typing import Any, TextIO
 
 
 def test(args: argparse.Namespace) -> int:
+    from airflow_provider_dualengine.config.errors import DualEngineConfigError
     from airflow_provider_dualengine.testing.results import write_junit
     from airflow_provider_dualengine.testing.suite import run_tests
 
-    log_path = Path(args.log_file or Path(tempfile.gettempdir()) / f"dualengine-test-{os.getpid()}.log")
-    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log, log_path = _log_file(args.log_file)
     # The engines and Airflow log every statement to stdout; the summary is what a CI log
     # should show, so their lines go to the log file (left open: a logger may keep it).
-    log = open(log_path, "a", encoding="utf-8")  # noqa: SIM115
-    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
-        report = run_tests(
-            args.project_dir, args.environment, changed_since=args.changed_since, max_slowdown=args.max_slowdown
-        )
-    log.flush()
+    try:
+        with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
+            report = run_tests(
+                args.project_dir, args.environment, changed_since=args.changed_since, max_slowdown=args.max_slowdown
+            )
+    except DualEngineConfigError as exc:
+        if args.junit:  # the CI system shows why nothing ran, not a missing report
+            write_junit(_configuration_report(args, exc), Path(args.junit))
+        raise
+    finally:
+        log.flush()
+        print(f"engine logs: {log_path}", file=sys.stderr)
     if args.junit:
         write_junit(report, Path(args.junit))
+        print(f"JUnit XML: {args.junit}", file=sys.stderr)
     print(json.dumps(report.as_dict(), indent=2) if args.json else report.render())
-    if not args.json:
-        print(f"engine logs: {log_path}" + (f"; JUnit XML: {args.junit}" if args.junit else ""))
     return 0 if report.passed else 1
+
+
+def _log_file(path: str | None) -> tuple[TextIO, Path]:
+    """The file the engines' log lines go to: the one asked for, else a new private file."""
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return open(path, "a", encoding="utf-8"), Path(path)  # noqa: SIM115
+    handle, name = tempfile.mkstemp(prefix="dualengine-test-", suffix=".log")
+    return os.fdopen(handle, "w", encoding="utf-8"), Path(name)
+
+
+def _configuration_report(args: argparse.Namespace, exc: Any) -> Any:
+    """One failing case per configuration problem (file, key, what, fix)."""
+    from airflow_provider_dualengine.testing.results import Case, TestReport
+
+    report = TestReport(str(args.project_dir or "."), args.environment or "(default)", "nothing built")
+    report.add(
+        Case(
+            "dependency_validation",
+            f"project configuration: {issue.file.name if issue.file else 'project'}: {issue.key}",
+            "failed",
+            issue.render(),
+            file=str(issue.file) if issue.file else None,
+        )
+        for issue in exc.issues
+    )
+    return report
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a number above 0, not {text}")
+    return value
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -56,7 +97,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--max-slowdown",
-        type=float,
+        type=_positive,
         default=None,
         help="a model slower than this many times its run-history median (and 1 s more) fails (default 2)",
     )

@@ -57,6 +57,7 @@ class SQLMeshModelEntry(_Section):
     query: str | None = None  # rendered SQL (None: Python/seed model, or not renderable offline)
     # SQLMesh's own fingerprint of the model's data (what its plan diff compares); None: older artifact
     data_hash: str | None = None
+    metadata_hash: str | None = None  # audits, start, grain, description...: also a change SQLMesh plans for
 
     @field_validator("columns", "column_lineage", mode="before")
     @classmethod

@@ -45,6 +45,8 @@ class _Check(_Strict):
     name: Identifier
     description: str = ""
     severity: Literal["error", "warning"] = "error"
+    # every relation it reads empty fails the check (it would pass comparing nothing), unless allowed
+    allow_empty: bool = False
 
     def models(self) -> list[str]:
         raise NotImplementedError

@@ -27,6 +27,7 @@ from airflow_provider_dualengine.testing.throwaway import BuildResult
 if TYPE_CHECKING:
     from airflow_provider_dualengine.config.contracts import Contract
     from airflow_provider_dualengine.config.cross_engine_checks import CrossEngineCheck
+    from airflow_provider_dualengine.config.errors import ConfigIssue
     from airflow_provider_dualengine.config.project import Project, ResolvedEnvironment
     from airflow_provider_dualengine.graph.model import UnifiedGraph
     from airflow_provider_dualengine.hooks.warehouse import Warehouse
@@ -69,9 +70,8 @@ def engine_cases(scope: Scope) -> list[Case]:
         if outcome is None:
             cases.append(Case("engine_tests", name, "skipped", "not built (no stage runs it)", (node_id(key),)))
         elif outcome.status == "built":
-            cases.append(
-                Case("engine_tests", name, "passed", models=(node_id(key),), seconds=scope.build.seconds.get(key, 0.0))
-            )
+            seconds = scope.build.seconds.get(key, 0.0)
+            cases.append(Case("engine_tests", name, "passed", outcome.message, (node_id(key),), seconds=seconds))
         else:
             message = "\n".join([outcome.message, *outcome.tests_failed])
             cases.append(Case("engine_tests", name, "failed", message, (node_id(key),)))
@@ -199,14 +199,47 @@ def consistency_cases(scope: Scope, checks: list[CrossEngineCheck], warehouse: W
     return cases
 
 
+def unknown_model_issues(checks: list[CrossEngineCheck], graph: UnifiedGraph) -> list[ConfigIssue]:
+    """A check naming a model the project does not have (or an ambiguous short name), as
+    an issue at its key: found before anything is built."""
+    from airflow_provider_dualengine.config.cross_engine_checks import SqlCheck
+    from airflow_provider_dualengine.config.errors import ConfigIssue
+    from airflow_provider_dualengine.graph.names import UnknownModel, resolve_model
+
+    issues = []
+    for check in checks:
+        spec = check.spec
+        keys = ["sql"] * len(spec.models()) if isinstance(spec, SqlCheck) else ["left", "right"]
+        for key, name in zip(keys, spec.models(), strict=True):
+            try:
+                resolve_model(graph, name)
+            except UnknownModel as exc:
+                issues.append(
+                    ConfigIssue(
+                        check.file,
+                        f"{check.key}.{key}",
+                        str(exc),
+                        "name a model as `engine:name`, e.g. sqlmesh:intermediate.customer_lifetime",
+                    )
+                )
+    return issues
+
+
 def _run_check(scope: Scope, check: CrossEngineCheck, keys: list[NodeKey], warehouse: Warehouse) -> str | None:
-    """Why the check fails, or None. Reads only, in a transaction that is rolled back."""
+    """Why the check fails, or None. In a transaction that is rolled back: nothing it runs stays."""
     from airflow_provider_dualengine.config.cross_engine_checks import MODEL_REF, KeysMatch, RowCountMatch
 
     spec = check.spec
     tables = {k: warehouse.quote(*scope.relation(k)) for k in keys}
     warehouse.begin_read_only()
     try:
+        distinct = list(dict.fromkeys(keys))
+        empty = [node_id(k) for k in distinct if not warehouse.rows(f"SELECT count(*) FROM {tables[k]}")[0][0]]
+        if len(empty) == len(distinct) and not spec.allow_empty:
+            verb = "is" if len(empty) == 1 else "are"
+            return (
+                f"{', '.join(empty)} {verb} empty: the check compares nothing (allow_empty: true if that is expected)"
+            )
         if isinstance(spec, RowCountMatch):
             left, right = (warehouse.rows(f"SELECT count(*) FROM {tables[k]}")[0][0] for k in keys)
             if abs(left - right) > spec.tolerance:
@@ -229,22 +262,23 @@ def _run_check(scope: Scope, check: CrossEngineCheck, keys: list[NodeKey], wareh
                     parts.append(f"{only_right} key(s) of {spec.right} missing from {spec.left}")
                 return f"{', '.join(parts)} (key: {', '.join(spec.key)})"
             return None
-        sql = MODEL_REF.sub(lambda m: tables[scope.key(m.group(1))], spec.sql)
-        _single_select(sql, warehouse.dialect)
-        rows = warehouse.rows(f"SELECT count(*) FROM ({sql.strip().rstrip(';')}) AS violations")[0][0]
+        query = _single_select(MODEL_REF.sub(lambda m: tables[scope.key(m.group(1))], spec.sql), warehouse.dialect)
+        rows = warehouse.rows(f"SELECT count(*) FROM ({query}) AS violations")[0][0]
         return f"{rows} violating row(s) returned by the check's query" if rows else None
     finally:
         warehouse.end_read_only()
 
 
-def _single_select(sql: str, dialect: str) -> None:
-    """The check is one SELECT (a query that writes is refused before it runs)."""
+def _single_select(sql: str, dialect: str) -> str:
+    """The check's one SELECT as sqlglot writes it back (comments and a trailing `;` gone);
+    anything else - a write, two statements - is refused before it runs."""
     import sqlglot
     from sqlglot import exp
 
-    statements = sqlglot.parse(sql, read=dialect)
+    statements = [s for s in sqlglot.parse(sql, read=dialect) if s is not None]
     if len(statements) != 1 or not isinstance(statements[0], exp.Query):
         raise ValueError("a `sql` check must be one SELECT that returns the violating rows")
+    return statements[0].sql(dialect=dialect, comments=False)
 
 
 def performance_cases(scope: Scope, baseline: Mapping[NodeKey, Any] | str, max_slowdown: float) -> list[Case]:
@@ -257,8 +291,13 @@ def performance_cases(scope: Scope, baseline: Mapping[NodeKey, Any] | str, max_s
         if not scope.built(key):
             continue
         name = f"time of {node_id(key)}"
-        seconds = scope.build.seconds.get(key, 0.0)
+        seconds = scope.build.seconds.get(key)
         estimate = baseline.get(key)
+        if seconds is None:
+            cases.append(
+                Case("performance_regression", name, "skipped", "the engine reported no time for it", (node_id(key),))
+            )
+            continue
         if estimate is None or estimate.seconds is None:
             why = estimate.source if estimate is not None else "no history"
             cases.append(

@@ -6,6 +6,7 @@ CI systems show per test (a category is a test suite, a case a test case).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -125,9 +126,15 @@ def _render_selection(selection: dict[str, Any]) -> list[str]:
     return lines
 
 
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")  # control characters XML 1.0 cannot hold (an engine's colours)
+
+
 def write_junit(report: TestReport, path: Path) -> None:
     """JUnit XML: one <testsuite> per category, one <testcase> per case."""
     import xml.etree.ElementTree as ET
+
+    def clean(text: str) -> str:
+        return _NOT_XML.sub("", text)
 
     root = ET.Element("testsuites", name=f"dualengine test {report.project}")
     for name, title in CATEGORIES.items():
@@ -146,16 +153,15 @@ def write_junit(report: TestReport, path: Path) -> None:
         ET.SubElement(ET.SubElement(suite, "properties"), "property", name="title", value=title)
         for case in cases:
             element = ET.SubElement(
-                suite, "testcase", classname=f"dualengine.{name}", name=case.name, time=f"{case.seconds:.3f}"
+                suite, "testcase", classname=f"dualengine.{name}", name=clean(case.name), time=f"{case.seconds:.3f}"
             )
             if case.file:
                 element.set("file", case.file)
             if case.status == "failed":
-                failure = ET.SubElement(
-                    element, "failure", message=case.message.splitlines()[0] if case.message else ""
-                )
-                failure.text = "\n".join([case.message, *(f"model: {m}" for m in case.models)])
+                message = clean(case.message)
+                failure = ET.SubElement(element, "failure", message=message.splitlines()[0] if message else "")
+                failure.text = "\n".join([message, *(f"model: {m}" for m in case.models)])
             elif case.status == "skipped":
-                ET.SubElement(element, "skipped", message=case.message)
+                ET.SubElement(element, "skipped", message=clean(case.message))
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)

@@ -41,10 +41,11 @@ def run_tests(
     from airflow_provider_dualengine.graph.validation import validate_project
     from airflow_provider_dualengine.testing import checks
     from airflow_provider_dualengine.testing.changes import changes_since, input_models, tested_models
-    from airflow_provider_dualengine.testing.throwaway import build, throwaway_warehouse
+    from airflow_provider_dualengine.testing.throwaway import build, require_duckdb, throwaway_warehouse
 
     project = load_project(project_dir)
     env = project.environment(environment)
+    require_duckdb(project)
     compile_project(project, env.name)
     catalogs, problems = load_catalogs(project)
     if problems:
@@ -54,6 +55,9 @@ def run_tests(
     if issues:
         raise DualEngineConfigError(issues)
     user_checks = load_cross_engine_checks(project)
+    unknown = checks.unknown_model_issues(user_checks, graph)
+    if unknown:
+        raise DualEngineConfigError(unknown)
     everything = set(graph.models_graph.nodes)
     report = TestReport(str(project.root), env.name, "a throwaway DuckDB file")
     if changed_since:
@@ -84,7 +88,7 @@ def run_tests(
             report.add(checks.contract_cases(scope, contracts, contract_findings, warehouse))
             report.add(checks.read_cases(scope, _reads(project, graph), warehouse))
             report.add(checks.consistency_cases(scope, user_checks, warehouse))
-    report.add(checks.performance_cases(scope, baseline, max_slowdown or checks.MAX_SLOWDOWN))
+    report.add(checks.performance_cases(scope, baseline, checks.MAX_SLOWDOWN if max_slowdown is None else max_slowdown))
     report.add(checks.dependency_cases(scope, validation, contract_findings))
     return report
 

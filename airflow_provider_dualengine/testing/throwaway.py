@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -50,7 +49,35 @@ class BuildResult:
 def throwaway_warehouse(project: Project) -> Iterator[Path]:
     """The project's warehouse connection pointed at a new DuckDB file for the block."""
     from airflow_provider_dualengine.engines.process import temporary_environ
+    from airflow_provider_dualengine.hooks.connections import get_connection
 
+    require_duckdb(project)
+    conn_id = project.settings.warehouse.conn_id
+    with tempfile.TemporaryDirectory(prefix="dualengine-test-") as tmp:
+        db = Path(tmp) / "warehouse.duckdb"
+        connection = json.dumps({"conn_type": "duckdb", "host": str(db)})
+        with temporary_environ({f"AIRFLOW_CONN_{conn_id.upper()}": connection, "DUALENGINE_CACHE_DIR": tmp}):
+            # A secrets backend (Vault, AWS...) is asked before environment variables: if it
+            # holds the connection, the engines would write to the real warehouse.
+            resolved = get_connection(conn_id)
+            if (resolved.conn_type, resolved.host) != ("duckdb", str(db)):
+                raise DualEngineConfigError(
+                    [
+                        ConfigIssue(
+                            project.files["settings"],
+                            "warehouse.conn_id",
+                            f"connection '{conn_id}' still resolves to {resolved.conn_type} {resolved.host!r} "
+                            "(a secrets backend answers before environment variables): refusing to build there",
+                            "run dualengine test where no secrets backend holds the warehouse connection (a CI job)",
+                        )
+                    ]
+                )
+            yield db
+
+
+def require_duckdb(project: Project) -> None:
+    """The throwaway warehouse is a DuckDB file: a project on another warehouse is refused
+    before anything runs."""
     settings = project.settings.warehouse
     if settings.type != "duckdb":
         raise DualEngineConfigError(
@@ -63,11 +90,6 @@ def throwaway_warehouse(project: Project) -> Iterator[Path]:
                 )
             ]
         )
-    with tempfile.TemporaryDirectory(prefix="dualengine-test-") as tmp:
-        db = Path(tmp) / "warehouse.duckdb"
-        connection = json.dumps({"conn_type": "duckdb", "host": str(db)})
-        with temporary_environ({f"AIRFLOW_CONN_{settings.conn_id.upper()}": connection, "DUALENGINE_CACHE_DIR": tmp}):
-            yield db
 
 
 def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[NodeKey], run_id: str) -> BuildResult:
@@ -110,7 +132,6 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
 
 def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: BuildResult) -> None:
     ti = SimpleNamespace(dag_id=DAG_ID, run_id=run_id, task_id=task.task_id, try_number=1, max_tries=0)
-    started = time.monotonic()
     try:
         output = task.execute({"ti": ti})
     except Exception as exc:  # noqa: BLE001 - an engine that stops fails its models, with its words
@@ -118,7 +139,6 @@ def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: Bu
         for name in todo:
             result.outcomes[(engine, name)] = ModelOutcome((engine, name), "failed", f"{type(exc).__name__}: {first}")
         return
-    elapsed = time.monotonic() - started
     models = output.get("models") or {}
     failed = set(output.get("failed") or [])
     for name in todo:
@@ -126,7 +146,7 @@ def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: Bu
         key = (engine, name)
         if engine is Engine.SQLMESH:
             message = str(described.get("error") or "")
-            seconds = (described.get("duration_ms") or 0) / 1000
+            seconds = described["duration_ms"] / 1000 if described.get("intervals") else None
             tests: list[str] = (
                 [f"{described['audits_failed']} audit(s) failed"] if described.get("audits_failed") else []
             )
@@ -134,8 +154,10 @@ def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: Bu
             tests = [f"{t.get('test')}: {t.get('message')}" for t in described.get("tests_failed") or []]
             message = str(described.get("message") or "") if described.get("status") == "error" else ""
             if described.get("status") == "tests_failed":
-                message = f"built, but dbt tests failed: {', '.join(t.get('test') or '?' for t in described['tests_failed'])}"
-            seconds = float(described.get("execution_s") or 0)
+                message = (
+                    f"built, but dbt tests failed: {', '.join(t.get('test') or '?' for t in described['tests_failed'])}"
+                )
+            seconds = described.get("execution_s")
         if name in failed:
             # a dbt model whose tests failed was still built: its readers are built and checked too
             exists = engine is Engine.DBT and described.get("status") == "tests_failed"
@@ -144,11 +166,19 @@ def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: Bu
             )
         elif described.get("status") == "skipped":
             result.outcomes[key] = ModelOutcome(key, "blocked", "not built: SQLMesh skipped it after an input failed")
-        elif engine is Engine.DBT and not described:
-            result.outcomes[key] = ModelOutcome(key, "failed", "dbt did not build it (disabled, or not selected)")
+        elif not described:
+            what = (
+                "dbt did not build it (disabled, or not selected)"
+                if engine is Engine.DBT
+                else "SQLMesh did not evaluate it"
+            )
+            result.outcomes[key] = ModelOutcome(key, "failed", what)
         else:
-            result.outcomes[key] = ModelOutcome(key, "built", exists=True)
-        result.seconds[key] = seconds or elapsed / len(todo)
+            # a non-blocking SQLMesh audit that failed is a warning: the model stands
+            warning = f"warning: {'; '.join(tests)}" if tests else ""
+            result.outcomes[key] = ModelOutcome(key, "built", warning, exists=True)
+        if seconds is not None:
+            result.seconds[key] = float(seconds)
 
 
 def _children(graph: UnifiedGraph) -> dict[NodeKey, list[NodeKey]]:

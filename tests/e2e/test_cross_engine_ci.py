@@ -60,7 +60,7 @@ def _workflow_test_command(root: Path) -> list[str]:
     """The generated workflow's `dualengine test` step, with HEAD~1 as the base revision."""
     workflow = yaml.safe_load((root / ".github" / "workflows" / "dual_engine_tests.yml").read_text())
     steps = workflow["jobs"]["test_cross_engine_integration"]["steps"]
-    [run] = [s["run"] for s in steps if str(s.get("run", "")).startswith("dualengine test ")]
+    [run] = [s["run"] for s in steps if s.get("id") == "dualengine-test"]
     argv = shlex.split(run)
     at = argv.index("--changed-since")
     assert argv[at + 1] == "origin/main"

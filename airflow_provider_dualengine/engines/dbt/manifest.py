@@ -116,31 +116,32 @@ def offline_profiles(project: Project, environment: str | None = None) -> Iterat
         yield profiles_dir
 
 
-def modified_models(
+def modified_nodes(
     project: Project, base_manifest_dir: Path, sqlmesh_models: Path, environment: str | None = None
-) -> list[str]:
-    """The dbt models dbt's own state comparison (`state:modified`: code, config, macros,
-    contracts) finds changed against a base revision's manifest, by name. Raises
-    DbtParseError when dbt cannot list the project."""
+) -> list[dict[str, str]]:
+    """Every node (model, seed, snapshot, source, test...) dbt's own state comparison
+    (`state:modified`: code, config, macros, contracts) finds changed against a base
+    revision's manifest, as `{"unique_id", "resource_type", "name"}`. Raises DbtParseError
+    when dbt cannot list the project."""
     env = project.environment(environment)
     with offline_profiles(project, environment) as profiles_dir, tempfile.TemporaryDirectory() as listing:
         # fmt: off
         result = _run_dbt(
             project, env.dbt_target, profiles_dir, sqlmesh_models, "ls",
-            "--resource-type", "model", "--select", "state:modified", "--state", str(base_manifest_dir),
-            "--output", "json", "--output-keys", "name", target_path=Path(listing),
+            "--select", "state:modified", "--state", str(base_manifest_dir),
+            "--output", "json", "--output-keys", "unique_id", "resource_type", "name", target_path=Path(listing),
         )
         # fmt: on
     if result.returncode != 0:
         raise DbtParseError(
             dbt_parse_issues(result.stdout + "\n" + result.stderr, project.dbt_path, _sqlmesh_names(sqlmesh_models))
         )
-    names = []
+    nodes = []
     for line in result.stdout.splitlines():
         line = _ANSI.sub("", line).strip()
         if line.startswith("{"):
-            names.append(json.loads(line)["name"])
-    return sorted(names)
+            nodes.append(json.loads(line))
+    return nodes
 
 
 def _run_dbt(

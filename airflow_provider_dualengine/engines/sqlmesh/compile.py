@@ -36,7 +36,7 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
     try:
         models = {}
         project_names = {plain_name(m.fqn) for m in ctx.models.values()}
-        fingerprints = {plain_name(s.name): s.fingerprint.data_hash for s in ctx.snapshots.values()}
+        fingerprints = {plain_name(s.name): s.fingerprint for s in ctx.snapshots.values()}
         for model in ctx.models.values():
             name = plain_name(model.fqn)
             columns = model.columns_to_types or {}
@@ -54,7 +54,8 @@ def describe_sqlmesh_project(project_path: Path, gateway: str | None = None) -> 
                 "description": model.description or None,
                 "tags": sorted(model.tags),
                 "query": rendered_query(model),
-                "data_hash": fingerprints.get(name),
+                "data_hash": fingerprints[name].data_hash if name in fingerprints else None,
+                "metadata_hash": fingerprints[name].metadata_hash if name in fingerprints else None,
                 "column_lineage": column_lineage(model),
                 "columns_read": model_columns_read(model, project_names),
                 # the CSV a seed model loads, relative to the SQLMesh project (lineage input)

@@ -388,6 +388,38 @@ CASES: dict[str, Case] = {
         ),
         dag=True,
     ),
+    "cross-engine check of an unknown type": Case(
+        _edit("shared/tests/cross_engine_checks.yml", "type: row_count_match", "type: row_count"),
+        (
+            "{P}/shared/tests/cross_engine_checks.yml: checks[1]: Input tag 'row_count' found using 'type' does not match any of the expected tags",
+            "fix: see docs/testing.md for the check types and their keys",
+        ),
+    ),
+    "cross-engine check naming an unknown model": Case(
+        _edit(
+            "shared/tests/cross_engine_checks.yml",
+            "right: dbt:customer_value\n    key:",
+            "right: dbt:customer_values\n    key:",
+        ),
+        (
+            "{P}/shared/tests/cross_engine_checks.yml: checks[0].right:",
+            "customer_values",
+            "fix: name a model as `engine:name`",
+        ),
+    ),
+    "cross-engine check naming an unknown model, before dualengine test builds anything": Case(
+        _edit(
+            "shared/tests/cross_engine_checks.yml",
+            "left: sqlmesh:intermediate.customer_lifetime\n    right: dbt:customer_value\n    key:",
+            "left: sqlmesh:intermediate.lifetime\n    right: dbt:customer_value\n    key:",
+        ),
+        (
+            "{P}/shared/tests/cross_engine_checks.yml: checks[0].left:",
+            "intermediate.lifetime",
+            "engine logs: ",
+        ),
+        argv=("test", "{P}"),
+    ),
     "contracts diff without a base": Case(
         lambda p: None,
         ("error: dualengine contracts diff: give --base DIR, --against-prod, or both",),
