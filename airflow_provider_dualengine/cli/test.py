@@ -16,7 +16,6 @@ from typing import Any, TextIO
 
 
 def test(args: argparse.Namespace) -> int:
-    from airflow_provider_dualengine.config.errors import DualEngineConfigError
     from airflow_provider_dualengine.testing.results import write_junit
     from airflow_provider_dualengine.testing.suite import run_tests
 
@@ -28,9 +27,10 @@ def test(args: argparse.Namespace) -> int:
             report = run_tests(
                 args.project_dir, args.environment, changed_since=args.changed_since, max_slowdown=args.max_slowdown
             )
-    except DualEngineConfigError as exc:
+    except Exception as exc:
         if args.junit:  # the CI system shows why nothing ran, not a missing report
-            write_junit(_configuration_report(args, exc), Path(args.junit))
+            with contextlib.suppress(OSError):
+                write_junit(_configuration_report(args, exc), Path(args.junit))
         raise
     finally:
         log.flush()
@@ -51,21 +51,26 @@ def _log_file(path: str | None) -> tuple[TextIO, Path]:
     return os.fdopen(handle, "w", encoding="utf-8"), Path(name)
 
 
-def _configuration_report(args: argparse.Namespace, exc: Any) -> Any:
-    """One failing case per configuration problem (file, key, what, fix)."""
+def _configuration_report(args: argparse.Namespace, exc: BaseException) -> Any:
+    """One failing case per configuration problem (file, key, what, fix), or one for any
+    other error that stopped the run."""
+    from airflow_provider_dualengine.config.errors import DualEngineConfigError
     from airflow_provider_dualengine.testing.results import Case, TestReport
 
     report = TestReport(str(args.project_dir or "."), args.environment or "(default)", "nothing built")
+    issues = exc.issues if isinstance(exc, DualEngineConfigError) else []
     report.add(
         Case(
             "dependency_validation",
-            f"project configuration: {issue.file.name if issue.file else 'project'}: {issue.key}",
+            f"project configuration {n}: {issue.file.name if issue.file else 'project'}{f': {issue.key}' if issue.key else ''}",
             "failed",
             issue.render(),
             file=str(issue.file) if issue.file else None,
         )
-        for issue in exc.issues
+        for n, issue in enumerate(issues, 1)
     )
+    if not issues:
+        report.add([Case("dependency_validation", "the run", "failed", f"{type(exc).__name__}: {exc}")])
     return report
 
 

@@ -57,10 +57,13 @@ class ChangeSet:
 def changes_since(project: Project, graph: UnifiedGraph, ref: str, environment: str | None = None) -> ChangeSet:
     """The changed models of `project` (its work tree, committed or not) since git `ref`."""
     root = _repository(project.root)
-    base = _merge_base(root, _commit(root, ref))
+    commit = _commit(root, ref)
+    base = _merge_base(root, commit)
     paths = _project_paths(project, root)
     files = _changed_files(root, base, paths)
     change = ChangeSet(since=ref)
+    if base == commit and _git(root, "merge-base", "--is-ancestor", commit, "HEAD").returncode != 0:
+        change.reasons.append(f"no merge base of {ref} and HEAD (a shallow clone?): compared with {ref} itself")
     if not files:
         return change
     config_files = sorted(files & {_relative(project.files[k], root) for k in EVERYTHING_FILES if k in project.files})
@@ -126,6 +129,11 @@ def _engine_changes(
         elif model.data_hash is None or (old.data_hash, old.metadata_hash) != (model.data_hash, model.metadata_hash):
             what = "query" if old.data_hash != model.data_hash else "metadata (audits, start, grain...)"
             _mark(change, graph, (Engine.SQLMESH, name), f"SQLMesh fingerprint changed: {what}")
+    if not _relative(project.dbt_path, _repository(project.root)):
+        for key in graph.models_graph.nodes:
+            if key[0] is Engine.DBT:
+                _mark(change, graph, key, "the dbt project is outside the repository: no revision to compare with")
+        return
     _dbt_changes(project, graph, base, current, change, environment)
 
 
@@ -152,6 +160,9 @@ def _dbt_changes(
     def models_of(unique_id: str) -> list[str]:
         """A model itself; for a seed, snapshot or source, the models reading it."""
         node = nodes.get(unique_id) or manifest.get("sources", {}).get(unique_id) or {}
+        if unique_id.startswith("unit_test."):  # dbt unit tests live in their own section
+            tested = manifest.get("unit_tests", {}).get(unique_id, {}).get("depends_on", {}).get("nodes", [])
+            return [m for uid in tested if not uid.startswith("unit_test.") for m in models_of(uid)]
         if node.get("resource_type") == "model":
             return [node["name"]]
         if node.get("resource_type") in ("seed", "snapshot", "source"):
@@ -164,11 +175,12 @@ def _dbt_changes(
 
     for node in modified:
         kind, unique_id = node.get("resource_type"), node.get("unique_id", "")
-        if kind == "test":
+        if kind in ("test", "unit_test"):
             test = nodes.get(unique_id, {})
             tested = (
                 [test["attached_node"]] if test.get("attached_node") else test.get("depends_on", {}).get("nodes", [])
             )
+            tested = tested or [unique_id]  # a unit test: models_of looks it up
             why = f"its dbt test {node.get('name')} changed"
             names = [m for uid in tested for m in models_of(uid)]
         else:
@@ -272,6 +284,8 @@ def _project_paths(project: Project, root: Path) -> list[str]:
     paths = [project.root, project.sqlmesh_path, project.dbt_path, project.contracts_path, *project.files.values()]
     relative = {_relative(p, root) for p in paths}
     relative.discard("")
+    if "." in relative:  # the project is the repository
+        return ["."]
     return sorted(p for p in relative if not any(p != q and p.startswith(f"{q}/") for q in relative)) or ["."]
 
 

@@ -106,6 +106,7 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
     )
     result = BuildResult()
     children = _children(graph)
+    kinds = {key: node.kind for key, node in graph.models_graph.nodes.items()}
     for task in dag.topological_sort():
         if task.task_id.endswith(".run_stage"):
             engine, names = Engine.SQLMESH, "select_models"
@@ -119,7 +120,7 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
         setattr(task, names, todo)
         task.fail_on_model_error = False
         task.deployment_environment = None  # nothing deploys into a throwaway warehouse
-        _execute(task, engine, todo, run_id, result)
+        _execute(task, engine, todo, run_id, result, kinds)
         for name in todo:
             outcome = result.outcomes.get((engine, name))
             if outcome is not None and not outcome.exists:
@@ -130,7 +131,9 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
     return result
 
 
-def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: BuildResult) -> None:
+def _execute(
+    task: Any, engine: Engine, todo: list[str], run_id: str, result: BuildResult, kinds: dict[NodeKey, str | None]
+) -> None:
     ti = SimpleNamespace(dag_id=DAG_ID, run_id=run_id, task_id=task.task_id, try_number=1, max_tries=0)
     try:
         output = task.execute({"ti": ti})
@@ -166,13 +169,14 @@ def _execute(task: Any, engine: Engine, todo: list[str], run_id: str, result: Bu
             )
         elif described.get("status") == "skipped":
             result.outcomes[key] = ModelOutcome(key, "blocked", "not built: SQLMesh skipped it after an input failed")
+        elif not described and engine is Engine.DBT and kinds.get(key) != "ephemeral":
+            result.outcomes[key] = ModelOutcome(key, "failed", "dbt did not build it (disabled, or not selected)")
         elif not described:
-            what = (
-                "dbt did not build it (disabled, or not selected)"
-                if engine is Engine.DBT
-                else "SQLMesh did not evaluate it"
+            # an ephemeral dbt model (inlined into its readers), a SQLMesh model embedded in its
+            # readers or with no complete interval yet: nothing to evaluate, nothing failed
+            result.outcomes[key] = ModelOutcome(
+                key, "built", f"nothing to evaluate ({kinds.get(key) or 'no interval due'})", exists=True
             )
-            result.outcomes[key] = ModelOutcome(key, "failed", what)
         else:
             # a non-blocking SQLMesh audit that failed is a warning: the model stands
             warning = f"warning: {'; '.join(tests)}" if tests else ""
