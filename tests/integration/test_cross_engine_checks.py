@@ -172,3 +172,56 @@ def test_a_check_comparing_only_empty_relations_fails_unless_allowed_and_a_trail
         "(allow_empty: true if that is expected)"
     )
     assert (cases["allowed"].status, cases["commented"].status) == ("passed", "passed")
+
+
+def test_the_baseline_is_the_configured_warehouses_run_history_of_the_environment(
+    example_project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`dualengine test` reads the baseline before it points the connection elsewhere: the
+    median of each model's recent successful runs, only of the tested environment."""
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from airflow_provider_dualengine.config.project import load_project
+    from airflow_provider_dualengine.graph import build_graph
+    from airflow_provider_dualengine.monitoring.history import RunRecord, record
+    from airflow_provider_dualengine.testing.suite import _baseline
+
+    path = tmp_path / "warehouse.duckdb"
+    now = datetime.now(UTC)
+
+    def run(model: str, engine: str, seconds: float, n: int, environment: str = "development") -> RunRecord:
+        return RunRecord(
+            "model",
+            engine,
+            environment,
+            model,
+            "success",
+            "d",
+            f"r{n}",
+            "t",
+            started_at=now - timedelta(hours=n),
+            ended_at=now,
+            duration_s=seconds,
+        )
+
+    with duckdb.connect(str(path)) as con:
+        warehouse = Warehouse(con.cursor(), "duckdb")
+        record(warehouse, [run("customer_value", "dbt", s, n) for n, s in enumerate([1.0, 3.0, 2.0], 1)])
+        record(warehouse, [run("customer_value", "dbt", 50.0, n, "production") for n in (4, 5, 6)])
+        record(warehouse, [run("intermediate.customer_lifetime", "sqlmesh", 0.4, 7)])
+    monkeypatch.setenv("AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(path)}))
+    project = load_project(example_project)
+
+    baseline = _baseline(project, build_graph(project), "development")
+
+    assert not isinstance(baseline, str)
+    assert baseline[VALUE].seconds == 2.0 and baseline[VALUE].source == "history: median of 3 runs"
+    assert baseline[LIFETIME].seconds is None and baseline[LIFETIME].source == "no history (1 recorded run)"
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_DUALENGINE_WAREHOUSE", json.dumps({"conn_type": "duckdb", "host": str(tmp_path / "none.duckdb")})
+    )
+    unreadable = _baseline(project, build_graph(project), "development")
+    assert isinstance(unreadable, str) and unreadable.startswith(
+        "no run history to compare with (warehouse 'dualengine_warehouse' unreadable: "
+    )
