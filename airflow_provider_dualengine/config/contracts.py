@@ -32,7 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from airflow_provider_dualengine.config.errors import ConfigIssue
 from airflow_provider_dualengine.config.names import Identifier, ModelName
-from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document
+from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document, yaml_files_in
 
 CONTRACT_DIALECT = "duckdb"  # how `data_type` and `check` expressions are read (sqlglot dialect)
 
@@ -248,7 +248,7 @@ def load_contracts(folder: Path) -> tuple[list[Contract], list[ConfigIssue]]:
     """Every contract under `folder` (*.yml, *.yaml); a model contracted twice is an error."""
     contracts: list[Contract] = []
     issues: list[ConfigIssue] = []
-    for path in sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []:
+    for path in yaml_files_in(folder):
         found, problems = load_contract_file(path)
         contracts.extend(found)
         issues.extend(problems)

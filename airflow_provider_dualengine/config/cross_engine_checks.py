@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 from airflow_provider_dualengine.config.errors import ConfigIssue, DualEngineConfigError
 from airflow_provider_dualengine.config.names import Identifier
-from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document
+from airflow_provider_dualengine.config.yaml_files import read_yaml, validate_document, yaml_files_in
 
 if TYPE_CHECKING:
     from airflow_provider_dualengine.config.project import Project
@@ -115,11 +115,9 @@ def checks_folder(project: Project) -> Path:
 def load_cross_engine_checks(project: Project) -> list[CrossEngineCheck]:
     """Every check of every `shared/tests/*.yml`, in file order. Raises DualEngineConfigError
     naming every problem (file, key, what, fix); a name used twice is one of them."""
-    folder = checks_folder(project)
-    files = sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
     checks: list[CrossEngineCheck] = []
     issues: list[ConfigIssue] = []
-    for path in files:
+    for path in yaml_files_in(checks_folder(project)):
         data, problems = read_yaml(path)
         if problems:
             issues += problems

@@ -43,6 +43,11 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         return super().construct_mapping(node, deep=deep)
 
 
+def yaml_files_in(folder: Path) -> list[Path]:
+    """The folder's `*.yml` and `*.yaml` files, sorted; none when it does not exist."""
+    return sorted([*folder.glob("*.yml"), *folder.glob("*.yaml")]) if folder.is_dir() else []
+
+
 def read_text(path: Path, what: str = "file") -> tuple[str | None, list[ConfigIssue]]:
     """The file's text, or None and an issue: missing, a folder, unreadable, not UTF-8."""
     if path.is_dir():

@@ -26,7 +26,8 @@ from airflow_provider_dualengine.contracts.types import Compatibility, compare
 from airflow_provider_dualengine.graph import Engine, UnifiedGraph
 
 if TYPE_CHECKING:
-    from airflow_provider_dualengine.contracts.consumers import ConsumerRead
+    from airflow_provider_dualengine.compiled.document import CompiledArtifact
+    from airflow_provider_dualengine.contracts.consumers import ConsumerRead, NodeKey
     from airflow_provider_dualengine.engines.catalog import CatalogModel
 
 ENGINES = {e.value for e in Engine}
@@ -178,7 +179,6 @@ def check_project_contracts(
     from airflow_provider_dualengine.compiled.artifact import read_artifact
     from airflow_provider_dualengine.config.contracts import load_contracts
     from airflow_provider_dualengine.config.errors import DualEngineConfigError
-    from airflow_provider_dualengine.contracts.consumers import consumer_reads
     from airflow_provider_dualengine.graph import build_graph
 
     contracts, issues = load_contracts(project.contracts_path)
@@ -191,7 +191,16 @@ def check_project_contracts(
         "sqlmesh": next(iter(sqlmesh_dialects)) if len(sqlmesh_dialects) == 1 else "duckdb",
         "dbt": project.settings.warehouse.type,
     }
+    models, reads = project_reads(project, graph, artifact)
+    return contracts, check_contracts(contracts, graph, reads, dialects, catalog_models=models)
+
+
+def project_reads(
+    project: Project, graph: UnifiedGraph, artifact: CompiledArtifact
+) -> tuple[dict[NodeKey, CatalogModel], dict[NodeKey, list[ConsumerRead]]]:
+    """(every model of both engines as compiled, producer -> what each direct reader reads)."""
+    from airflow_provider_dualengine.contracts.consumers import consumer_reads
+
     catalogs = artifact.catalogs(project.root, project.sqlmesh_path)
     models = {(engine, name): model for engine, catalog in catalogs.items() for name, model in catalog.models.items()}
-    reads = consumer_reads(graph, models, project.settings.dbt.schema_, artifact.dbt.columns_read_problem)
-    return contracts, check_contracts(contracts, graph, reads, dialects, catalog_models=models)
+    return models, consumer_reads(graph, models, project.settings.dbt.schema_, artifact.dbt.columns_read_problem)

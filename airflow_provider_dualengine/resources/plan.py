@@ -98,6 +98,15 @@ def run_spans(
     return [span for _, span in sorted(spans, key=lambda s: s[0])]
 
 
+def history_by_model(rows: Iterable[Mapping[str, Any]], environment: str) -> dict[NodeKey, list[Mapping[str, Any]]]:
+    """The environment's model runs (oldest first, as read), per model."""
+    by_model: dict[NodeKey, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        if row.get("kind", "model") == "model" and row.get("environment") == environment:
+            by_model.setdefault(_key(row), []).append(row)
+    return by_model
+
+
 def _key(row: Mapping[str, Any]) -> NodeKey:
     return (Engine(row["engine"]), row["model"])
 
@@ -232,9 +241,7 @@ def plan_document(
     flat = [key for _, keys in stages for key in keys]
     parents = _parents(graph, set(flat))
     mine = [r for r in rows if r.get("kind", "model") == "model" and r.get("environment") == environment]
-    by_model: dict[NodeKey, list[Mapping[str, Any]]] = {}
-    for row in mine:
-        by_model.setdefault(_key(row), []).append(row)
+    by_model = history_by_model(mine, environment)
     estimates = {k: model_estimate(by_model.get(k, []), unreadable) for k in flat}
     path = critical_path(flat, parents, {k: e.seconds for k, e in estimates.items()})
     on_path = set(path)

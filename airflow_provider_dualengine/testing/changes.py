@@ -76,7 +76,7 @@ def changes_since(project: Project, graph: UnifiedGraph, ref: str, environment: 
             change.everything = True
             change.reasons.append(f"the project does not exist at {ref}: every model is tested")
         else:
-            _engine_changes(project, graph, base_root, environment, change)
+            _engine_changes(project, graph, root, base_root, environment, change)
     _file_changes(project, graph, root, files, change)
     if change.everything:
         change.changed = set(graph.models_graph.nodes)
@@ -108,7 +108,7 @@ def input_models(graph: UnifiedGraph, tested: set[NodeKey]) -> set[NodeKey]:
 
 
 def _engine_changes(
-    project: Project, graph: UnifiedGraph, base_root: Path, environment: str | None, change: ChangeSet
+    project: Project, graph: UnifiedGraph, root: Path, base_root: Path, environment: str | None, change: ChangeSet
 ) -> None:
     from airflow_provider_dualengine.compiled.artifact import compile_project, read_artifact
     from airflow_provider_dualengine.config.project import load_project
@@ -129,7 +129,7 @@ def _engine_changes(
         elif model.data_hash is None or (old.data_hash, old.metadata_hash) != (model.data_hash, model.metadata_hash):
             what = "query" if old.data_hash != model.data_hash else "metadata (audits, start, grain...)"
             _mark(change, graph, (Engine.SQLMESH, name), f"SQLMesh fingerprint changed: {what}")
-    if not _relative(project.dbt_path, _repository(project.root)):
+    if not _relative(project.dbt_path, root):
         for key in graph.models_graph.nodes:
             if key[0] is Engine.DBT:
                 _mark(change, graph, key, "the dbt project is outside the repository: no revision to compare with")

@@ -14,7 +14,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_dualengine.config.engine import Engine
 from airflow_provider_dualengine.graph.lineage import NodeKey, node_id
 from airflow_provider_dualengine.testing.results import Case, TestReport
 
@@ -106,32 +105,23 @@ def _contract_findings(project: Project, graph: UnifiedGraph) -> list[Any]:
 
 def _reads(project: Project, graph: UnifiedGraph) -> dict[NodeKey, list[Any]]:
     from airflow_provider_dualengine.compiled.artifact import read_artifact
-    from airflow_provider_dualengine.contracts.consumers import consumer_reads
+    from airflow_provider_dualengine.contracts.static import project_reads
 
-    artifact = read_artifact(project, check_fresh=False)
-    catalogs = artifact.catalogs(project.root, project.sqlmesh_path)
-    models = {(engine, name): model for engine, catalog in catalogs.items() for name, model in catalog.models.items()}
-    return consumer_reads(graph, models, project.settings.dbt.schema_, artifact.dbt.columns_read_problem)
+    return project_reads(project, graph, read_artifact(project, check_fresh=False))[1]
 
 
 def _baseline(project: Project, graph: UnifiedGraph, environment: str) -> dict[NodeKey, Any] | str:
     """Per model, the run-history estimate (median of recent successful runs) of the
     configured warehouse; a string saying why there is none when it cannot be read."""
     from airflow_provider_dualengine.monitoring.metrics import read_history
-    from airflow_provider_dualengine.resources.plan import model_estimate, unreadable_reason
+    from airflow_provider_dualengine.resources.plan import history_by_model, model_estimate, unreadable_reason
 
     since = datetime.now(UTC) - timedelta(days=BASELINE_DAYS)
     try:
         rows, _ = read_history(project.settings.warehouse.conn_id, since, environment)
     except Exception as exc:  # noqa: BLE001 - no baseline is a skipped category, not an error
         return f"no run history to compare with (warehouse '{project.settings.warehouse.conn_id}' unreadable: {unreadable_reason(exc)})"
-    by_model: dict[NodeKey, list[dict[str, Any]]] = {}
-    for row in rows:
-        if row.get("kind") != "model":
-            continue
-        key = (Engine(row["engine"]), row["model"])
-        if key in graph.models_graph.nodes:
-            by_model.setdefault(key, []).append(row)
+    by_model = {k: v for k, v in history_by_model(rows, environment).items() if k in graph.models_graph.nodes}
     if not by_model:
         return f"no run history of environment '{environment}' in the last {BASELINE_DAYS} days"
     return {key: model_estimate(history) for key, history in by_model.items()}

@@ -107,7 +107,8 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
     result = BuildResult()
     children = _children(graph)
     kinds = {key: node.kind for key, node in graph.models_graph.nodes.items()}
-    for task in dag.topological_sort():
+    tasks = dag.topological_sort()
+    for task in tasks:
         if task.task_id.endswith(".run_stage"):
             engine, names = Engine.SQLMESH, "select_models"
         elif task.task_id.endswith(".build_stage"):
@@ -126,7 +127,7 @@ def build(project: Project, graph: UnifiedGraph, environment: str, wanted: set[N
             if outcome is not None and not outcome.exists:
                 _block(outcome.key, children, result)
     if any(k[0] is Engine.SQLMESH for k in wanted):
-        executor = next(t for t in dag.topological_sort() if t.task_id.endswith(".run_stage"))
+        executor = next(t for t in tasks if t.task_id.endswith(".run_stage"))
         result.unit_tests = _unit_tests(executor, sorted(k[1] for k in wanted if k[0] is Engine.SQLMESH))
     return result
 
